@@ -1,0 +1,171 @@
+package fluxj.io;
+
+import fluxj.tensor.ModelFormatException;
+import fluxj.tensor.Tensor;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import java.util.TreeSet;
+import java.util.stream.Stream;
+
+/**
+ * The tensors of one model component: a single safetensors file, a sharded set named by a
+ * {@code *.safetensors.index.json}, or a folder holding either. Tensors stay mapped views; closing unmaps every
+ * file. Views made with {@link #withPrefix} share the files (closing any of them closes all).
+ */
+public final class Checkpoint implements AutoCloseable {
+    private final String description;
+    private final List<SafeTensors> files;
+    private final Map<String, Tensor> tensors;
+    private final Map<String, String> metadata;
+
+    private Checkpoint(String description, List<SafeTensors> files, Map<String, Tensor> tensors, Map<String, String> metadata) {
+        this.description = description;
+        this.files = files;
+        this.tensors = tensors;
+        this.metadata = metadata;
+    }
+
+    /** Opens a .safetensors file, a .safetensors.index.json, or a folder with one of them (or several shards). */
+    public static Checkpoint open(Path path) throws IOException {
+        if (!Files.exists(path)) throw new NoSuchFileException(path.toString(), null, "no such file or folder");
+        if (Files.isDirectory(path)) {
+            List<Path> indexes, shards;
+            try (Stream<Path> s = Files.list(path)) {
+                List<Path> all = s.sorted().toList();
+                indexes = all.stream().filter(p -> p.getFileName().toString().endsWith(".safetensors.index.json")).toList();
+                shards = all.stream().filter(p -> p.getFileName().toString().endsWith(".safetensors")).toList();
+            }
+            if (indexes.size() == 1) return openIndex(indexes.getFirst());
+            if (indexes.size() > 1) throw new ModelFormatException(path.toString(), "several *.safetensors.index.json files; name one of " + indexes);
+            if (shards.isEmpty()) throw new ModelFormatException(path.toString(), "folder holds no .safetensors file");
+            return openFiles(path.toString(), shards);
+        }
+        if (path.getFileName().toString().endsWith(".json")) return openIndex(path);
+        return openFiles(path.toString(), List.of(path));
+    }
+
+    private static Checkpoint openIndex(Path index) throws IOException {
+        Map<String, Object> json;
+        try {
+            json = Json.readObject(index);
+        } catch (Json.JsonException e) {
+            throw new ModelFormatException(index.toString(), "not valid JSON: " + e.getMessage());
+        }
+        if (!(json.get("weight_map") instanceof Map<?, ?> wm)) throw new ModelFormatException(index.toString(), "no \"weight_map\" object");
+        Map<String, Path> byName = new LinkedHashMap<>();
+        for (var e : wm.entrySet()) {
+            if (!(e.getValue() instanceof String f) || f.contains("/") || f.contains("\\")) {
+                throw new ModelFormatException(index.toString(), "weight_map entry for '" + e.getKey() + "' is not a file name in the same folder");
+            }
+            byName.putIfAbsent(f, index.resolveSibling(f));
+        }
+        Checkpoint c = openFiles(index.toString(), new ArrayList<>(byName.values()));
+        for (var e : wm.entrySet()) {
+            Tensor t = c.tensors.get((String) e.getKey());
+            if (t == null) {
+                c.close();
+                throw new ModelFormatException(index.toString(), "tensor '" + e.getKey() + "' is listed for " + e.getValue() + " but that file does not hold it");
+            }
+        }
+        return c;
+    }
+
+    private static Checkpoint openFiles(String description, List<Path> paths) throws IOException {
+        List<SafeTensors> files = new ArrayList<>();
+        Map<String, Tensor> tensors = new LinkedHashMap<>();
+        Map<String, String> metadata = new LinkedHashMap<>();
+        try {
+            for (Path p : paths) {
+                SafeTensors f = SafeTensors.open(p);
+                files.add(f);
+                metadata.putAll(f.metadata());
+                for (Tensor t : f.tensors().values()) {
+                    Tensor prev = tensors.putIfAbsent(t.name(), t);
+                    if (prev != null) throw new ModelFormatException(p.toString(), "tensor '" + t.name() + "' also appears in " + prev.source());
+                }
+            }
+        } catch (IOException | RuntimeException e) {
+            files.forEach(SafeTensors::close);
+            throw e;
+        }
+        return new Checkpoint(description, List.copyOf(files), Collections.unmodifiableMap(tensors), Collections.unmodifiableMap(metadata));
+    }
+
+    /** Wraps tensors made in memory (tests, converted weights); nothing to unmap. */
+    public static Checkpoint of(String description, Map<String, Tensor> tensors) {
+        return new Checkpoint(description, List.of(), Collections.unmodifiableMap(new LinkedHashMap<>(tensors)), Map.of());
+    }
+
+    /** The tensors whose names start with {@code prefix}, renamed without it. Shares the mapped files. */
+    public Checkpoint withPrefix(String prefix) {
+        Map<String, Tensor> sub = new LinkedHashMap<>();
+        tensors.forEach((k, v) -> {
+            if (k.startsWith(prefix)) sub.put(k.substring(prefix.length()), v);
+        });
+        return new Checkpoint(description, files, Collections.unmodifiableMap(sub), metadata);
+    }
+
+    /** The first of {@code prefixes} that some tensor name starts with, else "". */
+    public String detectPrefix(String... prefixes) {
+        for (String p : prefixes) {
+            for (String k : tensors.keySet()) if (k.startsWith(p)) return p;
+        }
+        return "";
+    }
+
+    public String description() { return description; }
+
+    public List<Path> paths() { return files.stream().map(SafeTensors::path).toList(); }
+
+    public long fileBytes() { return files.stream().mapToLong(SafeTensors::fileSize).sum(); }
+
+    public Map<String, Tensor> tensors() { return tensors; }
+
+    public Set<String> names() { return new TreeSet<>(tensors.keySet()); }
+
+    public Map<String, String> metadata() { return metadata; }
+
+    public boolean has(String name) { return tensors.containsKey(name); }
+
+    public Optional<Tensor> find(String name) { return Optional.ofNullable(tensors.get(name)); }
+
+    /** The named tensor, or an error naming the checkpoint and the missing tensor. */
+    public Tensor get(String name) {
+        Tensor t = tensors.get(name);
+        if (t == null) throw new ModelFormatException(description, "missing tensor '" + name + "'");
+        return t;
+    }
+
+    /** The count of distinct N in names {@code prefix + N + "."}. */
+    public int countIndexed(String prefix) {
+        Set<Integer> seen = new TreeSet<>();
+        for (String k : tensors.keySet()) {
+            if (!k.startsWith(prefix)) continue;
+            int dot = k.indexOf('.', prefix.length());
+            if (dot < 0) continue;
+            try {
+                seen.add(Integer.parseInt(k.substring(prefix.length(), dot)));
+            } catch (NumberFormatException ignored) {
+                // not an indexed child
+            }
+        }
+        int n = seen.size();
+        for (int i = 0; i < n; i++) {
+            if (!seen.contains(i)) throw new ModelFormatException(description, "blocks '" + prefix + "N' are not numbered 0.." + (n - 1) + ": found " + seen);
+        }
+        return n;
+    }
+
+    @Override
+    public void close() { files.forEach(SafeTensors::close); }
+}
