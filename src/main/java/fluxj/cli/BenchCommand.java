@@ -1,0 +1,13 @@
+package fluxj.cli;
+
+import picocli.CommandLine.Command;
+
+/** {@code fluxj bench ...}: throughput benchmarks; each prints figures, or one JSON document with --json. */
+@Command(name = "bench", description = "Benchmarks (figures as ratios against a reference measured in the same run).",
+        subcommands = {})
+public final class BenchCommand implements Runnable {
+    @Override
+    public void run() {
+        throw new picocli.CommandLine.ParameterException(new picocli.CommandLine(this), "name a benchmark (see fluxj bench --help)");
+    }
+}
