@@ -46,8 +46,8 @@ public final class Latents {
                     int src = tok + ch * 4;
                     out[dst] = p[src];
                     out[dst + 1] = p[src + 1];
-                    out[dst + 2] = p[src + 2];
-                    out[dst + 3] = p[src + 3];
+                    out[dst + w2] = p[src + 2];
+                    out[dst + w2 + 1] = p[src + 3];
                 }
             }
         }
