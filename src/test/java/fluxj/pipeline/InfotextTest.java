@@ -26,6 +26,22 @@ class InfotextTest {
     }
 
     @Test
+    void readsParametersWrittenByOtherTools() {
+        // as AUTOMATIC1111 / Forge write them: quoted values with commas, unknown keys kept
+        String a1111 = "masterpiece, a castle\nNegative prompt: lowres, bad\nSteps: 20, Sampler: Euler a, Schedule type: Automatic, "
+                + "CFG scale: 7, Seed: 1234, Size: 512x768, Model hash: 6ce0161689, Model: v1-5, Lora hashes: \"a: 123, b: 456\", Version: v1.10.1";
+        Infotext t = Infotext.parse(a1111);
+        assertEquals("masterpiece, a castle", t.prompt());
+        assertEquals("lowres, bad", t.negativePrompt());
+        assertEquals("a: 123, b: 456", t.fields().get("Lora hashes"));
+        GenerationRequest r = t.toRequest();
+        assertEquals(512, r.width());
+        assertEquals(768, r.height());
+        assertEquals(1234L, r.seed());
+        assertEquals(7.0, r.cfgScale());
+    }
+
+    @Test
     void plainRequestHasNoNegativeLine() {
         GenerationRequest r = GenerationRequest.builder("x").size(16, 16).steps(1).seed(1L).guidance(3.5).build();
         String text = Infotext.of(r, "m", "h").format();
