@@ -15,6 +15,7 @@ import java.util.stream.IntStream;
  * layer-normed hidden state at the end-of-text token. Pre-LN layers with causal self-attention.
  */
 public final class ClipTextModel {
+    private static final System.Logger LOG = System.getLogger(ClipTextModel.class.getName());
     private final TextConfig.Clip config;
     private final Tensor tokenEmbedding, positionEmbedding;
     private final List<Layer> layers;
@@ -37,7 +38,9 @@ public final class ClipTextModel {
     public static ClipTextModel load(Checkpoint ck, Map<String, Object> config) {
         String prefix = CheckpointKind.requirePrefix(ck, "embeddings.token_embedding.weight", "a CLIP text encoder");
         Checkpoint model = ck.withPrefix(prefix);
-        return new ClipTextModel(TextConfig.Clip.resolve(model, config), model);
+        TextConfig.Clip c = TextConfig.Clip.resolve(model, config);
+        LOG.log(System.Logger.Level.DEBUG, "CLIP text encoder from {0}: {1}", ck.description(), c);
+        return new ClipTextModel(c, model);
     }
 
     public int width() { return config.width(); }

@@ -18,6 +18,7 @@ import java.util.stream.IntStream;
  * The whole sequence is attended, padding included, as the reference calls it (no mask).
  */
 public final class T5Encoder {
+    private static final System.Logger LOG = System.getLogger(T5Encoder.class.getName());
     private final TextConfig.T5 config;
     private final Tensor shared;
     private final float[] relativeBias, finalNorm;
@@ -56,7 +57,9 @@ public final class T5Encoder {
             p0 = scaled(ck, projection.get() + "final_projection.0.weight");
             p3 = scaled(ck, projection.get() + "final_projection.3.weight");
         }
-        return new T5Encoder(TextConfig.T5.resolve(enc, shared, p0, config), shared, enc, p0, p3);
+        TextConfig.T5 c = TextConfig.T5.resolve(enc, shared, p0, config);
+        LOG.log(System.Logger.Level.DEBUG, "{0} from {1}: {2}", p0 == null ? "T5 encoder" : "DistillT5", ck.description(), c);
+        return new T5Encoder(c, shared, enc, p0, p3);
     }
 
     /** Width of each output row: d_model, or the DistillT5 projection width. */

@@ -20,7 +20,7 @@ public sealed interface TextConfig permits TextConfig.Clip, TextConfig.T5 {
 
         /** FLUX.1's CLIP-L constants: head dim 64, quick GELU, eps 1e-5, legacy EOS pooling. */
         static Clip resolve(Checkpoint ck, Map<String, Object> config) {
-            Map<String, Object> c = section(config, "text_config");
+            Map<String, Object> c = section(section(config, "clip_config"), "text_config");
             Tensor tok = ck.get("embeddings.token_embedding.weight");
             Tensor pos = ck.get("embeddings.position_embedding.weight");
             int width = tok.dim(1);
@@ -50,7 +50,7 @@ public sealed interface TextConfig permits TextConfig.Clip, TextConfig.T5 {
 
         /** {@code enc} views the encoder ("block.N...", "final_layer_norm"); {@code shared} is the embedding. */
         static T5 resolve(Checkpoint enc, Tensor shared, Tensor projection, Map<String, Object> config) {
-            Map<String, Object> c = config;
+            Map<String, Object> c = section(config, "t5_config");
             int dModel = shared.dim(1);
             int layers = enc.countIndexed("block.");
             Tensor rel = enc.get("block.0.layer.0.SelfAttention.relative_attention_bias.weight");
@@ -108,6 +108,7 @@ public sealed interface TextConfig permits TextConfig.Clip, TextConfig.T5 {
         }
     }
 
+    /** A nested section when the map holds one (a whole sidecar, or a CLIPConfig with its text_config), else the map. */
     private static Map<String, Object> section(Map<String, Object> config, String key) {
         if (config != null && config.get(key) instanceof Map<?, ?> m) {
             @SuppressWarnings("unchecked") Map<String, Object> sub = (Map<String, Object>) m;

@@ -55,6 +55,17 @@ class ClipTextModelTest {
     }
 
     @Test
+    void wholeSidecarOrItsClipSectionAreAccepted() throws IOException {
+        Map<String, Object> sidecar = fluxj.io.Json.readObject(Fixtures.model("flux1-tiny-schnell-single/sizes.json"));
+        try (Checkpoint ck = TextFixtures.clip(TextFixtures.Layout.SINGLE_FILE).open()) {
+            TextConfig.Clip inferred = ClipTextModel.load(ck, null).config();
+            assertEquals(inferred, ClipTextModel.load(ck, sidecar).config());
+            @SuppressWarnings("unchecked") Map<String, Object> section = (Map<String, Object>) sidecar.get("clip_config");
+            assertEquals(inferred, ClipTextModel.load(ck, section).config());
+        }
+    }
+
+    @Test
     void samePromptIsEncodedOnceAndCallersGetCopies() throws IOException {
         try (Checkpoint ck = TextFixtures.clip(TextFixtures.Layout.SINGLE_FILE).open()) {
             ClipTextModel clip = ClipTextModel.load(ck, null);

@@ -90,7 +90,7 @@ class T5EncoderTest {
         // Each Linear row has an L1 norm of at most 1 (entries within +-1/fan_in), ReLU is 1-Lipschitz: the
         // T5 tolerance carries over; 1e-6 covers the f32 rounding of the two projections themselves.
         double tolerance = TOLERANCE + 1e-6;
-        try (Checkpoint t5 = TextFixtures.t5(TextFixtures.Layout.SINGLE_FILE).open(); Arena arena = Arena.ofConfined()) {
+        try (Checkpoint t5 = TextFixtures.t5(TextFixtures.Layout.SINGLE_FILE).open(); Arena arena = Arena.ofShared()) {
             Map<String, Tensor> projection = Map.of(
                     "final_projection.0.weight", f32(arena, "final_projection.0.weight", w0, out, d),
                     "final_projection.3.weight", f32(arena, "final_projection.3.weight", w3, out, out));
@@ -117,7 +117,7 @@ class T5EncoderTest {
     @Test
     void scaledWeightsAreMultipliedByTheirScale() throws IOException {
         int[] ids = TextFixtures.intermediate("p02_schnell_single_bf16", "t5_ids").ints();
-        try (Checkpoint t5 = TextFixtures.t5(TextFixtures.Layout.SINGLE_FILE).open(); Arena arena = Arena.ofConfined()) {
+        try (Checkpoint t5 = TextFixtures.t5(TextFixtures.Layout.SINGLE_FILE).open(); Arena arena = Arena.ofShared()) {
             Map<String, Tensor> tensors = new LinkedHashMap<>();
             for (var e : t5.tensors().entrySet()) {
                 Tensor t = e.getValue();
