@@ -137,6 +137,38 @@ class T5EncoderTest {
         }
     }
 
+    /**
+     * t5xxl_fp8_e4m3fn files: every matrix and the embedding in float8. The same values stored decoded as F32 must
+     * give the same result (to the 1e-5 rounding of lane-reduction order, see above).
+     */
+    @Test
+    void fp8WeightsEncodeLikeTheirDecodedValues() throws IOException {
+        int[] ids = TextFixtures.intermediate("p03_schnell_single_fp8", "t5_ids").ints();
+        try (Checkpoint t5 = TextFixtures.t5(TextFixtures.Layout.SINGLE_FILE).open(); Arena arena = Arena.ofShared()) {
+            Map<String, Tensor> fp8 = new LinkedHashMap<>(), decoded = new LinkedHashMap<>();
+            for (var e : t5.tensors().entrySet()) {
+                Tensor t = e.getValue();
+                if (t.rank() != 2 || e.getKey().contains("relative_attention_bias")) {
+                    fp8.put(e.getKey(), t);
+                    decoded.put(e.getKey(), t);
+                    continue;
+                }
+                float[] v = t.toFloats();
+                MemorySegment bytes = arena.allocate(v.length);
+                for (int i = 0; i < v.length; i++) {
+                    byte b = DType.floatToFp8E4M3(v[i]);
+                    bytes.set(ValueLayout.JAVA_BYTE, i, b);
+                    v[i] = DType.FP8_E4M3_TABLE[b & 0xff];
+                }
+                fp8.put(e.getKey(), new Tensor(e.getKey(), DType.F8_E4M3, t.shape(), bytes, "memory"));
+                decoded.put(e.getKey(), f32(arena, e.getKey(), v, t.dim(0), t.dim(1)));
+            }
+            float[] expected = T5Encoder.load(Checkpoint.of("decoded", decoded), null).encode(ids);
+            double diff = Npy.maxAbsDiff(expected, T5Encoder.load(Checkpoint.of("fp8", fp8), null).encode(ids));
+            assertTrue(diff <= 1e-5, "max |diff| " + diff);
+        }
+    }
+
     @Test
     void otherModelFilesAreNamed() throws IOException {
         assertLooksLike("flux1-tiny-schnell-single/clip_l.safetensors", "looks like a CLIP text encoder, not a T5 text encoder");
