@@ -19,6 +19,7 @@ import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -134,7 +135,7 @@ public final class TextBench implements Callable<Integer> {
     /** DistillT5's head on a random final hidden state: Linear, ReLU, Linear. */
     private static void project(int n, Shape s, Tensor p0, Tensor p3) {
         float[] h = new float[n * s.dModel()];
-        java.util.Arrays.fill(h, 0.5f);
+        Arrays.fill(h, 0.5f);
         float[] mid = Matmul.matmul(h, n, s.dModel(), p0, null);
         Ops.relu(mid, mid.length);
         Matmul.matmul(mid, n, s.projection(), p3, null);
