@@ -90,6 +90,8 @@ public final class InspectCommand implements Callable<Integer> {
             int files = ck.paths().size();
             out.println("path:       " + p + " (" + files + (files == 1 ? " file, " : " files, ") + size(ck.fileBytes()) + ")");
             out.println("kind:       " + kind.describe());
+            String shard = shardOf(p);
+            if (shard != null) out.println("shard:      " + shard);
             out.println("fp8:        " + kind.fp8());
             out.println("metadata:   " + (ck.metadata().isEmpty() ? "(none)" : Json.write(ck.metadata())));
             out.println("parameters: " + String.format("%,d", params) + " in " + specs.size() + " tensors");
@@ -102,6 +104,26 @@ public final class InspectCommand implements Callable<Integer> {
                 out.println(String.format("  %-" + width + "s  %-7s %s", t.name(), t.dtype(), Arrays.toString(t.shape())));
             }
         }
+    }
+
+    /** For a file listed by a sibling *.safetensors.index.json: which index, so a partial kind is not a surprise. */
+    private static String shardOf(Path file) throws IOException {
+        if (!Files.isRegularFile(file) || !file.getFileName().toString().endsWith(".safetensors")) return null;
+        Path dir = file.toAbsolutePath().getParent();
+        List<Path> indexes;
+        try (Stream<Path> s = Files.list(dir)) {
+            indexes = s.filter(x -> x.getFileName().toString().endsWith(".safetensors.index.json")).sorted().toList();
+        }
+        for (Path index : indexes) {
+            try {
+                if (Json.readObject(index).get("weight_map") instanceof Map<?, ?> wm && wm.containsValue(file.getFileName().toString())) {
+                    return "one shard of " + index + " (inspect the index or the folder for the whole component)";
+                }
+            } catch (Json.JsonException | IOException e) {
+                return null;
+            }
+        }
+        return null;
     }
 
     private static String size(long bytes) {
