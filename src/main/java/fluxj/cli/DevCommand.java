@@ -18,7 +18,9 @@ import java.io.IOException;
 import java.io.PrintWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.EnumSet;
 import java.util.List;
+import java.util.Set;
 import java.util.concurrent.Callable;
 
 /** {@code fluxj dev ...}: developer tools (test and benchmark inputs). */
@@ -99,8 +101,24 @@ public final class DevCommand implements Runnable {
 
         private static int or(Integer v, int dflt) { return v == null ? dflt : v; }
 
+        /** Rejects a size option the chosen kind has no use for, rather than ignoring it. */
+        private void requireApplicable() {
+            record Opt(String name, Object value, Set<Kind> kinds) {}
+            Set<Kind> flux = EnumSet.of(Kind.flux), text = EnumSet.of(Kind.t5xxl, Kind.distillt5, Kind.clip_l);
+            for (Opt o : List.of(new Opt("--double", doubleBlocks, flux), new Opt("--single", singleBlocks, flux),
+                    new Opt("--guidance", guidance ? Boolean.TRUE : null, flux), new Opt("--in-channels", inChannels, flux),
+                    new Opt("--context", context, flux), new Opt("--vec", vec, flux), new Opt("--layers", layers, text),
+                    new Opt("--heads", heads, text), new Opt("--vocab", vocab, text), new Opt("--ff", ff, EnumSet.complementOf(EnumSet.of(Kind.vae))),
+                    new Opt("--project-out", projectOut, EnumSet.of(Kind.distillt5)), new Opt("--ch-mult", chMult, EnumSet.of(Kind.vae)))) {
+                if (o.value() != null && !o.kinds().contains(kind)) {
+                    throw new CommandLine.ParameterException(spec.commandLine(), o.name() + " does not apply to --kind " + kind.name().replace('_', '-'));
+                }
+            }
+        }
+
         /** The planned tensors for the options given. */
         List<Planned> plan() {
+            requireApplicable();
             ModelKind.Layout l = layout == LayoutName.bfl ? ModelKind.Layout.BFL : ModelKind.Layout.DIFFUSERS;
             return switch (kind) {
                 case flux -> {

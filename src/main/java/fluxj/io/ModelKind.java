@@ -78,8 +78,12 @@ public sealed interface ModelKind {
         }
     }
 
-    /** DistillT5: a small T5 encoder followed by final_projection (Linear, ReLU, Linear) up to the transformer's context width. */
-    record DistillT5(String prefix, int dModel, int layers, int outDim, Fp8 fp8) implements ModelKind {
+    /**
+     * DistillT5: a small T5 encoder followed by final_projection (Linear, ReLU, Linear) up to the transformer's context width.
+     * {@code t5Prefix} (after {@code prefix}) leads to the T5 part: "" in DistillT5ComfyUI files (shared.weight,
+     * encoder.block.N...), "encoder." in the Hugging Face class's files (encoder.shared.weight, encoder.encoder.block.N...).
+     */
+    record DistillT5(String prefix, String t5Prefix, int dModel, int layers, int outDim, Fp8 fp8) implements ModelKind {
         @Override
         public String describe() {
             return "DistillT5 (T5 encoder + final_projection to " + outDim + "), d_model " + dModel + ", " + layers + " blocks"

@@ -64,7 +64,7 @@ final class Recogniser {
                     ? p.substring(0, p.length() - "encoder.".length()) : p;
             if (has(outer + "final_projection.0.weight")) {
                 String last = has(outer + "final_projection.3.weight") ? outer + "final_projection.3.weight" : outer + "final_projection.0.weight";
-                found.add(new ModelKind.DistillT5(outer, dModel, layers, dim(last, 0), fp8(outer)));
+                found.add(new ModelKind.DistillT5(outer, p.substring(outer.length()), dModel, layers, dim(last, 0), fp8(outer)));
             } else {
                 found.add(new ModelKind.T5(p, dModel, layers, heads, fp8(p)));
             }

@@ -197,6 +197,7 @@ public final class RandomCheckpoint {
         Plan p = new Plan(dtype);
         String t = s.projectOut() > 0 && layout == Layout.DIFFUSERS ? "encoder." : "";
         long d = s.dModel(), inner = (long) s.heads() * s.dKv();
+        // Unit-variance embeddings: T5 has no embedding scale, and its pre-norms only rescale what they see.
         p.add(t + "shared.weight", new Init.Around(0, 1.7f), s.vocab(), d);
         for (int i = 0; i < s.layers(); i++) {
             String b = t + "encoder.block." + i + ".layer.";

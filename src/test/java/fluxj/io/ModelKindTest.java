@@ -90,8 +90,8 @@ class ModelKindTest {
         List<TensorSpec> t5 = specsOf(Fixtures.model("flux1-tiny-schnell-single/t5xxl_fp16.safetensors"));
         TensorSpec p0 = new TensorSpec("final_projection.0.weight", DType.BF16, new long[] {4096, 64});
         TensorSpec p3 = new TensorSpec("final_projection.3.weight", DType.BF16, new long[] {4096, 4096});
-        assertEquals(new ModelKind.DistillT5("", 64, 2, 4096, new ModelKind.Fp8(0, 0, false, 0, 0)), ModelKind.of(plus(t5, p0, p3)));
-        assertEquals(new ModelKind.DistillT5("", 64, 2, 4096, new ModelKind.Fp8(0, 0, false, 0, 0)),
+        assertEquals(new ModelKind.DistillT5("", "", 64, 2, 4096, new ModelKind.Fp8(0, 0, false, 0, 0)), ModelKind.of(plus(t5, p0, p3)));
+        assertEquals(new ModelKind.DistillT5("", "encoder.", 64, 2, 4096, new ModelKind.Fp8(0, 0, false, 0, 0)),
                 ModelKind.of(plus(prefixed("encoder.", t5), p0, p3)), "Hugging Face class names: encoder.encoder.block...");
     }
 

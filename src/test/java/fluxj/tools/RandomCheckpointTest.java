@@ -117,7 +117,7 @@ class RandomCheckpointTest {
         assertShape(dt, "encoder.encoder.block.0.layer.1.DenseReluDense.wi_1.weight", 2048, 768);
         assertShape(dt, "final_projection.0.weight", 4096, 768);
         assertShape(dt, "final_projection.3.weight", 4096, 4096);
-        assertEquals(new ModelKind.DistillT5("", 768, 12, 4096, new ModelKind.Fp8(0, 0, false, 0, 0)), ModelKind.of(dt.values()));
+        assertEquals(new ModelKind.DistillT5("", "encoder.", 768, 12, 4096, new ModelKind.Fp8(0, 0, false, 0, 0)), ModelKind.of(dt.values()));
 
         Map<String, TensorSpec> c = byName(RandomCheckpoint.clip(ClipShape.large(), Layout.DIFFUSERS, DType.F16));
         assertShape(c, "text_model.embeddings.token_embedding.weight", 49408, 768);
