@@ -23,6 +23,8 @@ public final class Json {
 
     /** Thrown for malformed JSON; the message says where. */
     public static final class JsonException extends RuntimeException {
+        private static final long serialVersionUID = 1L;
+
         JsonException(String m) { super(m); }
     }
 
