@@ -46,9 +46,10 @@ public final class FluxTransformer {
      * accepted wrapped as {@code {"flux_params": {...}}}); needed only when the head dim is not 128.
      */
     public static FluxTransformer load(Checkpoint ck, Map<String, Object> config) {
-        Checkpoint view = ck.withPrefix(ck.detectPrefix("model.diffusion_model.", "diffusion_model."));
+        String prefix = ck.detectPrefix("model.diffusion_model.", "diffusion_model.");
+        Checkpoint view = ck.withPrefix(prefix);
         FluxLayout layout = FluxLayout.detect(view);
-        Weights w = new Weights(view, layout);
+        Weights w = new Weights(view, prefix, layout);
         FluxConfig c = FluxConfig.infer(w, config);
         FluxTransformer t = new FluxTransformer(c, w);
         w.requireAllUsed();

@@ -21,11 +21,14 @@ import java.util.Set;
  */
 final class Weights {
     private final Checkpoint ck;
+    private final String prefix;
     private final FluxLayout layout;
     private final Set<String> used = new HashSet<>();
 
-    Weights(Checkpoint ck, FluxLayout layout) {
+    /** {@code ck} is the view of the checkpoint without {@code prefix} (ComfyUI's), which error messages put back. */
+    Weights(Checkpoint ck, String prefix, FluxLayout layout) {
         this.ck = ck;
+        this.prefix = prefix;
         this.layout = layout;
     }
 
@@ -65,16 +68,23 @@ final class Weights {
     int rows(String module) {
         int rows = 0;
         for (FluxLayout.Segment s : layout.linear(module)) {
-            var t = ck.find(s.module() + ".weight");
-            if (t.isEmpty()) return -1;
-            rows += t.get().rows() / s.chunks();
+            Tensor t = matrix(s.module() + ".weight");
+            if (t == null) return -1;
+            rows += t.rows() / s.chunks();
         }
         return rows;
     }
 
     /** Column count of BFL linear {@code module}, or -1 when absent. */
     int cols(String module) {
-        return ck.find(layout.linear(module).getFirst().module() + ".weight").map(Tensor::cols).orElse(-1);
+        Tensor t = matrix(layout.linear(module).getFirst().module() + ".weight");
+        return t == null ? -1 : t.cols();
+    }
+
+    private Tensor matrix(String name) {
+        Tensor t = ck.find(name).orElse(null);
+        if (t != null && t.rank() != 2) throw badShape(name, t, "a matrix");
+        return t;
     }
 
     /** Length of BFL vector {@code name}, or -1 when absent. */
@@ -88,7 +98,10 @@ final class Weights {
 
     /** A small vector (norm scale) widened to f32. */
     float[] vector(String name, int length) {
-        return take(layout.vector(name)).expectShape(length).toFloats();
+        String stored = layout.vector(name);
+        Tensor t = take(stored);
+        if (t.rank() != 1 || t.numel() != length) throw badShape(stored, t, "[" + length + "]");
+        return t.toFloats();
     }
 
     /** Fails naming the first tensor of the checkpoint that no layer used. */
@@ -96,7 +109,7 @@ final class Weights {
         for (var e : ck.tensors().entrySet()) {
             if (!used.contains(e.getKey()) && !isQuantMarker(e.getKey())) {
                 Tensor t = e.getValue();
-                throw new ModelFormatException(t.source(), "unexpected tensor '" + t.name() + "' " + t.dtype() + Arrays.toString(t.shape())
+                throw new ModelFormatException(t.source(), "unexpected tensor '" + prefix + e.getKey() + "' " + t.dtype() + Arrays.toString(t.shape())
                         + ": not part of a " + layout.name() + "-layout FLUX transformer of the size read from its other tensors");
             }
         }
@@ -111,8 +124,7 @@ final class Weights {
         String name = s.module() + ".weight";
         Tensor w = take(name);
         if (w.rank() != 2 || w.dim(1) != in || w.dim(0) % s.chunks() != 0) {
-            throw new ModelFormatException(w.source(), "tensor '" + w.name() + "' has shape " + Arrays.toString(w.shape())
-                    + ", expected [" + (s.chunks() > 1 ? s.chunks() + "*n" : "n") + ", " + in + "]");
+            throw badShape(name, w, "[" + (s.chunks() > 1 ? s.chunks() + "*n" : "n") + ", " + in + "]");
         }
         w = w.withScale(weightScale(s.module(), w));
         int rows = w.rows() / s.chunks();
@@ -120,8 +132,9 @@ final class Weights {
     }
 
     private float[] segmentBias(FluxLayout.Segment s, int rows) {
-        Tensor b = take(s.module() + ".bias");
-        b.expectShape((long) rows * s.chunks());
+        String name = s.module() + ".bias";
+        Tensor b = take(name);
+        if (b.rank() != 1 || b.numel() != (long) rows * s.chunks()) throw badShape(name, b, "[" + rows * s.chunks() + "]");
         float[] all = b.toFloats();
         return Arrays.copyOfRange(all, s.chunk() * rows, (s.chunk() + 1) * rows);
     }
@@ -133,52 +146,57 @@ final class Weights {
      */
     private float weightScale(String module, Tensor w) {
         String legacy = module + ".scale_weight", current = module + ".weight_scale", conf = module + ".comfy_quant";
-        if (ck.has(conf)) checkQuantFormat(take(conf), w);
+        if (ck.has(conf)) checkQuantFormat(prefix + conf, take(conf), prefix + module + ".weight", w);
         String name = ck.has(legacy) ? legacy : ck.has(current) ? current : null;
         if (name == null) return 1f;
         Tensor s = take(name);
         if (s.numel() != 1 || !s.dtype().isFloat()) {
-            throw new ModelFormatException(s.source(), "scale tensor '" + s.name() + "' is " + s + ", expected one float (a per-tensor scale)");
+            throw badShape(name, s, "one float (a per-tensor scale)");
         }
         if (!w.dtype().isFp8()) {
-            throw new ModelFormatException(w.source(), "tensor '" + w.name() + "' has a scale '" + s.name() + "' but is " + w.dtype() + ", not FP8");
+            throw new ModelFormatException(w.source(), "tensor '" + prefix + module + ".weight' has a scale '" + prefix + name + "' but is " + w.dtype() + ", not FP8");
         }
         return s.get(0);
     }
 
-    private static void checkQuantFormat(Tensor conf, Tensor w) {
+    private static void checkQuantFormat(String confName, Tensor conf, String weightName, Tensor w) {
         String format;
         try {
             byte[] bytes = new byte[(int) conf.numel()];
             for (int i = 0; i < bytes.length; i++) bytes[i] = (byte) conf.getLong(i);
             if (!(Json.parse(new String(bytes, StandardCharsets.UTF_8)) instanceof Map<?, ?> m) || !(m.get("format") instanceof String f)) {
-                throw new ModelFormatException(conf.source(), "'" + conf.name() + "' holds no {\"format\": ...} object");
+                throw new ModelFormatException(conf.source(), "'" + confName + "' holds no {\"format\": ...} object");
             }
             format = f;
         } catch (Json.JsonException e) {
-            throw new ModelFormatException(conf.source(), "'" + conf.name() + "' is not JSON: " + e.getMessage());
+            throw new ModelFormatException(conf.source(), "'" + confName + "' is not JSON: " + e.getMessage());
         }
         DType expected = switch (format) {
             case "float8_e4m3fn" -> DType.F8_E4M3;
             case "float8_e5m2" -> DType.F8_E5M2;
-            default -> throw new ModelFormatException(conf.source(), "layer '" + w.name() + "' is quantised as '" + format
+            default -> throw new ModelFormatException(conf.source(), "layer '" + weightName + "' is quantised as '" + format
                     + "', which is not supported (only float8_e4m3fn / float8_e5m2 with a per-tensor scale)");
         };
         if (w.dtype() != expected) {
-            throw new ModelFormatException(w.source(), "tensor '" + w.name() + "' is " + w.dtype() + " but '" + conf.name() + "' says " + format);
+            throw new ModelFormatException(w.source(), "tensor '" + weightName + "' is " + w.dtype() + " but '" + confName + "' says " + format);
         }
     }
 
     private Tensor take(String name) {
-        Tensor t = ck.get(name);
+        Tensor t = ck.find(name).orElseThrow(() -> new ModelFormatException(ck.description(),
+                "missing tensor '" + prefix + name + "' (" + layout.name() + "-layout FLUX transformer)"));
         used.add(name);
         return t;
+    }
+
+    private ModelFormatException badShape(String name, Tensor t, String expected) {
+        return new ModelFormatException(t.source(), "tensor '" + prefix + name + "' has shape " + Arrays.toString(t.shape()) + ", expected " + expected);
     }
 
     private ModelFormatException rowsMismatch(String module, List<FluxLayout.Segment> segments, int[] outs) {
         List<String> stored = segments.stream().map(s -> {
             Tensor t = ck.get(s.module() + ".weight");
-            return t.name() + Arrays.toString(t.shape()) + (s.chunks() > 1 ? " (part " + (s.chunk() + 1) + " of " + s.chunks() + ")" : "");
+            return prefix + s.module() + ".weight" + Arrays.toString(t.shape()) + (s.chunks() > 1 ? " (part " + (s.chunk() + 1) + " of " + s.chunks() + ")" : "");
         }).toList();
         String source = ck.get(segments.getFirst().module() + ".weight").source();
         return new ModelFormatException(source, "tensors " + stored + " do not give the output rows " + Arrays.toString(outs)
