@@ -84,10 +84,15 @@ public final class RandomFlux {
     }
 
     private void add(String name, DType dt, long[] shape, float lo, float hi) {
+        tensors.put(name, uniform(name, dt, shape, lo, hi, seed++, arena));
+    }
+
+    /** A tensor of values uniform in [lo, hi), stored as F32 or BF16 in {@code arena}. */
+    public static Tensor uniform(String name, DType dt, long[] shape, float lo, float hi, long seed, Arena arena) {
         long n = 1;
         for (long s : shape) n *= s;
         MemorySegment seg = arena.allocate(n * dt.byteSize(), 8);
-        long count = n, base = seed++ * 0x9E3779B97F4A7C15L;
+        long count = n, base = seed * 0x9E3779B97F4A7C15L;
         int chunks = (int) Math.min(1024, Math.max(1, n / 65536));
         Parallel.forEach(chunks, ch -> {
             SplittableRandom rnd = new SplittableRandom(base + ch);
@@ -97,6 +102,6 @@ public final class RandomFlux {
                 else seg.set(F32, 4 * i, v);
             }
         });
-        tensors.put(name, new Tensor(name, dt, shape, seg, "random"));
+        return new Tensor(name, dt, shape, seg, "random");
     }
 }

@@ -66,12 +66,22 @@ public final class FluxTransformer {
      */
     public float[] forward(float[] img, int imgLen, float[] imgIds, float[] txt, int txtLen, float[] txtIds,
                            float t, float[] vec, float guidance) {
+        return forwardTimed(img, imgLen, imgIds, txt, txtLen, txtIds, t, vec, guidance).velocity();
+    }
+
+    /** A forward pass's result with the wall time of its stages (benchmarks, progress reports). */
+    public record Timed(float[] velocity, long embedNanos, long[] doubleNanos, long[] singleNanos, long finalNanos) {}
+
+    /** {@link #forward}, timing the embeddings, every block and the final layer. */
+    public Timed forwardTimed(float[] img, int imgLen, float[] imgIds, float[] txt, int txtLen, float[] txtIds,
+                              float t, float[] vec, float guidance) {
         int h = config.hidden(), axes = config.axesDim().length, len = imgLen + txtLen;
         requireLength("img", img, (long) imgLen * config.inChannels());
         requireLength("imgIds", imgIds, (long) imgLen * axes);
         requireLength("txt", txt, (long) txtLen * config.contextDim());
         requireLength("txtIds", txtIds, (long) txtLen * axes);
         requireLength("vec", vec, config.vecDim());
+        long start = System.nanoTime();
 
         // Every block and the final layer read vec only through SiLU(vec): computed once here.
         float[] siluVec = timeIn.apply(Embeddings.timestep(t));
@@ -88,10 +98,23 @@ public final class FluxTransformer {
         float[] x = new float[len * h];
         imgIn.forward(img, imgLen, x);
         float[] txtStream = txtIn.apply(txt, txtLen);
-        for (DoubleStreamBlock b : doubleBlocks) b.forward(x, imgLen, txtStream, txtLen, siluVec, pe, ws);
+        long embed = System.nanoTime() - start;
+
+        long[] doubleNanos = new long[doubleBlocks.size()], singleNanos = new long[singleBlocks.size()];
+        for (int i = 0; i < doubleBlocks.size(); i++) {
+            long t0 = System.nanoTime();
+            doubleBlocks.get(i).forward(x, imgLen, txtStream, txtLen, siluVec, pe, ws);
+            doubleNanos[i] = System.nanoTime() - t0;
+        }
         System.arraycopy(txtStream, 0, x, imgLen * h, txtLen * h);
-        for (SingleStreamBlock b : singleBlocks) b.forward(x, len, siluVec, pe, ws);
-        return finalLayer.forward(x, imgLen, siluVec, ws);
+        for (int i = 0; i < singleBlocks.size(); i++) {
+            long t0 = System.nanoTime();
+            singleBlocks.get(i).forward(x, len, siluVec, pe, ws);
+            singleNanos[i] = System.nanoTime() - t0;
+        }
+        long t0 = System.nanoTime();
+        float[] velocity = finalLayer.forward(x, imgLen, siluVec, ws);
+        return new Timed(velocity, embed, doubleNanos, singleNanos, System.nanoTime() - t0);
     }
 
     private static Embeddings.MlpEmbedder embedder(Weights w, String name, int in, int hidden) {
