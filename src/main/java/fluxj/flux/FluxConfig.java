@@ -26,6 +26,14 @@ public record FluxConfig(int hidden, int heads, int depth, int depthSingle, int 
     public int headDim() { return hidden / heads; }
 
     @Override
+    public String toString() {
+        return "hidden " + hidden + " (" + heads + " heads x " + headDim() + "), " + depth + " double + " + depthSingle
+                + " single blocks, mlp " + mlpHidden + ", in/out " + inChannels + "/" + outChannels + ", context " + contextDim
+                + ", vec " + vecDim + (guidanceEmbed ? ", guidance embed" : "") + (qkvBias ? ", qkv bias" : "")
+                + ", rope axes " + Arrays.toString(axesDim) + " theta " + theta;
+    }
+
+    @Override
     public int[] axesDim() { return axesDim.clone(); }
 
     static FluxConfig infer(Weights w, Map<String, Object> config) {
