@@ -23,8 +23,6 @@ public record Linear(List<Part> parts, int in) {
 
     public int out() { return parts.stream().mapToInt(Part::out).sum(); }
 
-    public int out(int part) { return parts.get(part).out(); }
-
     /** Part {@code i} of the output for the {@code m} rows of {@code x} goes to {@code ys[i]} ([m, out(i)]). */
     public void forward(float[] x, int m, float[]... ys) {
         if (ys.length != parts.size()) {
