@@ -49,6 +49,9 @@ public final class TransformerBench implements Callable<Integer> {
 
     @Override
     public Integer call() {
+        for (int side : sizes) {
+            if (side < 16 || side % 16 != 0) throw new IllegalArgumentException("--sizes: " + side + " is not a positive multiple of 16");
+        }
         FluxConfig c = new FluxConfig(HIDDEN, HEADS, 1, 1, MLP, CHANNELS, CHANNELS, CONTEXT, VEC, false, true,
                 new int[] {16, 56, 56}, 10000);
         Map<String, Object> out = new LinkedHashMap<>();
