@@ -1,6 +1,8 @@
 package fluxj.pipeline;
 
+import fluxj.io.Checkpoint;
 import fluxj.io.Json;
+import fluxj.io.ModelKind;
 import fluxj.tensor.ModelFormatException;
 
 import java.io.IOException;
@@ -140,9 +142,9 @@ public record ModelSource(String model, Path vae, Path clipL, Path t5, Path clip
 
     private ModelFiles singleFile(Path file, Sidecar side, HubClient.Listener listener) throws IOException {
         Path dir = file.toAbsolutePath().getParent();
-        Path vaePath = vae != null ? existing(vae, "--vae") : beside(dir, file, "--vae", n -> n.equals("ae.safetensors"), n -> n.contains("vae") || n.startsWith("ae"));
-        Path clipPath = clipL != null ? existing(clipL, "--clip-l") : beside(dir, file, "--clip-l", n -> n.equals("clip_l.safetensors"), n -> n.contains("clip_l") || n.contains("clip-l"));
-        Path t5Path = t5 != null ? existing(t5, "--t5") : beside(dir, file, "--t5", n -> n.startsWith("t5xxl") && n.contains("fp16"), n -> n.contains("t5"));
+        Path vaePath = vae != null ? existing(vae, "--vae") : beside(dir, file, "--vae", n -> n.equals("ae.safetensors"), n -> n.contains("vae") || n.startsWith("ae"), k -> k instanceof ModelKind.Vae);
+        Path clipPath = clipL != null ? existing(clipL, "--clip-l") : beside(dir, file, "--clip-l", n -> n.equals("clip_l.safetensors"), n -> n.contains("clip_l") || n.contains("clip-l"), k -> k instanceof ModelKind.ClipText);
+        Path t5Path = t5 != null ? existing(t5, "--t5") : beside(dir, file, "--t5", n -> n.startsWith("t5xxl") && n.contains("fp16"), n -> n.contains("t5"), k -> k instanceof ModelKind.T5 || k instanceof ModelKind.DistillT5);
         Path clipTok = clipTokenizer != null ? existing(clipTokenizer, "--clip-tokenizer") : besideFolder(dir, "tokenizer", "clip_tokenizer");
         Path t5Tok = t5Tokenizer != null ? existing(t5Tokenizer, "--t5-tokenizer") : besideFolder(dir, "tokenizer_2", "t5_tokenizer");
         if (clipTok == null || t5Tok == null) {
@@ -163,8 +165,12 @@ public record ModelSource(String model, Path vae, Path clipL, Path t5, Path clip
         return p;
     }
 
-    /** The one .safetensors beside the transformer that {@code exact} or else {@code loose} picks (lowercased names). */
-    private static Path beside(Path dir, Path transformer, String option, Predicate<String> exact, Predicate<String> loose) throws IOException {
+    /**
+     * The one .safetensors beside the transformer that {@code exact} or else {@code loose} picks by (lowercased)
+     * name, or else the one whose tensors {@code kind} recognises.
+     */
+    private static Path beside(Path dir, Path transformer, String option, Predicate<String> exact, Predicate<String> loose,
+                               Predicate<ModelKind> kind) throws IOException {
         List<Path> all;
         try (Stream<Path> s = Files.list(dir)) {
             all = s.filter(f -> f.getFileName().toString().toLowerCase(Locale.ROOT).endsWith(".safetensors") && !f.equals(transformer.toAbsolutePath())).sorted().toList();
@@ -175,6 +181,16 @@ public record ModelSource(String model, Path vae, Path clipL, Path t5, Path clip
             if (hits.size() == 1) return hits.getFirst();
             if (hits.size() > 1) throw new IllegalArgumentException("several candidates for " + option + " beside " + transformer.getFileName() + ": " + names(hits) + "; choose one with " + option + " FILE");
         }
+        List<Path> hits = new ArrayList<>();
+        for (Path f : all) {
+            try (Checkpoint ck = Checkpoint.open(f)) {
+                if (kind.test(ModelKind.of(ck))) hits.add(f);
+            } catch (IOException | RuntimeException e) {
+                // not a readable checkpoint: not a candidate
+            }
+        }
+        if (hits.size() == 1) return hits.getFirst();
+        if (hits.size() > 1) throw new IllegalArgumentException("several candidates for " + option + " beside " + transformer.getFileName() + ": " + names(hits) + "; choose one with " + option + " FILE");
         throw new IllegalArgumentException("no file for " + option + " beside " + transformer.getFileName() + " in " + dir + "; name it with " + option + " FILE");
     }
 

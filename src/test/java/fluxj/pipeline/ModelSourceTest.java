@@ -87,6 +87,20 @@ class ModelSourceTest {
     }
 
     @Test
+    void partsWithUnusualNamesAreRecognisedByTheirTensors() throws IOException {
+        Path single = Fixtures.model("flux1-tiny-schnell-single");
+        Files.createSymbolicLink(tmp.resolve("my-flux.safetensors"), single.resolve("flux1-schnell.safetensors"));
+        Files.createSymbolicLink(tmp.resolve("decoder-weights.safetensors"), single.resolve("ae.safetensors"));
+        Files.createSymbolicLink(tmp.resolve("text-a.safetensors"), single.resolve("clip_l.safetensors"));
+        Files.createSymbolicLink(tmp.resolve("text-b.safetensors"), single.resolve("t5xxl_fp16.safetensors"));
+        ModelFiles f = ModelSource.of(tmp.resolve("my-flux.safetensors").toString())
+                .withParts(null, null, null, tmp, tmp, null).withHub(offline(tmp)).resolve(HubClient.Listener.NONE);
+        assertEquals(tmp.resolve("decoder-weights.safetensors"), f.vae());
+        assertEquals(tmp.resolve("text-a.safetensors"), f.clip());
+        assertEquals(tmp.resolve("text-b.safetensors"), f.t5());
+    }
+
+    @Test
     void repoIdsAreTellable() {
         assertTrue(ModelSource.looksLikeRepoId("black-forest-labs/FLUX.1-dev"));
         assertTrue(!ModelSource.looksLikeRepoId("models/flux.safetensors") && !ModelSource.looksLikeRepoId("/abs/path"));
