@@ -98,6 +98,24 @@ class FluxPipelineTest {
     }
 
     @Test
+    void devModelsDefaultTo28ShiftedStepsWithGuidance() {
+        ModelInfo dev = new ModelInfo("fake-dev", "0000000000", true, 16, 512, Schedule.DEV);
+        List<Float> times = new ArrayList<>();
+        List<Float> guidances = new ArrayList<>();
+        Denoiser d = (img, h, w, t, cond, g) -> {
+            times.add(t);
+            guidances.add(g);
+            return new float[img.length];
+        };
+        GenerationResult r = new FluxPipeline(new FluxPipeline.Parts(dev, p -> COND, d, (z, h, w) -> new float[3 * 64 * h * w], null))
+                .generate(GenerationRequest.builder("p").size(64, 32).seed(1L).build(), ProgressListener.NONE);
+        assertEquals(28, r.request().steps());
+        float[] expected = Schedule.DEV.timesteps(28, 4 * 2); // 64x32 pixels = 4x2 tokens
+        for (int i = 0; i < 28; i++) assertEquals(expected[i], times.get(i), 0f);
+        assertTrue(guidances.stream().allMatch(g -> g == 3.5f));
+    }
+
+    @Test
     void defaultsAndWarningsAreReported() {
         List<String> warnings = new ArrayList<>();
         Conditioning truncated = new Conditioning(new float[4], 1, new float[4], List.of("prompt truncated"));
