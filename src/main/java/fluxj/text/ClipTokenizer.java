@@ -142,16 +142,21 @@ public final class ClipTokenizer {
         return ids.stream().mapToInt(Integer::intValue).toArray();
     }
 
-    /** The {@code maxLen} ids the text model sees: {@code [bos] + ids[:maxLen-2] + [eos]}, padded with eos. */
-    public int[] encodePadded(String text, int maxLen) {
+    /** {@code [bos] + ids[:maxLen-2] + [eos]}: the ids the text model sees, before padding. */
+    public int[] encodeTruncated(String text, int maxLen) {
         if (maxLen < 2) throw new IllegalArgumentException("CLIP max length must be at least 2, got " + maxLen);
         int[] full = encode(text);
-        int[] out = new int[maxLen];
-        Arrays.fill(out, eos);
-        int body = Math.min(full.length - 2, maxLen - 2);
-        out[0] = bos;
-        System.arraycopy(full, 1, out, 1, body);
-        out[body + 1] = eos;
+        if (full.length <= maxLen) return full;
+        int[] out = Arrays.copyOf(full, maxLen);
+        out[maxLen - 1] = eos;
+        return out;
+    }
+
+    /** The {@code maxLen} ids the text model sees: {@link #encodeTruncated} padded with eos. */
+    public int[] encodePadded(String text, int maxLen) {
+        int[] ids = encodeTruncated(text, maxLen);
+        int[] out = Arrays.copyOf(ids, maxLen);
+        Arrays.fill(out, ids.length, maxLen, eos);
         return out;
     }
 

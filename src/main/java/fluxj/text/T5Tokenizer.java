@@ -91,13 +91,18 @@ public final class T5Tokenizer {
         return withEos(tokenize(text));
     }
 
-    /** The {@code maxLen} ids the encoder sees: {@code ids[:maxLen-1] + [</s>]}, padded with {@code <pad>}. */
-    public int[] encodePadded(String text, int maxLen) {
+    /** {@code ids[:maxLen-1] + [</s>]} (no second {@code </s>}): the ids the encoder sees, before padding. */
+    public int[] encodeTruncated(String text, int maxLen) {
         if (maxLen < 1) throw new IllegalArgumentException("T5 max length must be at least 1, got " + maxLen);
         List<Integer> ids = tokenize(text);
-        int[] body = withEos(ids.subList(0, Math.min(ids.size(), maxLen - 1)));
-        int[] out = Arrays.copyOf(body, maxLen);
-        Arrays.fill(out, body.length, maxLen, pad);
+        return withEos(ids.subList(0, Math.min(ids.size(), maxLen - 1)));
+    }
+
+    /** The {@code maxLen} ids the encoder sees: {@link #encodeTruncated} padded with {@code <pad>} (0). */
+    public int[] encodePadded(String text, int maxLen) {
+        int[] ids = encodeTruncated(text, maxLen);
+        int[] out = Arrays.copyOf(ids, maxLen);
+        Arrays.fill(out, ids.length, maxLen, pad);
         return out;
     }
 
