@@ -36,7 +36,7 @@ final class SentencePiece {
     SentencePiece(SentencePieceModel model, String file) {
         this.model = model;
         List<ByteTrie.Entry> matchable = new ArrayList<>(), userDefined = new ArrayList<>();
-        float min = Float.MAX_VALUE, max = Float.MIN_VALUE;
+        float min = Float.MAX_VALUE, max = Float.MIN_NORMAL; // C's FLT_MAX / FLT_MIN, as the reference starts
         int unk = -1;
         for (int id = 0; id < model.size(); id++) {
             String piece = model.pieces().get(id);
