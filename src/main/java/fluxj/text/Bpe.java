@@ -4,6 +4,7 @@ import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 
 /**
@@ -22,11 +23,16 @@ final class Bpe {
     private final int unkId;
     private final Map<String, int[]> cache = new ConcurrentHashMap<>();
 
-    /** @param ranks merge rank per pair, keyed {@code "first second"} */
-    Bpe(Map<String, Integer> vocab, Map<String, Integer> ranks, int unkId) {
+    /**
+     * @param ranks merge rank per pair, keyed {@code "first second"}
+     * @param whole words that map to their own vocabulary entry unmerged and without {@code </w>} (the reference
+     *              seeds its cache with CLIP's special tokens, which the word pattern can still produce)
+     */
+    Bpe(Map<String, Integer> vocab, Map<String, Integer> ranks, int unkId, Set<String> whole) {
         this.vocab = vocab;
         this.ranks = ranks;
         this.unkId = unkId;
+        for (String w : whole) cache.put(w, new int[]{vocab.getOrDefault(w, unkId)});
     }
 
     /** GPT-2's reversible byte-to-character table: printable Latin-1 bytes map to themselves, others to 256+n. */

@@ -14,8 +14,8 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HashMap;
 import java.util.List;
-import java.util.Locale;
 import java.util.Map;
+import java.util.Set;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
@@ -33,8 +33,12 @@ public final class ClipTokenizer {
     static final String EOS = "<|endoftext|>";
     /** HF reads merges.txt lines 1 .. 49152-256-2 (line 0 is the version header). */
     private static final int MAX_MERGES = 49152 - 256 - 2;
+    /**
+     * CLIP's word pattern. The reference compiles it case-insensitively with Python's {@code regex}, under which
+     * U+0345 (which case-folds to a letter) matches no alternative and is skipped: excluded here to do the same.
+     */
     private static final Pattern WORD = Pattern.compile(
-            "<\\|startoftext\\|>|<\\|endoftext\\|>|'s|'t|'re|'ve|'m|'ll|'d|[\\p{L}]+|[\\p{N}]|[^\\s\\p{L}\\p{N}]+",
+            "<\\|startoftext\\|>|<\\|endoftext\\|>|'s|'t|'re|'ve|'m|'ll|'d|[\\p{L}]+|[\\p{N}]|[^\\s\\p{L}\\p{N}\\u0345]+",
             Pattern.CASE_INSENSITIVE | Pattern.UNICODE_CASE);
 
     private final Bpe bpe;
@@ -48,7 +52,7 @@ public final class ClipTokenizer {
         this.vocab = vocab;
         this.bos = b;
         this.eos = e;
-        this.bpe = new Bpe(vocab, ranks, e);
+        this.bpe = new Bpe(vocab, ranks, e, Set.of(BOS, EOS));
         this.specials = new AddedTokens(Map.of(
                 BOS, new AddedTokens.Token(b, false, false),
                 EOS, new AddedTokens.Token(e, false, false)));
@@ -192,7 +196,7 @@ public final class ClipTokenizer {
         String nfc = Normalizer.normalize(sb, Normalizer.Form.NFC);
         StringBuilder out = new StringBuilder(nfc.length());
         for (String word : PyText.split(nfc)) {
-            for (String w : PyText.split(word.toLowerCase(Locale.ROOT))) {
+            for (String w : PyText.split(PyText.lower(word))) {
                 if (!out.isEmpty()) out.append(' ');
                 out.append(w);
             }

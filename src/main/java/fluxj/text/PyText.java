@@ -4,8 +4,9 @@ import java.util.ArrayList;
 import java.util.List;
 
 /**
- * Python {@code str} whitespace semantics ({@code isspace}, {@code strip}, {@code split()}), which the reference
- * tokenizers rely on and which differ from Java's {@code Character.isWhitespace} / {@code String.strip}.
+ * Python {@code str} semantics ({@code isspace}, {@code strip}, {@code split()}, {@code lower()}), which the
+ * reference tokenizers rely on and which differ from Java's {@code Character.isWhitespace}, {@code String.strip}
+ * and {@code String.toLowerCase} (whose final-sigma rule looks at word boundaries instead).
  */
 final class PyText {
     private PyText() {}
@@ -55,5 +56,56 @@ final class PyText {
         }
         if (start >= 0) out.add(s.substring(start));
         return out;
+    }
+
+    /**
+     * {@code s.lower()}: full lower-case mapping (U+0130 is the only character whose mapping is not a single
+     * code point), with capital sigma final when a cased letter precedes it and none follows it, skipping
+     * case-ignorable characters either way.
+     */
+    static String lower(String s) {
+        StringBuilder out = new StringBuilder(s.length());
+        for (int i = 0; i < s.length(); ) {
+            int cp = s.codePointAt(i);
+            if (cp == 0x3A3) out.append(finalSigma(s, i) ? '\u03C2' : '\u03C3');
+            else if (cp == 0x130) out.append("i\u0307");
+            else out.appendCodePoint(Character.toLowerCase(cp));
+            i += Character.charCount(cp);
+        }
+        return out.toString();
+    }
+
+    private static boolean finalSigma(String s, int at) {
+        int j = at, c = -1;
+        while (j > 0) {
+            c = s.codePointBefore(j);
+            j -= Character.charCount(c);
+            if (!isCaseIgnorable(c)) break;
+            c = -1;
+        }
+        if (c < 0 || !isCased(c)) return false;
+        for (j = at + 1; j < s.length(); ) {
+            c = s.codePointAt(j);
+            if (!isCaseIgnorable(c)) return !isCased(c);
+            j += Character.charCount(c);
+        }
+        return true;
+    }
+
+    private static boolean isCased(int cp) {
+        return Character.isLowerCase(cp) || Character.isUpperCase(cp) || Character.isTitleCase(cp);
+    }
+
+    /** Unicode Case_Ignorable: marks, format characters, modifiers and the word-internal punctuation. */
+    private static boolean isCaseIgnorable(int cp) {
+        return switch (Character.getType(cp)) {
+            case Character.NON_SPACING_MARK, Character.ENCLOSING_MARK, Character.FORMAT, Character.MODIFIER_LETTER,
+                 Character.MODIFIER_SYMBOL -> true;
+            default -> switch (cp) {
+                case '\'', '.', ':', 0xB7, 0x387, 0x55F, 0x5F4, 0x2018, 0x2019, 0x2024, 0x2027, 0xFE13, 0xFE52, 0xFE55,
+                     0xFF07, 0xFF0E, 0xFF1A -> true;
+                default -> false;
+            };
+        };
     }
 }

@@ -79,6 +79,21 @@ class ClipTokenizerTest {
         assertArrayEquals(tok.encode("acat"), tok.encode("a\u0007cat"));
     }
 
+    /** Python's lower(): final sigma by the Unicode rule (Java's String.toLowerCase looks at word boundaries). */
+    @Test
+    void lowerCasingFollowsPython() {
+        assertArrayEquals(tok.encode("οδος σα"), tok.encode("ΟΔΟΣ ΣΑ"));
+        assertArrayEquals(tok.encode("oς7"), tok.encode("OΣ7"));
+        assertArrayEquals(tok.encode("i\u0307"), tok.encode("\u0130"));
+        assertFalse(Arrays.equals(tok.encode("oσ7"), tok.encode("OΣ7")));
+    }
+
+    /** The reference's case-insensitive pattern matches U+0345 nowhere, so it vanishes. */
+    @Test
+    void ypogegrammeniIsSkippedLikeTheReference() {
+        assertArrayEquals(tok.encode("a"), tok.encode("a\u0345"));
+    }
+
     @Test
     void cjkIdeographsAreSpacedOutButKanaIsNot() {
         assertArrayEquals(tok.encode("東 京"), tok.encode("東京"));
@@ -99,6 +114,8 @@ class ClipTokenizerTest {
         // Split out before the word pattern runs: "!!" stays one word instead of swallowing "<|".
         assertArrayEquals(new int[]{49406, b[1], 49407, 49407}, tok.encode("!!<|endoftext|>"));
         assertArrayEquals(new int[]{49406, 49406, 49407}, tok.encode("<|startoftext|>"));
+        // Not split out (case differs) but lower-cased, matched by the word pattern and mapped whole.
+        assertArrayEquals(new int[]{49406, a[1], 49407, 49407}, tok.encode("a <|ENDOFTEXT|>"));
     }
 
     @Test
