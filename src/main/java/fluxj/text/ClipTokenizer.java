@@ -46,13 +46,13 @@ public final class ClipTokenizer {
     private final AddedTokens specials;
     private final int bos, eos;
 
-    private ClipTokenizer(Map<String, Integer> vocab, Map<String, Integer> ranks, String source) {
+    private ClipTokenizer(Map<String, Integer> vocab, List<String> merges, String source) {
         Integer b = vocab.get(BOS), e = vocab.get(EOS);
         if (b == null || e == null) throw new ModelFormatException(source, "the vocabulary has no " + BOS + " / " + EOS + " token");
         this.vocab = vocab;
         this.bos = b;
         this.eos = e;
-        this.bpe = new Bpe(vocab, ranks, e, Set.of(BOS, EOS));
+        this.bpe = new Bpe(vocab, merges, e, Set.of(BOS, EOS));
         this.specials = new AddedTokens(Map.of(
                 BOS, new AddedTokens.Token(b, false, false),
                 EOS, new AddedTokens.Token(e, false, false)));
@@ -81,7 +81,7 @@ public final class ClipTokenizer {
         String text = Files.readString(mergesFile, StandardCharsets.UTF_8).strip();
         String[] lines = text.split("\n", -1);
         List<String> merges = Arrays.asList(lines).subList(Math.min(1, lines.length), Math.min(lines.length, MAX_MERGES + 1));
-        return new ClipTokenizer(vocab, ranks(merges, mergesFile), vocabFile.toString());
+        return new ClipTokenizer(vocab, nonEmpty(merges, mergesFile), vocabFile.toString());
     }
 
     private static ClipTokenizer fromTokenizerJson(Path file) throws IOException {
@@ -100,7 +100,7 @@ public final class ClipTokenizer {
                 default -> throw new ModelFormatException(file.toString(), "model.merges holds a malformed entry: " + m);
             }
         }
-        return new ClipTokenizer(vocab, ranks(merges, file), file.toString());
+        return new ClipTokenizer(vocab, nonEmpty(merges, file), file.toString());
     }
 
     private static Object readJson(Path file) throws IOException {
@@ -123,15 +123,9 @@ public final class ClipTokenizer {
         return vocab;
     }
 
-    /** Rank = position in the list; a repeated pair keeps its last rank, as the reference's dict does. */
-    private static Map<String, Integer> ranks(List<String> merges, Path file) {
+    private static List<String> nonEmpty(List<String> merges, Path file) {
         if (merges.isEmpty()) throw new ModelFormatException(file.toString(), "no BPE merges");
-        Map<String, Integer> ranks = new HashMap<>(merges.size() * 2);
-        for (int i = 0; i < merges.size(); i++) {
-            List<String> parts = PyText.split(merges.get(i));
-            if (parts.size() == 2) ranks.put(parts.get(0) + " " + parts.get(1), i);
-        }
-        return ranks;
+        return merges;
     }
 
     /** {@code [bos] + ids + [eos]}, untruncated. */
