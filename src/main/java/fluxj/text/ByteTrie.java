@@ -1,5 +1,7 @@
 package fluxj.text;
 
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayDeque;
 import java.util.Arrays;
 import java.util.Comparator;
 import java.util.List;
@@ -28,10 +30,16 @@ final class ByteTrie {
         Arrays.sort(sorted, Comparator.comparing(Entry::key, Arrays::compareUnsigned));
         for (int i = 1; i < sorted.length; i++) {
             if (Arrays.equals(sorted[i - 1].key(), sorted[i].key()))
-                throw new IllegalArgumentException("duplicate key " + new String(sorted[i].key(), java.nio.charset.StandardCharsets.UTF_8));
+                throw new IllegalArgumentException("duplicate key " + new String(sorted[i].key(), StandardCharsets.UTF_8));
         }
         newNode();
-        build(ROOT, sorted, 0, sorted.length, 0);
+        // Breadth-first with an explicit queue: keys may be long, so no recursion.
+        ArrayDeque<int[]> todo = new ArrayDeque<>();
+        todo.add(new int[]{ROOT, 0, sorted.length, 0});
+        while (!todo.isEmpty()) {
+            int[] t = todo.poll();
+            fill(t[0], sorted, t[1], t[2], t[3], todo);
+        }
         value = Arrays.copyOf(value, nodes);
         firstEdge = Arrays.copyOf(firstEdge, nodes);
         edgeCount = Arrays.copyOf(edgeCount, nodes);
@@ -39,8 +47,8 @@ final class ByteTrie {
         target = Arrays.copyOf(target, edges);
     }
 
-    /** Fills {@code node} from the keys {@code [lo, hi)}, which all share their first {@code depth} bytes. */
-    private void build(int node, Entry[] keys, int lo, int hi, int depth) {
+    /** Gives {@code node} its value and children from the keys {@code [lo, hi)}, which share their first {@code depth} bytes. */
+    private void fill(int node, Entry[] keys, int lo, int hi, int depth, ArrayDeque<int[]> todo) {
         if (lo < hi && keys[lo].key().length == depth) value[node] = keys[lo++].value();
         int groups = 0;
         for (int i = lo; i < hi; i++) if (i == lo || keys[i].key()[depth] != keys[i - 1].key()[depth]) groups++;
@@ -55,7 +63,7 @@ final class ByteTrie {
             int child = newNode();
             label[base + g] = keys[i].key()[depth];
             target[base + g] = child;
-            build(child, keys, i, j, depth + 1);
+            todo.add(new int[]{child, i, j, depth + 1});
             i = j;
         }
     }

@@ -6,9 +6,11 @@ import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Set;
 
 import static fluxj.text.SentencePieceModel.NORMAL;
 import static fluxj.text.SentencePieceModel.UNKNOWN;
@@ -36,16 +38,16 @@ final class SentencePiece {
     SentencePiece(SentencePieceModel model, String file) {
         this.model = model;
         List<ByteTrie.Entry> matchable = new ArrayList<>(), userDefined = new ArrayList<>();
+        Set<String> matchableSeen = new HashSet<>();
         float min = Float.MAX_VALUE, max = Float.MIN_NORMAL; // C's FLT_MAX / FLT_MIN, as the reference starts
         int unk = -1;
         for (int id = 0; id < model.size(); id++) {
             String piece = model.pieces().get(id);
             byte type = model.types()[id];
-            if (type == NORMAL || type == USER_DEFINED || type == UNUSED) {
-                matchable.add(new ByteTrie.Entry(piece.getBytes(StandardCharsets.UTF_8), id));
-            } else if (reserved.putIfAbsent(piece, id) != null) {
+            boolean isMatchable = type == NORMAL || type == USER_DEFINED || type == UNUSED;
+            if (!(isMatchable ? matchableSeen.add(piece) : reserved.putIfAbsent(piece, id) == null))
                 throw new ModelFormatException(file, "piece " + piece + " is defined twice");
-            }
+            if (isMatchable) matchable.add(new ByteTrie.Entry(piece.getBytes(StandardCharsets.UTF_8), id));
             if (type == USER_DEFINED) userDefined.add(new ByteTrie.Entry(piece.getBytes(StandardCharsets.UTF_8), id));
             if (type == UNKNOWN) unk = id;
             if (type == NORMAL) {
@@ -53,11 +55,7 @@ final class SentencePiece {
                 max = Math.max(max, model.scores()[id]);
             }
         }
-        try {
-            this.pieces = new ByteTrie(matchable);
-        } catch (IllegalArgumentException e) {
-            throw new ModelFormatException(file, "piece " + e.getMessage().substring("duplicate key ".length()) + " is defined twice");
-        }
+        this.pieces = new ByteTrie(matchable);
         this.unkId = unk;
         this.minScore = min;
         this.maxScore = max;

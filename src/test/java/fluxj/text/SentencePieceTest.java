@@ -127,4 +127,17 @@ class SentencePieceTest {
         var e = assertThrows(fluxj.tensor.ModelFormatException.class, () -> load(w, dir));
         assertTrue(e.getMessage().contains("unknown piece"), e.getMessage());
     }
+
+    @Test
+    void duplicatePiecesAreRejected(@TempDir Path dir) {
+        var e = assertThrows(fluxj.tensor.ModelFormatException.class, () -> load(base().piece("a", -3, 1), dir));
+        assertTrue(e.getMessage().contains("piece a is defined twice"), e.getMessage());
+    }
+
+    @Test
+    void veryLongPiecesLoadAndMatch(@TempDir Path dir) throws IOException {
+        String longPiece = "ab".repeat(50_000);
+        ModelWriter w = base().piece("▁" + longPiece, -1, 1);
+        assertArrayEquals(new int[]{w.count - 1, 1}, load(w, dir).encode(longPiece));
+    }
 }
