@@ -1,11 +1,9 @@
 package fluxj.text;
 
-import fluxj.io.Json;
 import fluxj.tensor.ModelFormatException;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
@@ -77,15 +75,15 @@ public final class ClipTokenizer {
     }
 
     private static ClipTokenizer fromVocabAndMerges(Path vocabFile, Path mergesFile) throws IOException {
-        Map<String, Integer> vocab = readVocab(vocabFile, readJson(vocabFile));
-        String text = Files.readString(mergesFile, StandardCharsets.UTF_8).strip();
+        Map<String, Integer> vocab = readVocab(vocabFile, TokenizerFiles.readJson(vocabFile));
+        String text = TokenizerFiles.readUtf8(mergesFile).strip();
         String[] lines = text.split("\n", -1);
         List<String> merges = Arrays.asList(lines).subList(Math.min(1, lines.length), Math.min(lines.length, MAX_MERGES + 1));
         return new ClipTokenizer(vocab, nonEmpty(merges, mergesFile), vocabFile.toString());
     }
 
     private static ClipTokenizer fromTokenizerJson(Path file) throws IOException {
-        if (!(readJson(file) instanceof Map<?, ?> root) || !(root.get("model") instanceof Map<?, ?> model)
+        if (!(TokenizerFiles.readJson(file) instanceof Map<?, ?> root) || !(root.get("model") instanceof Map<?, ?> model)
                 || !"BPE".equals(model.get("type")))
             throw new ModelFormatException(file.toString(), "not a BPE tokenizer.json (expected model.type \"BPE\")");
         Map<String, Integer> vocab = readVocab(file, model.get("vocab"));
@@ -101,14 +99,6 @@ public final class ClipTokenizer {
             }
         }
         return new ClipTokenizer(vocab, nonEmpty(merges, file), file.toString());
-    }
-
-    private static Object readJson(Path file) throws IOException {
-        try {
-            return Json.read(file);
-        } catch (Json.JsonException e) {
-            throw new ModelFormatException(file.toString(), "invalid JSON: " + e.getMessage());
-        }
     }
 
     private static Map<String, Integer> readVocab(Path file, Object json) {

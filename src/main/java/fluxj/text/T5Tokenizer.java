@@ -1,6 +1,5 @@
 package fluxj.text;
 
-import fluxj.io.Json;
 import fluxj.tensor.ModelFormatException;
 
 import java.io.IOException;
@@ -78,11 +77,7 @@ public final class T5Tokenizer {
     }
 
     private static Map<?, ?> readJsonObject(Path file) throws IOException {
-        try {
-            if (Json.read(file) instanceof Map<?, ?> m) return m;
-        } catch (Json.JsonException e) {
-            throw new ModelFormatException(file.toString(), "invalid JSON: " + e.getMessage());
-        }
+        if (TokenizerFiles.readJson(file) instanceof Map<?, ?> m) return m;
         throw new ModelFormatException(file.toString(), "expected a JSON object");
     }
 
