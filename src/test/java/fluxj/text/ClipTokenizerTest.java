@@ -162,6 +162,7 @@ class ClipTokenizerTest {
         Files.write(dir.resolve("merges.txt"), new byte[]{'#', '\n', 'a', ' ', (byte) 0xFF, '\n'});
         var notUtf8 = assertThrows(ModelFormatException.class, () -> ClipTokenizer.load(dir));
         assertTrue(notUtf8.getMessage().contains("merges.txt"), notUtf8.getMessage());
+        Files.writeString(dir.resolve("merges.txt"), "#version: 0.2\na b\n");
         Files.writeString(dir.resolve("vocab.json"), "{\"a\": 1}");
         var noSpecials = assertThrows(ModelFormatException.class, () -> ClipTokenizer.load(dir));
         assertTrue(noSpecials.getMessage().contains("vocab.json"), noSpecials.getMessage());
