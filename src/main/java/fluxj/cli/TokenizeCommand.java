@@ -17,7 +17,7 @@ import java.util.LinkedHashMap;
 import java.util.Map;
 
 /** {@code fluxj tokenize}: the CLIP and T5 ids of a text, as one JSON object {@code {"clip": [...], "t5": [...]}}. */
-@Command(name = "tokenize", description = "Print the CLIP and T5 token ids of TEXT as JSON (with start/end tokens, before padding).")
+@Command(name = "tokenize", mixinStandardHelpOptions = true, description = "Print the CLIP and T5 token ids of TEXT as JSON (with start/end tokens, before padding).")
 public final class TokenizeCommand implements Runnable {
     /** CLIP-L's context length: the pipeline always truncates CLIP to it. */
     private static final int CLIP_LENGTH = 77;
