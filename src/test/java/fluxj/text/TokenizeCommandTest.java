@@ -37,9 +37,11 @@ class TokenizeCommandTest {
         return (List<?>) ((Map<?, ?>) Json.parse(r.out())).get(key);
     }
 
+    /** Two strings only (each run loads both tokenizers); the unit tests cover every tokcheck entry. */
     @Test
     void modelFolderGivesBothIdListsOfTheReference() {
-        for (TokCheck t : TokCheck.all()) {
+        List<TokCheck> all = TokCheck.all();
+        for (TokCheck t : List.of(all.get(0), all.get(5))) {
             Run r = run("tokenize", "--model", Fixtures.model("flux1-tiny-schnell").toString(), "--", t.text());
             assertEquals(0, r.code(), r.err());
             assertEquals(Json.write(t.ids("clip_ids")), Json.write(ids(r, "clip")), t.toString());
