@@ -30,12 +30,6 @@ final class AddedTokens {
         this.firstChars = first.toString();
     }
 
-    /** The id of a special-token string, or -1. */
-    int id(String content) {
-        Token t = tokens.get(content);
-        return t == null ? -1 : t.id();
-    }
-
     List<Chunk> split(String text) {
         List<String> parts = new ArrayList<>();
         List<Token> kinds = new ArrayList<>();
