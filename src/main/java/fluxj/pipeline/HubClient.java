@@ -88,8 +88,6 @@ public final class HubClient {
         this.http = HttpClient.newBuilder().connectTimeout(config.connectTimeout()).followRedirects(HttpClient.Redirect.NEVER).build();
     }
 
-    public Config config() { return config; }
-
     /** The cache folder of a repo: {@code models--ORG--NAME}. */
     public Path repoDir(String repoId) {
         return config.cacheDir().resolve("models--" + repoId.replace("/", "--"));
@@ -127,7 +125,7 @@ public final class HubClient {
     }
 
     /** The snapshot {@code refs/main} points to, if the cache has it. */
-    public Optional<Path> cachedSnapshot(String repoId) throws IOException {
+    private Optional<Path> cachedSnapshot(String repoId) throws IOException {
         Path ref = repoDir(repoId).resolve("refs").resolve("main");
         if (!Files.isRegularFile(ref)) return Optional.empty();
         Path snap = repoDir(repoId).resolve("snapshots").resolve(Files.readString(ref).strip());

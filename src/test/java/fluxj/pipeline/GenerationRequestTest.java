@@ -2,6 +2,8 @@ package fluxj.pipeline;
 
 import org.junit.jupiter.api.Test;
 
+import java.util.List;
+
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -26,6 +28,8 @@ class GenerationRequestTest {
         assertEquals(128, s.height());
         assertTrue(s.trueCfg());
         assertFalse(GenerationRequest.builder("a").build().trueCfg());
+        GenerationRequest t = r.withPrompt("a dog").withSize(32, 16).withSteps(7);
+        assertEquals(List.of("a dog", 32, 16, 7, 5L, 2.0), List.of(t.prompt(), t.width(), t.height(), t.steps(), t.seed(), t.cfgScale()));
     }
 
     @Test
