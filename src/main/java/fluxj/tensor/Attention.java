@@ -25,7 +25,7 @@ public final class Attention {
                 int end = causal ? Math.min(lk, i + 1) : lk;
                 for (int j = 0; j < end; j++) {
                     int ko = j * width + h * headDim;
-                    float s = Matmul.dot(q, qo, k, ko, headDim) * scale;
+                    float s = dot(q, qo, k, ko, headDim) * scale;
                     if (bias != null) s += bias[(h * lq + i) * lk + j];
                     if (s > max) {
                         float corr = (float) Math.exp(max - s);
@@ -40,5 +40,11 @@ public final class Attention {
                 for (int d = 0; d < headDim; d++) out[qo + d] = acc[d] / sum;
             }
         });
+    }
+
+    static float dot(float[] a, int ao, float[] b, int bo, int k) {
+        float s = 0;
+        for (int i = 0; i < k; i++) s += a[ao + i] * b[bo + i];
+        return s;
     }
 }

@@ -1,0 +1,205 @@
+package fluxj.tensor;
+
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorSpecies;
+
+import java.util.Arrays;
+
+/**
+ * The pure-Java matmul backend: GotoBLAS-style cache blocking around a 6 x 4-vector register-blocked microkernel.
+ *
+ * <p>Weight panels of {@value #NR_VECTORS} vectors' width (64 columns with AVX-512) by {@link #KC} depth are
+ * widened from the stored dtype straight into a packed, k-major buffer (the only place weights are widened, once
+ * per call, never a full-size f32 copy); activation rows are read in place. Work is split over output column
+ * blocks (and row blocks when there are too few of those), each thread packing its own panels. One or two input
+ * rows (e.g. modulation vectors) take a memory-bound GEMV path instead.
+ */
+final class VectorMatmul implements MatmulKernel {
+    static final VectorSpecies<Float> F = FloatVector.SPECIES_PREFERRED;
+    static final int L = F.length();
+    static final int MR = 6, NR_VECTORS = 4, NR = NR_VECTORS * L;
+    /** Depth of a packed panel: 6 A rows x KC stay in L1 while a block of panels (PANELS x NR x KC) sits in L2. */
+    static final int KC = 256;
+    static final int PANELS = 4;
+    /** Up to this many rows the GEMV path (widening each weight vector per row, from L1) wins. */
+    static final int GEMV_MAX_M = 2;
+    private static final int GEMV_KB = 1024;
+
+    @Override
+    public String name() { return "java-vector " + MR + "x" + NR + " (" + F + ")"; }
+
+    @Override
+    public void matmul(float[] x, int m, int k, Tensor w, float[] bias, float[] y) {
+        if (m <= GEMV_MAX_M) gemv(x, m, k, w, bias, y);
+        else blocked(x, m, k, w, bias, y);
+    }
+
+    private static void blocked(float[] x, int m, int k, Tensor w, float[] bias, float[] y) {
+        int n = w.rows(), threads = Parallel.threads();
+        int panels = (n + NR - 1) / NR;
+        int colBlocks = (panels + PANELS - 1) / PANELS;
+        int rowBlocks = 1;
+        if (colBlocks < 3 * threads) {
+            rowBlocks = Math.max(1, Math.min((m + 8 * MR - 1) / (8 * MR), (3 * threads + colBlocks - 1) / colBlocks));
+        }
+        int rowsPerBlock = ((m + rowBlocks - 1) / rowBlocks + MR - 1) / MR * MR;
+        int blocks = colBlocks;
+        Parallel.forEach(colBlocks * rowBlocks, t -> {
+            int i0 = (t / blocks) * rowsPerBlock, i1 = Math.min(m, i0 + rowsPerBlock);
+            if (i0 < i1) block(x, m, k, w, bias, y, (t % blocks) * PANELS, Math.min(panels, (t % blocks + 1) * PANELS), i0, i1);
+        });
+    }
+
+    /** Output rows [i0, i1) x panels [p0, p1): packs each KC-deep slice of the panels, then sweeps the rows. */
+    private static void block(float[] x, int m, int k, Tensor w, float[] bias, float[] y, int p0, int p1, int i0, int i1) {
+        int n = w.rows();
+        float[] packed = new float[(p1 - p0) * NR * Math.min(k, KC)];
+        float[] row = new float[Math.min(k, KC)];
+        float[] aTail = new float[MR * Math.min(k, KC)];
+        float[] cTile = new float[MR * NR];
+        float[] biasTile = new float[NR];
+        for (int pc = 0; pc < k; pc += KC) {
+            int kc = Math.min(KC, k - pc);
+            for (int p = p0; p < p1; p++) pack(w, k, p * NR, pc, kc, row, packed, (p - p0) * NR * kc);
+            boolean first = pc == 0;
+            for (int i = i0; i < i1; i += MR) {
+                int mr = Math.min(MR, i1 - i);
+                float[] a = x;
+                int ao = i * k + pc, lda = k;
+                if (mr < MR) {
+                    Arrays.fill(aTail, 0f);
+                    for (int r = 0; r < mr; r++) System.arraycopy(x, (i + r) * k + pc, aTail, r * kc, kc);
+                    a = aTail; ao = 0; lda = kc;
+                }
+                for (int p = p0; p < p1; p++) {
+                    int j = p * NR, nr = Math.min(NR, n - j), bo = (p - p0) * NR * kc;
+                    if (mr == MR && nr == NR) {
+                        kernel(a, ao, lda, packed, bo, kc, y, i * n + j, n, !first, first ? bias : null, j);
+                        continue;
+                    }
+                    // Ragged edge: run the full-size kernel on a padded tile and copy the valid part.
+                    float[] init = null;
+                    if (first && bias != null) {
+                        Arrays.fill(biasTile, 0f);
+                        System.arraycopy(bias, j, biasTile, 0, nr);
+                        init = biasTile;
+                    }
+                    if (!first) for (int r = 0; r < mr; r++) System.arraycopy(y, (i + r) * n + j, cTile, r * NR, nr);
+                    kernel(a, ao, lda, packed, bo, kc, cTile, 0, NR, !first, init, 0);
+                    for (int r = 0; r < mr; r++) System.arraycopy(cTile, r * NR, y, (i + r) * n + j, nr);
+                }
+            }
+        }
+    }
+
+    /** Widens w[j .. j+NR, pc .. pc+kc] into {@code out[off..]} k-major (NR columns per k); rows past N are zero. */
+    private static void pack(Tensor w, int k, int j, int pc, int kc, float[] row, float[] out, int off) {
+        int n = w.rows();
+        for (int c = 0; c < NR; c++) {
+            if (j + c >= n) {
+                for (int p = 0; p < kc; p++) out[off + p * NR + c] = 0f;
+                continue;
+            }
+            Widen.span(w, (long) (j + c) * k + pc, kc, row, 0);
+            for (int p = 0; p < kc; p++) out[off + p * NR + c] = row[p];
+        }
+    }
+
+    /**
+     * The register-blocked microkernel: {@code C[6, 4L] = (C or init row) + A[6, kc] * B[kc, 4L]}; A rows at
+     * stride lda, B packed k-major (NR per k), C rows at stride ldc. 24 accumulators, 4 B vectors and a broadcast fill
+     * the 32 AVX-512 registers; constant row/vector counts keep it fully unrolled by C2.
+     */
+    static void kernel(float[] a, int ao, int lda, float[] b, int bo, int kc,
+                       float[] c, int co, int ldc, boolean load, float[] init, int io) {
+        FloatVector c00, c01, c02, c03, c10, c11, c12, c13, c20, c21, c22, c23, c30, c31, c32, c33, c40, c41, c42, c43, c50, c51, c52, c53;
+        if (load) {
+            c00 = FloatVector.fromArray(F, c, co + 0 * ldc + 0 * L); c01 = FloatVector.fromArray(F, c, co + 0 * ldc + 1 * L); c02 = FloatVector.fromArray(F, c, co + 0 * ldc + 2 * L); c03 = FloatVector.fromArray(F, c, co + 0 * ldc + 3 * L);
+            c10 = FloatVector.fromArray(F, c, co + 1 * ldc + 0 * L); c11 = FloatVector.fromArray(F, c, co + 1 * ldc + 1 * L); c12 = FloatVector.fromArray(F, c, co + 1 * ldc + 2 * L); c13 = FloatVector.fromArray(F, c, co + 1 * ldc + 3 * L);
+            c20 = FloatVector.fromArray(F, c, co + 2 * ldc + 0 * L); c21 = FloatVector.fromArray(F, c, co + 2 * ldc + 1 * L); c22 = FloatVector.fromArray(F, c, co + 2 * ldc + 2 * L); c23 = FloatVector.fromArray(F, c, co + 2 * ldc + 3 * L);
+            c30 = FloatVector.fromArray(F, c, co + 3 * ldc + 0 * L); c31 = FloatVector.fromArray(F, c, co + 3 * ldc + 1 * L); c32 = FloatVector.fromArray(F, c, co + 3 * ldc + 2 * L); c33 = FloatVector.fromArray(F, c, co + 3 * ldc + 3 * L);
+            c40 = FloatVector.fromArray(F, c, co + 4 * ldc + 0 * L); c41 = FloatVector.fromArray(F, c, co + 4 * ldc + 1 * L); c42 = FloatVector.fromArray(F, c, co + 4 * ldc + 2 * L); c43 = FloatVector.fromArray(F, c, co + 4 * ldc + 3 * L);
+            c50 = FloatVector.fromArray(F, c, co + 5 * ldc + 0 * L); c51 = FloatVector.fromArray(F, c, co + 5 * ldc + 1 * L); c52 = FloatVector.fromArray(F, c, co + 5 * ldc + 2 * L); c53 = FloatVector.fromArray(F, c, co + 5 * ldc + 3 * L);
+        } else {
+            FloatVector i0 = init == null ? FloatVector.zero(F) : FloatVector.fromArray(F, init, io + 0 * L); FloatVector i1 = init == null ? FloatVector.zero(F) : FloatVector.fromArray(F, init, io + 1 * L); FloatVector i2 = init == null ? FloatVector.zero(F) : FloatVector.fromArray(F, init, io + 2 * L); FloatVector i3 = init == null ? FloatVector.zero(F) : FloatVector.fromArray(F, init, io + 3 * L);
+            c00 = i0; c01 = i1; c02 = i2; c03 = i3;
+            c10 = i0; c11 = i1; c12 = i2; c13 = i3;
+            c20 = i0; c21 = i1; c22 = i2; c23 = i3;
+            c30 = i0; c31 = i1; c32 = i2; c33 = i3;
+            c40 = i0; c41 = i1; c42 = i2; c43 = i3;
+            c50 = i0; c51 = i1; c52 = i2; c53 = i3;
+        }
+        for (int p = 0; p < kc; p++) {
+            int bp = bo + p * NR;
+            FloatVector b0 = FloatVector.fromArray(F, b, bp + 0 * L); FloatVector b1 = FloatVector.fromArray(F, b, bp + 1 * L); FloatVector b2 = FloatVector.fromArray(F, b, bp + 2 * L); FloatVector b3 = FloatVector.fromArray(F, b, bp + 3 * L);
+            FloatVector av;
+            av = FloatVector.broadcast(F, a[ao + p]);
+            c00 = b0.fma(av, c00); c01 = b1.fma(av, c01); c02 = b2.fma(av, c02); c03 = b3.fma(av, c03);
+            av = FloatVector.broadcast(F, a[ao + 1 * lda + p]);
+            c10 = b0.fma(av, c10); c11 = b1.fma(av, c11); c12 = b2.fma(av, c12); c13 = b3.fma(av, c13);
+            av = FloatVector.broadcast(F, a[ao + 2 * lda + p]);
+            c20 = b0.fma(av, c20); c21 = b1.fma(av, c21); c22 = b2.fma(av, c22); c23 = b3.fma(av, c23);
+            av = FloatVector.broadcast(F, a[ao + 3 * lda + p]);
+            c30 = b0.fma(av, c30); c31 = b1.fma(av, c31); c32 = b2.fma(av, c32); c33 = b3.fma(av, c33);
+            av = FloatVector.broadcast(F, a[ao + 4 * lda + p]);
+            c40 = b0.fma(av, c40); c41 = b1.fma(av, c41); c42 = b2.fma(av, c42); c43 = b3.fma(av, c43);
+            av = FloatVector.broadcast(F, a[ao + 5 * lda + p]);
+            c50 = b0.fma(av, c50); c51 = b1.fma(av, c51); c52 = b2.fma(av, c52); c53 = b3.fma(av, c53);
+        }
+        c00.intoArray(c, co + 0 * ldc + 0 * L); c01.intoArray(c, co + 0 * ldc + 1 * L); c02.intoArray(c, co + 0 * ldc + 2 * L); c03.intoArray(c, co + 0 * ldc + 3 * L);
+        c10.intoArray(c, co + 1 * ldc + 0 * L); c11.intoArray(c, co + 1 * ldc + 1 * L); c12.intoArray(c, co + 1 * ldc + 2 * L); c13.intoArray(c, co + 1 * ldc + 3 * L);
+        c20.intoArray(c, co + 2 * ldc + 0 * L); c21.intoArray(c, co + 2 * ldc + 1 * L); c22.intoArray(c, co + 2 * ldc + 2 * L); c23.intoArray(c, co + 2 * ldc + 3 * L);
+        c30.intoArray(c, co + 3 * ldc + 0 * L); c31.intoArray(c, co + 3 * ldc + 1 * L); c32.intoArray(c, co + 3 * ldc + 2 * L); c33.intoArray(c, co + 3 * ldc + 3 * L);
+        c40.intoArray(c, co + 4 * ldc + 0 * L); c41.intoArray(c, co + 4 * ldc + 1 * L); c42.intoArray(c, co + 4 * ldc + 2 * L); c43.intoArray(c, co + 4 * ldc + 3 * L);
+        c50.intoArray(c, co + 5 * ldc + 0 * L); c51.intoArray(c, co + 5 * ldc + 1 * L); c52.intoArray(c, co + 5 * ldc + 2 * L); c53.intoArray(c, co + 5 * ldc + 3 * L);
+    }
+
+    /**
+     * Few input rows: memory-bound, so each weight row is read once. Four weight rows at a time are widened
+     * (GEMV_KB columns at a time, into L1) and dotted with every input row.
+     */
+    private static void gemv(float[] x, int m, int k, Tensor w, float[] bias, float[] y) {
+        int n = w.rows(), threads = Parallel.threads();
+        int rowsPerTask = Math.max(4, ((n + threads * 8 - 1) / (threads * 8) + 3) / 4 * 4);
+        Parallel.forEach((n + rowsPerTask - 1) / rowsPerTask, t -> {
+            int r0 = t * rowsPerTask, r1 = Math.min(n, r0 + rowsPerTask);
+            int kb = Math.min(k, GEMV_KB);
+            float[] buf = new float[4 * kb];
+            float[] acc = new float[4 * m];
+            for (int r = r0; r < r1; r += 4) {
+                int rr = Math.min(4, r1 - r);
+                Arrays.fill(acc, 0f);
+                if (rr < 4) Arrays.fill(buf, 0f);
+                for (int c = 0; c < k; c += kb) {
+                    int kl = Math.min(kb, k - c);
+                    for (int q = 0; q < rr; q++) Widen.span(w, (long) (r + q) * k + c, kl, buf, q * kb);
+                    for (int i = 0; i < m; i++) dot4(x, i * k + c, buf, kb, kl, acc, 4 * i);
+                }
+                for (int i = 0; i < m; i++) {
+                    for (int q = 0; q < rr; q++) y[i * n + r + q] = acc[4 * i + q] + (bias == null ? 0f : bias[r + q]);
+                }
+            }
+        });
+    }
+
+    /** acc[ao + q] += dot(x[xo .. xo+len], buf[q*stride ..]) for q < 4. */
+    private static void dot4(float[] x, int xo, float[] buf, int stride, int len, float[] acc, int ao) {
+        FloatVector s0 = FloatVector.zero(F), s1 = s0, s2 = s0, s3 = s0;
+        int i = 0, up = len - len % L;
+        for (; i < up; i += L) {
+            FloatVector xv = FloatVector.fromArray(F, x, xo + i);
+            s0 = FloatVector.fromArray(F, buf, i).fma(xv, s0);
+            s1 = FloatVector.fromArray(F, buf, stride + i).fma(xv, s1);
+            s2 = FloatVector.fromArray(F, buf, 2 * stride + i).fma(xv, s2);
+            s3 = FloatVector.fromArray(F, buf, 3 * stride + i).fma(xv, s3);
+        }
+        float t0 = s0.reduceLanes(VectorOperators.ADD), t1 = s1.reduceLanes(VectorOperators.ADD);
+        float t2 = s2.reduceLanes(VectorOperators.ADD), t3 = s3.reduceLanes(VectorOperators.ADD);
+        for (; i < len; i++) {
+            float xv = x[xo + i];
+            t0 += xv * buf[i]; t1 += xv * buf[stride + i]; t2 += xv * buf[2 * stride + i]; t3 += xv * buf[3 * stride + i];
+        }
+        acc[ao] += t0; acc[ao + 1] += t1; acc[ao + 2] += t2; acc[ao + 3] += t3;
+    }
+}
