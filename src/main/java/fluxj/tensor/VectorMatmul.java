@@ -20,7 +20,7 @@ final class VectorMatmul implements MatmulKernel {
     static final int L = F.length();
     static final int MR = 6, NR_VECTORS = 4, NR = NR_VECTORS * L;
     /** Depth of a packed panel: 6 A rows x KC stay in L1 while a block of panels (PANELS x NR x KC) sits in L2. */
-    static final int KC = 256;
+    static final int KC = 384;
     static final int PANELS = 4;
     /** Up to this many rows the GEMV path (widening each weight vector per row, from L1) wins. */
     static final int GEMV_MAX_M = 2;
