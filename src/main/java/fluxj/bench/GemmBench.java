@@ -14,6 +14,7 @@ import java.io.UncheckedIOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
+import java.lang.management.ManagementFactory;
 import java.net.URISyntaxException;
 import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
@@ -48,16 +49,18 @@ public final class GemmBench implements Runnable {
     @Option(names = "--quick", description = "Only M=1024 and two shapes, one timed run each.")
     boolean quick;
 
+    private static final com.sun.management.OperatingSystemMXBean CPU =
+            (com.sun.management.OperatingSystemMXBean) ManagementFactory.getOperatingSystemMXBean();
     private static volatile double bestRate;
 
     /**
-     * The GEMM benchmark's best rate in GFLOP/s (F32 weights, M=1024, K=N=3072, all cores), measured once per
-     * process (about a second); other benchmarks report their throughput as a fraction of it.
+     * The GEMM benchmark's best rate in GFLOP/s (F32 weights, M=1024, K=N=3072, all cores, wall clock), measured
+     * once per process (about a second); other benchmarks report their throughput as a fraction of it.
      */
     public static synchronized double bestRate() {
         if (bestRate == 0) {
             SplittableRandom rnd = new SplittableRandom(1);
-            bestRate = gemmRate(1024, 3072, weight(DType.F32, 3072, 3072, rnd), activations(1024 * 3072, rnd), 3);
+            bestRate = gemmRate(1024, 3072, weight(DType.F32, 3072, 3072, rnd), activations(1024 * 3072, rnd), 3)[0];
         }
         return bestRate;
     }
@@ -83,37 +86,40 @@ public final class GemmBench implements Runnable {
                     Map<DType, Tensor> weights = new LinkedHashMap<>();
                     for (DType dt : DTYPES) weights.put(dt, weight(dt, n, k, rnd));
                     for (int m : ms) {
-                        Double blas = null;
+                        double[] blas = null;
                         if (blasMissing == null) {
                             try {
-                                Map<String, Object> r = blas(script, t, reps + 1, m, k, n);
+                                Map<String, Object> r = blas(script, t, reps, m, k, n);
                                 blasInfo.put("numpy", r.get("numpy"));
                                 blasInfo.put("blas", r.get("blas"));
-                                blas = ((Number) ((Map<?, ?>) r.get("rates")).get(m + "," + k + "," + n)).doubleValue();
+                                List<?> rates = (List<?>) ((Map<?, ?>) r.get("rates")).get(m + "," + k + "," + n);
+                                blas = new double[] {((Number) rates.get(0)).doubleValue(), ((Number) rates.get(1)).doubleValue()};
                             } catch (IOException | RuntimeException e) {
                                 blasMissing = "python3/numpy reference failed: " + e.getMessage();
                             }
                         }
                         float[] x = activations(m * k, rnd);
                         for (DType dt : DTYPES) {
-                            double g = gemmRate(m, k, weights.get(dt), x, reps);
+                            double[] g = gemmRate(m, k, weights.get(dt), x, reps);
                             Map<String, Object> row = new LinkedHashMap<>();
                             row.put("threads", t); row.put("m", m); row.put("k", k); row.put("n", n);
-                            row.put("dtype", dt.name()); row.put("gflops", round(g));
-                            row.put("blasGflops", blas == null ? null : round(blas));
-                            row.put("ratio", blas == null ? null : Math.round(g / blas * 1000) / 1000.0);
+                            row.put("dtype", dt.name()); row.put("gflops", round(g[0])); row.put("cpuGflops", round(g[1]));
+                            row.put("blasGflops", blas == null ? null : round(blas[0]));
+                            row.put("blasCpuGflops", blas == null ? null : round(blas[1]));
+                            row.put("ratio", blas == null ? null : ratio(g[0], blas[0]));
+                            row.put("cpuRatio", blas == null ? null : ratio(g[1], blas[1]));
                             gemm.add(row);
                             if (!json) printRow(row);
                         }
                     }
                 }
-                double a = attentionRate(reps);
+                double[] a = attentionRate(reps);
                 Map<String, Object> row = new LinkedHashMap<>();
                 row.put("threads", t); row.put("tokens", ATTN_TOKENS); row.put("heads", ATTN_HEADS);
-                row.put("headDim", ATTN_DIM); row.put("gflops", round(a));
+                row.put("headDim", ATTN_DIM); row.put("gflops", round(a[0])); row.put("cpuGflops", round(a[1]));
                 attention.add(row);
-                if (!json) System.out.printf("attention %d tokens, %d heads x %d, %d thread(s): %.1f GFLOP/s%n",
-                        ATTN_TOKENS, ATTN_HEADS, ATTN_DIM, t, a);
+                if (!json) System.out.printf("attention %d tokens, %d heads x %d, %d thread(s): %.1f GFLOP/s (per CPU time %.1f)%n",
+                        ATTN_TOKENS, ATTN_HEADS, ATTN_DIM, t, a[0], a[1]);
             }
         } finally {
             Parallel.setThreads(before);
@@ -131,70 +137,76 @@ public final class GemmBench implements Runnable {
             System.out.println("kernel: " + Matmul.kernel().name());
             if (blasMissing != null) System.out.println("no BLAS reference (" + blasMissing + "): absolute figures only");
             else System.out.println("reference: numpy " + blasInfo.get("numpy") + ", " + blasInfo.get("blas") + " sgemm on f32 copies");
+            System.out.println("(cpu: rates per CPU-second of each thread, which other processes on the cores distort far less than wall clock)");
             for (Map<String, Object> s : summary(gemm)) {
-                System.out.printf("summary %s, %s thread(s): mean ratio %s, min ratio %s, mean %.1f GFLOP/s%n",
-                        s.get("dtype"), s.get("threads"), s.get("meanRatio"), s.get("minRatio"), (Double) s.get("meanGflops"));
+                System.out.printf("summary %-8s %s thread(s): mean %.1f GFLOP/s (cpu %.1f), ratio to BLAS mean %s min %s, cpu ratio mean %s min %s%n",
+                        s.get("dtype"), s.get("threads"), (Double) s.get("meanGflops"), (Double) s.get("meanCpuGflops"),
+                        s.get("meanRatio"), s.get("minRatio"), s.get("meanCpuRatio"), s.get("minCpuRatio"));
             }
         }
     }
 
     private static void printRow(Map<String, Object> r) {
-        Object ratio = r.get("ratio");
-        System.out.printf("gemm M=%-5s K=%-6s N=%-6s %-8s %s thread(s): %7.1f GFLOP/s%s%n", r.get("m"), r.get("k"), r.get("n"),
-                r.get("dtype"), r.get("threads"), (Double) r.get("gflops"),
-                ratio == null ? "" : String.format("   BLAS %.1f   ratio %.3f", (Double) r.get("blasGflops"), (Double) ratio));
+        String blas = r.get("ratio") == null ? "" : String.format("   BLAS %6.1f (cpu %6.1f)   ratio %.3f (cpu %.3f)",
+                (Double) r.get("blasGflops"), (Double) r.get("blasCpuGflops"), (Double) r.get("ratio"), (Double) r.get("cpuRatio"));
+        System.out.printf("gemm M=%-5s K=%-6s N=%-6s %-8s %s thread(s): %6.1f GFLOP/s (cpu %6.1f)%s%n", r.get("m"), r.get("k"),
+                r.get("n"), r.get("dtype"), r.get("threads"), (Double) r.get("gflops"), (Double) r.get("cpuGflops"), blas);
     }
 
-    /** Per dtype and thread count: mean and worst ratio to BLAS, mean GFLOP/s. */
+    /** Per dtype and thread count: mean rates and mean/worst ratios to BLAS, by wall clock and by CPU time. */
     private static List<Map<String, Object>> summary(List<Map<String, Object>> gemm) {
         Map<String, List<Map<String, Object>>> groups = new LinkedHashMap<>();
         for (Map<String, Object> r : gemm) groups.computeIfAbsent(r.get("dtype") + "/" + r.get("threads"), g -> new ArrayList<>()).add(r);
         List<Map<String, Object>> out = new ArrayList<>();
         for (List<Map<String, Object>> g : groups.values()) {
-            double sum = 0, sumRatio = 0, minRatio = Double.MAX_VALUE;
-            boolean ratios = true;
-            for (Map<String, Object> r : g) {
-                sum += (Double) r.get("gflops");
-                if (r.get("ratio") instanceof Double d) { sumRatio += d; minRatio = Math.min(minRatio, d); } else ratios = false;
-            }
             Map<String, Object> s = new LinkedHashMap<>();
             s.put("dtype", g.get(0).get("dtype"));
             s.put("threads", g.get(0).get("threads"));
-            s.put("meanGflops", round(sum / g.size()));
-            s.put("meanRatio", ratios ? Math.round(sumRatio / g.size() * 1000) / 1000.0 : null);
-            s.put("minRatio", ratios ? minRatio : null);
+            s.put("meanGflops", round(g.stream().mapToDouble(r -> (Double) r.get("gflops")).average().orElse(0)));
+            s.put("meanCpuGflops", round(g.stream().mapToDouble(r -> (Double) r.get("cpuGflops")).average().orElse(0)));
+            boolean ratios = g.stream().allMatch(r -> r.get("ratio") != null);
+            for (String key : new String[] {"ratio", "cpuRatio"}) {
+                String name = key.equals("ratio") ? "Ratio" : "CpuRatio";
+                s.put("mean" + name, ratios ? ratio(g.stream().mapToDouble(r -> (Double) r.get(key)).average().orElse(0), 1) : null);
+                s.put("min" + name, ratios ? g.stream().mapToDouble(r -> (Double) r.get(key)).min().orElse(0) : null);
+            }
             out.add(s);
         }
         return out;
     }
 
-    /** Best GFLOP/s over {@code reps} timed calls after one warm-up call. */
-    static double gemmRate(int m, int k, Tensor w, float[] x, int reps) {
+    private static double ratio(double a, double b) { return Math.round(a / b * 1000) / 1000.0; }
+
+    /**
+     * {wall, cpu} GFLOP/s: the best over {@code reps} timed calls after a small warm-up call, by wall clock and
+     * by process CPU time per thread (robust when other processes share the cores).
+     */
+    static double[] gemmRate(int m, int k, Tensor w, float[] x, int reps) {
         float[] y = new float[m * w.rows()];
-        Matmul.matmul(x, m, k, w, null, y);
-        long best = Long.MAX_VALUE;
-        for (int i = 0; i < reps; i++) {
-            long t = System.nanoTime();
-            Matmul.matmul(x, m, k, w, null, y);
-            best = Math.min(best, System.nanoTime() - t);
-        }
-        return 2.0 * m * k * w.rows() / best;
+        Matmul.matmul(x, Math.min(m, 64), k, w, null, y);
+        return best(2.0 * m * k * w.rows(), reps, () -> Matmul.matmul(x, m, k, w, null, y));
     }
 
-    private static double attentionRate(int reps) {
+    private static double[] best(double flops, int reps, Runnable work) {
+        long wall = Long.MAX_VALUE, cpu = Long.MAX_VALUE;
+        for (int i = 0; i < reps; i++) {
+            long t = System.nanoTime(), c = CPU.getProcessCpuTime();
+            work.run();
+            wall = Math.min(wall, System.nanoTime() - t);
+            cpu = Math.min(cpu, (CPU.getProcessCpuTime() - c) / Parallel.threads());
+        }
+        return new double[] {flops / wall, flops / Math.max(1, cpu)};
+    }
+
+    private static double[] attentionRate(int reps) {
         SplittableRandom rnd = new SplittableRandom(3);
         int size = ATTN_TOKENS * ATTN_HEADS * ATTN_DIM;
         float[] q = activations(size, rnd), k = activations(size, rnd), v = activations(size, rnd), out = new float[size];
         float scale = (float) (1 / Math.sqrt(ATTN_DIM));
-        Attention.attention(q, k, v, ATTN_TOKENS, ATTN_TOKENS, ATTN_HEADS, ATTN_DIM, scale, null, false, out);
-        long best = Long.MAX_VALUE;
-        for (int i = 0; i < reps; i++) {
-            long t = System.nanoTime();
-            Attention.attention(q, k, v, ATTN_TOKENS, ATTN_TOKENS, ATTN_HEADS, ATTN_DIM, scale, null, false, out);
-            best = Math.min(best, System.nanoTime() - t);
-        }
+        Attention.attention(q, k, v, 256, 256, ATTN_HEADS, ATTN_DIM, scale, null, false, out);
         // QK^T and PV: 2 * 2 * Lq * Lk * D flops per head.
-        return 4.0 * ATTN_TOKENS * ATTN_TOKENS * ATTN_HEADS * ATTN_DIM / best;
+        return best(4.0 * ATTN_TOKENS * ATTN_TOKENS * ATTN_HEADS * ATTN_DIM, reps,
+                () -> Attention.attention(q, k, v, ATTN_TOKENS, ATTN_TOKENS, ATTN_HEADS, ATTN_DIM, scale, null, false, out));
     }
 
     private static double round(double g) { return Math.round(g * 10) / 10.0; }

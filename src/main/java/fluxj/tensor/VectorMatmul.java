@@ -7,9 +7,10 @@ import jdk.incubator.vector.VectorSpecies;
 import java.util.Arrays;
 
 /**
- * The pure-Java matmul backend: GotoBLAS-style cache blocking around a 6 x 4-vector register-blocked microkernel.
+ * The pure-Java matmul backend: GotoBLAS-style cache blocking around a register-blocked microkernel of 6 rows x
+ * 4 vectors (2 vectors without AVX-512).
  *
- * <p>Weight panels of {@value #NR_VECTORS} vectors' width (64 columns with AVX-512) by {@link #KC} depth are
+ * <p>Weight panels of NR columns (64 with AVX-512) by {@link #KC} depth are
  * widened from the stored dtype straight into a packed, k-major buffer (the only place weights are widened, once
  * per call, never a full-size f32 copy); activation rows are read in place. Work is split over output column
  * blocks (and row blocks when there are too few of those), each thread packing its own panels. One or two input
@@ -18,10 +19,12 @@ import java.util.Arrays;
 final class VectorMatmul implements MatmulKernel {
     static final VectorSpecies<Float> F = FloatVector.SPECIES_PREFERRED;
     static final int L = F.length();
-    static final int MR = 6, NR_VECTORS = 4, NR = NR_VECTORS * L;
+    /** 6 rows x 4 vectors with 32 vector registers (AVX-512), 6 x 2 with 16 (AVX2). */
+    static final int MR = 6, NR_VECTORS = L >= 16 ? 4 : 2, NR = NR_VECTORS * L;
     /** Depth of a packed panel: 6 A rows x KC stay in L1 while a block of panels (PANELS x NR x KC) sits in L2. */
     static final int KC = 384;
-    static final int PANELS = 4;
+    /** Panels per column block: 256 columns, 4 panels with AVX-512. */
+    static final int PANELS = Math.max(1, 256 / NR);
     /** Up to this many rows the GEMV path (widening each weight vector per row, from L1) wins. */
     static final int GEMV_MAX_M = 2;
     private static final int GEMV_KB = 1024;
@@ -107,12 +110,19 @@ final class VectorMatmul implements MatmulKernel {
     }
 
     /**
-     * The register-blocked microkernel: {@code C[6, 4L] = (C or init row) + A[6, kc] * B[kc, 4L]}; A rows at
-     * stride lda, B packed k-major (NR per k), C rows at stride ldc. 24 accumulators, 4 B vectors and a broadcast fill
-     * the 32 AVX-512 registers; constant row/vector counts keep it fully unrolled by C2.
+     * The register-blocked microkernel: {@code C[6, NR] = (C, or the init row, or 0) + A[6, kc] * B[kc, NR]}; A rows
+     * at stride lda, B packed k-major (NR per k), C rows at stride ldc. Constant row and vector counts let C2 keep
+     * every accumulator in a register; the branch on the static final vector count folds away.
      */
     static void kernel(float[] a, int ao, int lda, float[] b, int bo, int kc,
                        float[] c, int co, int ldc, boolean load, float[] init, int io) {
+        if (NR_VECTORS == 4) kernel6x4(a, ao, lda, b, bo, kc, c, co, ldc, load, init, io);
+        else kernel6x2(a, ao, lda, b, bo, kc, c, co, ldc, load, init, io);
+    }
+
+    /** 24 accumulators, 4 B vectors and a broadcast: fits the 32 registers of AVX-512. */
+    private static void kernel6x4(float[] a, int ao, int lda, float[] b, int bo, int kc,
+            float[] c, int co, int ldc, boolean load, float[] init, int io) {
         FloatVector c00, c01, c02, c03, c10, c11, c12, c13, c20, c21, c22, c23, c30, c31, c32, c33, c40, c41, c42, c43, c50, c51, c52, c53;
         if (load) {
             c00 = FloatVector.fromArray(F, c, co + 0 * ldc + 0 * L); c01 = FloatVector.fromArray(F, c, co + 0 * ldc + 1 * L); c02 = FloatVector.fromArray(F, c, co + 0 * ldc + 2 * L); c03 = FloatVector.fromArray(F, c, co + 0 * ldc + 3 * L);
@@ -153,6 +163,51 @@ final class VectorMatmul implements MatmulKernel {
         c30.intoArray(c, co + 3 * ldc + 0 * L); c31.intoArray(c, co + 3 * ldc + 1 * L); c32.intoArray(c, co + 3 * ldc + 2 * L); c33.intoArray(c, co + 3 * ldc + 3 * L);
         c40.intoArray(c, co + 4 * ldc + 0 * L); c41.intoArray(c, co + 4 * ldc + 1 * L); c42.intoArray(c, co + 4 * ldc + 2 * L); c43.intoArray(c, co + 4 * ldc + 3 * L);
         c50.intoArray(c, co + 5 * ldc + 0 * L); c51.intoArray(c, co + 5 * ldc + 1 * L); c52.intoArray(c, co + 5 * ldc + 2 * L); c53.intoArray(c, co + 5 * ldc + 3 * L);
+    }
+
+    /** 12 accumulators, 2 B vectors and a broadcast: fits the 16 registers of AVX2. */
+    private static void kernel6x2(float[] a, int ao, int lda, float[] b, int bo, int kc,
+            float[] c, int co, int ldc, boolean load, float[] init, int io) {
+        FloatVector c00, c01, c10, c11, c20, c21, c30, c31, c40, c41, c50, c51;
+        if (load) {
+            c00 = FloatVector.fromArray(F, c, co + 0 * ldc + 0 * L); c01 = FloatVector.fromArray(F, c, co + 0 * ldc + 1 * L);
+            c10 = FloatVector.fromArray(F, c, co + 1 * ldc + 0 * L); c11 = FloatVector.fromArray(F, c, co + 1 * ldc + 1 * L);
+            c20 = FloatVector.fromArray(F, c, co + 2 * ldc + 0 * L); c21 = FloatVector.fromArray(F, c, co + 2 * ldc + 1 * L);
+            c30 = FloatVector.fromArray(F, c, co + 3 * ldc + 0 * L); c31 = FloatVector.fromArray(F, c, co + 3 * ldc + 1 * L);
+            c40 = FloatVector.fromArray(F, c, co + 4 * ldc + 0 * L); c41 = FloatVector.fromArray(F, c, co + 4 * ldc + 1 * L);
+            c50 = FloatVector.fromArray(F, c, co + 5 * ldc + 0 * L); c51 = FloatVector.fromArray(F, c, co + 5 * ldc + 1 * L);
+        } else {
+            FloatVector i0 = init == null ? FloatVector.zero(F) : FloatVector.fromArray(F, init, io + 0 * L); FloatVector i1 = init == null ? FloatVector.zero(F) : FloatVector.fromArray(F, init, io + 1 * L);
+            c00 = i0; c01 = i1;
+            c10 = i0; c11 = i1;
+            c20 = i0; c21 = i1;
+            c30 = i0; c31 = i1;
+            c40 = i0; c41 = i1;
+            c50 = i0; c51 = i1;
+        }
+        for (int p = 0; p < kc; p++) {
+            int bp = bo + p * NR;
+            FloatVector b0 = FloatVector.fromArray(F, b, bp + 0 * L); FloatVector b1 = FloatVector.fromArray(F, b, bp + 1 * L);
+            FloatVector av;
+            av = FloatVector.broadcast(F, a[ao + p]);
+            c00 = b0.fma(av, c00); c01 = b1.fma(av, c01);
+            av = FloatVector.broadcast(F, a[ao + 1 * lda + p]);
+            c10 = b0.fma(av, c10); c11 = b1.fma(av, c11);
+            av = FloatVector.broadcast(F, a[ao + 2 * lda + p]);
+            c20 = b0.fma(av, c20); c21 = b1.fma(av, c21);
+            av = FloatVector.broadcast(F, a[ao + 3 * lda + p]);
+            c30 = b0.fma(av, c30); c31 = b1.fma(av, c31);
+            av = FloatVector.broadcast(F, a[ao + 4 * lda + p]);
+            c40 = b0.fma(av, c40); c41 = b1.fma(av, c41);
+            av = FloatVector.broadcast(F, a[ao + 5 * lda + p]);
+            c50 = b0.fma(av, c50); c51 = b1.fma(av, c51);
+        }
+        c00.intoArray(c, co + 0 * ldc + 0 * L); c01.intoArray(c, co + 0 * ldc + 1 * L);
+        c10.intoArray(c, co + 1 * ldc + 0 * L); c11.intoArray(c, co + 1 * ldc + 1 * L);
+        c20.intoArray(c, co + 2 * ldc + 0 * L); c21.intoArray(c, co + 2 * ldc + 1 * L);
+        c30.intoArray(c, co + 3 * ldc + 0 * L); c31.intoArray(c, co + 3 * ldc + 1 * L);
+        c40.intoArray(c, co + 4 * ldc + 0 * L); c41.intoArray(c, co + 4 * ldc + 1 * L);
+        c50.intoArray(c, co + 5 * ldc + 0 * L); c51.intoArray(c, co + 5 * ldc + 1 * L);
     }
 
     /**

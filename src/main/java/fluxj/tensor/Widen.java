@@ -24,7 +24,8 @@ public final class Widen {
     static final int L = F.length();
     private static final VectorSpecies<Integer> I = IntVector.SPECIES_PREFERRED;
     private static final VectorSpecies<Short> SH = ShortVector.SPECIES_PREFERRED.withShape(VectorShape.forBitSize(L * 16));
-    private static final VectorSpecies<Byte> B = ByteVector.SPECIES_PREFERRED.withShape(VectorShape.forBitSize(L * 8));
+    /** Bytes matching the float lanes one for one; none below 64 bits (SSE-only), where FP8 widens element-wise. */
+    private static final VectorSpecies<Byte> B = L >= 8 ? ByteVector.SPECIES_PREFERRED.withShape(VectorShape.forBitSize(L * 8)) : null;
     private static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
     private static final float TWO_112 = 0x1p112f, TWO_120 = 0x1p120f;
 
@@ -41,7 +42,7 @@ public final class Widen {
         MemorySegment seg = w.data();
         DType dt = w.dtype();
         float s = w.scale();
-        int i = 0, up = n - n % L;
+        int i = 0, up = dt.isFp8() && B == null ? 0 : n - n % L;
         switch (dt) {
             case F32 -> { for (; i < up; i += L) vf32(seg, (from + i) * 4).mul(s).intoArray(out, off + i); }
             case BF16 -> { for (; i < up; i += L) vbf16(seg, (from + i) * 2).mul(s).intoArray(out, off + i); }
