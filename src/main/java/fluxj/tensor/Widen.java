@@ -42,7 +42,7 @@ public final class Widen {
         MemorySegment seg = w.data();
         DType dt = w.dtype();
         float s = w.scale();
-        int i = 0, up = dt.isFp8() && B == null ? 0 : n - n % L;
+        int i = 0, up = vectorised(dt) ? n - n % L : 0;
         switch (dt) {
             case F32 -> { for (; i < up; i += L) vf32(seg, (from + i) * 4).mul(s).intoArray(out, off + i); }
             case BF16 -> { for (; i < up; i += L) vbf16(seg, (from + i) * 2).mul(s).intoArray(out, off + i); }
@@ -52,6 +52,27 @@ public final class Widen {
             default -> { }
         }
         for (; i < n; i++) out[off + i] = dt.get(seg, from + i) * s;
+    }
+
+    /** Whether {@link #vector} handles {@code dt} on this machine. */
+    static boolean vectorised(DType dt) {
+        return switch (dt) {
+            case F32, BF16, F16 -> true;
+            case F8_E4M3, F8_E5M2 -> B != null;
+            default -> false;
+        };
+    }
+
+    /** The L elements of {@code seg} from element index {@code elem}, widened (unscaled); see {@link #vectorised}. */
+    static FloatVector vector(DType dt, MemorySegment seg, long elem) {
+        return switch (dt) {
+            case F32 -> vf32(seg, elem * 4);
+            case BF16 -> vbf16(seg, elem * 2);
+            case F16 -> vf16(seg, elem * 2);
+            case F8_E4M3 -> ve4m3(seg, elem);
+            case F8_E5M2 -> ve5m2(seg, elem);
+            default -> throw new IllegalArgumentException("no vector widening for " + dt);
+        };
     }
 
     static FloatVector vf32(MemorySegment seg, long byteOff) {

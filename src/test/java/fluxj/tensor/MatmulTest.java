@@ -57,9 +57,11 @@ class MatmulTest {
     @ParameterizedTest
     @EnumSource(value = DType.class, names = {"F32", "F16", "BF16", "F8_E4M3", "F8_E5M2"})
     void everyWeightDtypeOddSizes(DType dt) {
-        // Odd sizes: ragged row tiles (m % 6), ragged column panels (n % 64), k not a multiple of the vector
-        // length and spanning two k blocks (k > 256), plus the GEMV path (m <= 2).
-        int[][] shapes = {{1, 37, 70}, {2, 300, 131}, {3, 5, 3}, {7, 300, 65}, {13, 17, 129}, {6, 64, 64}, {25, 513, 200}};
+        // Odd sizes. Row-dot path (m <= 64): GEMV (m = 1), row groups of 4 and leftovers, k not a multiple of the
+        // vector length and longer than one 1024 chunk. Packed path (m > 64): ragged row tiles (m % 6), ragged
+        // column panels (n % 64), k spanning two 384-deep blocks.
+        int[][] shapes = {{1, 37, 70}, {2, 1100, 31}, {3, 5, 3}, {7, 300, 65}, {13, 17, 129}, {64, 40, 9},
+                {65, 300, 131}, {66, 64, 64}, {71, 400, 70}, {100, 17, 3}};
         long seed = 1;
         for (int[] s : shapes) {
             check(s[0], s[1], s[2], dt, 1f, true, seed++);
@@ -72,13 +74,14 @@ class MatmulTest {
     void scaledFp8(DType dt) {
         check(1, 129, 40, dt, 0.0123f, true, 11);
         check(9, 129, 70, dt, 3.5f, true, 12);
+        check(67, 129, 70, dt, 3.5f, true, 13);
     }
 
     @Test
     void manyColumnBlocksAndRowBlocks() {
         // Enough column blocks to split over threads, and few enough to split rows too.
-        check(40, 70, 600, DType.BF16, 1f, true, 21);
-        check(100, 40, 30, DType.F32, 1f, true, 22);
+        check(70, 70, 600, DType.BF16, 1f, true, 21);
+        check(130, 40, 30, DType.F32, 1f, true, 22);
     }
 
     @Test
