@@ -111,7 +111,7 @@ final class VectorMatmul implements MatmulKernel {
         int p = 0;
         if (Widen.vectorised(dt)) {
             for (int up = kc - kc % L; p < up; p += L) {
-                for (int c = 0; c < rows; c++) Widen.vector(dt, seg, (long) (j + c) * k + pc + p).mul(s).intoArray(tmp, c * L);
+                Widen.tile(dt, seg, (long) j * k + pc + p, k, rows, s, tmp);
                 for (int q = 0; q < L; q++) {
                     int o = off + (p + q) * NR;
                     for (int c = 0; c < NR; c++) out[o + c] = tmp[c * L + q];

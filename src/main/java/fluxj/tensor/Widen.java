@@ -42,19 +42,48 @@ public final class Widen {
         MemorySegment seg = w.data();
         DType dt = w.dtype();
         float s = w.scale();
-        int i = 0, up = vectorised(dt) ? n - n % L : 0;
-        switch (dt) {
-            case F32 -> { for (; i < up; i += L) vf32(seg, (from + i) * 4).mul(s).intoArray(out, off + i); }
-            case BF16 -> { for (; i < up; i += L) vbf16(seg, (from + i) * 2).mul(s).intoArray(out, off + i); }
-            case F16 -> { for (; i < up; i += L) vf16(seg, (from + i) * 2).mul(s).intoArray(out, off + i); }
-            case F8_E4M3 -> { for (; i < up; i += L) ve4m3(seg, from + i).mul(s).intoArray(out, off + i); }
-            case F8_E5M2 -> { for (; i < up; i += L) ve5m2(seg, from + i).mul(s).intoArray(out, off + i); }
-            default -> { }
-        }
-        for (; i < n; i++) out[off + i] = dt.get(seg, from + i) * s;
+        // One loop per dtype, each its own method, so each is compiled (and vectorised) on its own.
+        int done = vectorised(dt) ? switch (dt) {
+            case F32 -> f32(seg, from, n, s, out, off);
+            case BF16 -> bf16(seg, from, n, s, out, off);
+            case F16 -> f16(seg, from, n, s, out, off);
+            case F8_E4M3 -> e4m3(seg, from, n, s, out, off);
+            default -> e5m2(seg, from, n, s, out, off);
+        } : 0;
+        for (int i = done; i < n; i++) out[off + i] = dt.get(seg, from + i) * s;
     }
 
-    /** Whether {@link #vector} handles {@code dt} on this machine. */
+    private static int f32(MemorySegment seg, long from, int n, float s, float[] out, int off) {
+        int up = n - n % L;
+        for (int i = 0; i < up; i += L) vf32(seg, (from + i) * 4).mul(s).intoArray(out, off + i);
+        return up;
+    }
+
+    private static int bf16(MemorySegment seg, long from, int n, float s, float[] out, int off) {
+        int up = n - n % L;
+        for (int i = 0; i < up; i += L) vbf16(seg, (from + i) * 2).mul(s).intoArray(out, off + i);
+        return up;
+    }
+
+    private static int f16(MemorySegment seg, long from, int n, float s, float[] out, int off) {
+        int up = n - n % L;
+        for (int i = 0; i < up; i += L) vf16(seg, (from + i) * 2).mul(s).intoArray(out, off + i);
+        return up;
+    }
+
+    private static int e4m3(MemorySegment seg, long from, int n, float s, float[] out, int off) {
+        int up = n - n % L;
+        for (int i = 0; i < up; i += L) ve4m3(seg, from + i).mul(s).intoArray(out, off + i);
+        return up;
+    }
+
+    private static int e5m2(MemorySegment seg, long from, int n, float s, float[] out, int off) {
+        int up = n - n % L;
+        for (int i = 0; i < up; i += L) ve5m2(seg, from + i).mul(s).intoArray(out, off + i);
+        return up;
+    }
+
+    /** Whether {@link #tile} handles {@code dt} on this machine. */
     static boolean vectorised(DType dt) {
         return switch (dt) {
             case F32, BF16, F16 -> true;
@@ -63,16 +92,39 @@ public final class Widen {
         };
     }
 
-    /** The L elements of {@code seg} from element index {@code elem}, widened (unscaled); see {@link #vectorised}. */
-    static FloatVector vector(DType dt, MemorySegment seg, long elem) {
-        return switch (dt) {
-            case F32 -> vf32(seg, elem * 4);
-            case BF16 -> vbf16(seg, elem * 2);
-            case F16 -> vf16(seg, elem * 2);
-            case F8_E4M3 -> ve4m3(seg, elem);
-            case F8_E5M2 -> ve5m2(seg, elem);
+    /**
+     * An [rows][L] tile: L elements from each of {@code rows} rows {@code stride} elements apart, starting at
+     * element {@code from}, widened and scaled into {@code out} row-major. See {@link #vectorised}.
+     */
+    static void tile(DType dt, MemorySegment seg, long from, long stride, int rows, float s, float[] out) {
+        switch (dt) {
+            case F32 -> tileF32(seg, from, stride, rows, s, out);
+            case BF16 -> tileBf16(seg, from, stride, rows, s, out);
+            case F16 -> tileF16(seg, from, stride, rows, s, out);
+            case F8_E4M3 -> tileE4m3(seg, from, stride, rows, s, out);
+            case F8_E5M2 -> tileE5m2(seg, from, stride, rows, s, out);
             default -> throw new IllegalArgumentException("no vector widening for " + dt);
-        };
+        }
+    }
+
+    private static void tileF32(MemorySegment seg, long from, long stride, int rows, float s, float[] out) {
+        for (int r = 0; r < rows; r++) vf32(seg, (from + r * stride) * 4).mul(s).intoArray(out, r * L);
+    }
+
+    private static void tileBf16(MemorySegment seg, long from, long stride, int rows, float s, float[] out) {
+        for (int r = 0; r < rows; r++) vbf16(seg, (from + r * stride) * 2).mul(s).intoArray(out, r * L);
+    }
+
+    private static void tileF16(MemorySegment seg, long from, long stride, int rows, float s, float[] out) {
+        for (int r = 0; r < rows; r++) vf16(seg, (from + r * stride) * 2).mul(s).intoArray(out, r * L);
+    }
+
+    private static void tileE4m3(MemorySegment seg, long from, long stride, int rows, float s, float[] out) {
+        for (int r = 0; r < rows; r++) ve4m3(seg, from + r * stride).mul(s).intoArray(out, r * L);
+    }
+
+    private static void tileE5m2(MemorySegment seg, long from, long stride, int rows, float s, float[] out) {
+        for (int r = 0; r < rows; r++) ve5m2(seg, from + r * stride).mul(s).intoArray(out, r * L);
     }
 
     static FloatVector vf32(MemorySegment seg, long byteOff) {
