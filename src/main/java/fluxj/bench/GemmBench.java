@@ -179,11 +179,13 @@ public final class GemmBench implements Runnable {
 
     /**
      * {wall, cpu} GFLOP/s: the best over {@code reps} timed calls after a small warm-up call, by wall clock and
-     * by process CPU time per thread (robust when other processes share the cores).
+     * by process CPU time per thread (robust when other processes share the cores; it also counts the JIT's and
+     * GC's threads, so on an idle machine it reads lower than wall clock).
      */
     static double[] gemmRate(int m, int k, Tensor w, float[] x, int reps) {
         float[] y = new float[m * w.rows()];
-        Matmul.matmul(x, Math.min(m, 64), k, w, null, y);
+        // Warm-up on 192 rows: enough to compile the packed path (more than 64 rows) for a fraction of the time.
+        Matmul.matmul(x, Math.min(m, 192), k, w, null, y);
         return best(2.0 * m * k * w.rows(), reps, () -> Matmul.matmul(x, m, k, w, null, y));
     }
 
