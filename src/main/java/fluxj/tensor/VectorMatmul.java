@@ -11,9 +11,9 @@ import java.util.Arrays;
  * The pure-Java matmul backend: GotoBLAS-style cache blocking around a register-blocked microkernel of 6 rows x
  * 4 vectors (2 vectors without AVX-512).
  *
- * <p>Weight panels of NR columns (64 with AVX-512) by {@link #KC} depth are
- * widened from the stored dtype straight into a packed, k-major buffer (the only place weights are widened, once
- * per call, never a full-size f32 copy); activation rows are read in place. Work is split over output column
+ * <p>Weight panels of NR columns (64 with AVX-512) by {@link #KC} depth are widened from the stored dtype straight
+ * into a packed, k-major buffer (the only place weights are widened, once per call, never a full-size f32 copy);
+ * activation rows are read in place. Work is split over output column
  * blocks (and row blocks when there are too few of those), each thread packing its own panels. Up to
  * {@value #SMALL_M} input rows (e.g. modulation vectors, GEMV) take a row-dot path instead, which needs no packing.
  */
@@ -51,12 +51,12 @@ final class VectorMatmul implements MatmulKernel {
         int blocks = colBlocks;
         Parallel.forEach(colBlocks * rowBlocks, t -> {
             int i0 = (t / blocks) * rowsPerBlock, i1 = Math.min(m, i0 + rowsPerBlock);
-            if (i0 < i1) block(x, m, k, w, bias, y, (t % blocks) * PANELS, Math.min(panels, (t % blocks + 1) * PANELS), i0, i1);
+            if (i0 < i1) block(x, k, w, bias, y, (t % blocks) * PANELS, Math.min(panels, (t % blocks + 1) * PANELS), i0, i1);
         });
     }
 
     /** Output rows [i0, i1) x panels [p0, p1): packs each KC-deep slice of the panels, then sweeps the rows. */
-    private static void block(float[] x, int m, int k, Tensor w, float[] bias, float[] y, int p0, int p1, int i0, int i1) {
+    private static void block(float[] x, int k, Tensor w, float[] bias, float[] y, int p0, int p1, int i0, int i1) {
         int n = w.rows();
         float[] packed = new float[(p1 - p0) * NR * Math.min(k, KC)];
         float[] tmp = new float[NR * L];
