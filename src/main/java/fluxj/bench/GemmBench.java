@@ -60,6 +60,7 @@ public final class GemmBench implements Runnable {
     public static synchronized double bestRate() {
         if (bestRate == 0) {
             SplittableRandom rnd = new SplittableRandom(1);
+            warmUp(rnd);
             bestRate = gemmRate(1024, 3072, weight(DType.F32, 3072, 3072, rnd), activations(1024 * 3072, rnd), 3)[0];
         }
         return bestRate;
@@ -79,6 +80,7 @@ public final class GemmBench implements Runnable {
         String blasMissing = script == null ? "scripts/blas_gemm.py not found next to the jar or in the working folder" : null;
         try {
             SplittableRandom rnd = new SplittableRandom(7);
+            warmUp(rnd);
             for (int t : threadCounts) {
                 Parallel.setThreads(t);
                 for (int[] kn : kns) {
@@ -178,13 +180,29 @@ public final class GemmBench implements Runnable {
     private static double ratio(double a, double b) { return Math.round(a / b * 1000) / 1000.0; }
 
     /**
+     * Runs every kernel on small problems until the JIT has compiled them (under a second): the microkernels are
+     * large methods, and the first timed runs would otherwise measure the JIT.
+     */
+    private static void warmUp(SplittableRandom rnd) {
+        float[] x = activations(256 * 1024, rnd), y = new float[256 * 512];
+        for (DType dt : DTYPES) {
+            Tensor w = weight(dt, 512, 1024, rnd);
+            for (int i = 0; i < 20; i++) {
+                Matmul.matmul(x, 256, 1024, w, null, y);
+                Matmul.matmul(x, 1, 1024, w, null, y);
+            }
+        }
+        float[] q = activations(512 * 256, rnd), out = new float[512 * 256];
+        for (int i = 0; i < 5; i++) Attention.attention(q, q, q, 512, 512, 2, 128, 0.1f, null, false, out);
+    }
+
+    /**
      * {wall, cpu} GFLOP/s: the best over {@code reps} timed calls after a small warm-up call, by wall clock and
      * by process CPU time per thread (robust when other processes share the cores; it also counts the JIT's and
      * GC's threads, so on an idle machine it reads lower than wall clock).
      */
     static double[] gemmRate(int m, int k, Tensor w, float[] x, int reps) {
         float[] y = new float[m * w.rows()];
-        // Warm-up on 192 rows: enough to compile the packed path (more than 64 rows) for a fraction of the time.
         Matmul.matmul(x, Math.min(m, 192), k, w, null, y);
         return best(2.0 * m * k * w.rows(), reps, () -> Matmul.matmul(x, m, k, w, null, y));
     }
