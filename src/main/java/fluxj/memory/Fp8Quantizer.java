@@ -1,5 +1,6 @@
 package fluxj.memory;
 
+import fluxj.tensor.DType;
 import fluxj.tensor.Parallel;
 import fluxj.tensor.Tensor;
 
@@ -39,26 +40,7 @@ public final class Fp8Quantizer {
         int chunks = (int) ((n + CHUNK - 1) / CHUNK);
         Parallel.forEach(chunks, c -> {
             long from = (long) c * CHUNK, to = Math.min(n, from + CHUNK);
-            for (long i = from; i < to; i++) dst.set(ValueLayout.JAVA_BYTE, i, encodeE4M3(t.get(i) * inv));
+            for (long i = from; i < to; i++) dst.set(ValueLayout.JAVA_BYTE, i, DType.floatToFp8E4M3(t.get(i) * inv));
         });
-    }
-
-    /** Round-to-nearest-even f32 -> float8_e4m3fn, saturating at +-448; NaN stays NaN. */
-    public static byte encodeE4M3(float f) {
-        int bits = Float.floatToRawIntBits(f);
-        int sign = (bits >>> 24) & 0x80;
-        if (Float.isNaN(f)) return (byte) 0x7f;
-        float a = Math.abs(f);
-        int code;
-        if (a < 0x1p-6f) {
-            // Subnormals are multiples of 2^-9; rint rounds half to even, and 8 * 2^-9 is code 0x08 = 2^-6.
-            code = (int) Math.rint(a * 512f);
-        } else {
-            int ab = bits & 0x7fffffff;
-            int r = ab + 0x7ffff + ((ab >>> 20) & 1);
-            code = (((r >>> 23) - 120) << 3) | ((r >>> 20) & 7);
-            if (code > 0x7e) code = 0x7e;
-        }
-        return (byte) (sign | code);
     }
 }
