@@ -1,5 +1,6 @@
 package fluxj.pipeline;
 
+import fluxj.memory.WeightDtype;
 import fluxj.sampling.EulerSampler;
 import fluxj.sampling.TrueCfg;
 
@@ -47,7 +48,7 @@ public final class FluxPipeline implements AutoCloseable {
         GenerationRequest r = resolve(request);
         if (r.weightDtype() == WeightDtype.FP8) {
             listener.warning("--weight-dtype fp8 is not available yet: the weights are used as stored");
-            r = r.toBuilder().weightDtype(WeightDtype.STORED).build();
+            r = r.toBuilder().weightDtype(null).build();
         }
         ModelInfo info = model();
         int h = r.height() / 16, w = r.width() / 16, c = info.latentChannels();

@@ -1,5 +1,7 @@
 package fluxj.pipeline;
 
+import fluxj.memory.WeightDtype;
+
 import java.util.Objects;
 
 /**
@@ -11,6 +13,7 @@ import java.util.Objects;
  * @param cfgScale        true classifier-free guidance scale; 1 = off (no negative passes)
  * @param intervalLo      guidance applies to steps whose start time t satisfies lo &lt; t &lt;= hi (t in [0,1], 1 = noise)
  * @param memoryBudget    bytes of memory the engine may use for weights and activations; 0 = no limit
+ * @param weightDtype     how to hold the transformer weights; null = not chosen (stored, unless the memory budget needs FP8)
  */
 public record GenerationRequest(String prompt, String negativePrompt, int width, int height, Integer steps, Long seed,
                                 Double guidance, double cfgScale, double intervalLo, double intervalHi,
@@ -21,7 +24,6 @@ public record GenerationRequest(String prompt, String negativePrompt, int width,
     public GenerationRequest {
         Objects.requireNonNull(prompt, "prompt");
         Objects.requireNonNull(negativePrompt, "negativePrompt");
-        Objects.requireNonNull(weightDtype, "weightDtype");
         checkSize("width", width);
         checkSize("height", height);
         if (steps != null && (steps < 1 || steps > 1000)) throw new IllegalArgumentException("steps must be between 1 and 1000, got " + steps);
@@ -90,7 +92,7 @@ public record GenerationRequest(String prompt, String negativePrompt, int width,
         private Double guidance;
         private double cfgScale = 1.0, intervalLo = 0.0, intervalHi = 1.0;
         private long memoryBudget;
-        private WeightDtype weightDtype = WeightDtype.STORED;
+        private WeightDtype weightDtype;
 
         private Builder(String prompt) { this.prompt = prompt; }
 
