@@ -1,0 +1,104 @@
+package fluxj.tensor.onednn;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+
+/**
+ * Finds oneDNN on this system, once per process: {@code FLUXJ_ONEDNN} (a library file) when set, else the
+ * platform's usual names (Debian/Ubuntu {@code libdnnl2}/{@code libdnnl3}, Homebrew {@code onednn}). A library
+ * counts as found when it opens, has a 2.x or 3.x API and can build a bf16 matmul on this CPU.
+ */
+public final class OneDnnLibrary {
+    /** The outcome of the search. */
+    public sealed interface Found permits Loaded, Missing {}
+
+    /** oneDNN is usable; {@code impl} is the implementation oneDNN picks for a bf16 matmul (e.g. brg:avx512_core_bf16). */
+    public record Loaded(String file, String version, String impl, boolean cpuBf16, String cpuReason, Dnnl dnnl) implements Found {
+        public String describe() { return "oneDNN " + version + " (" + file + ", bf16 matmul by " + impl + ")"; }
+    }
+
+    /** oneDNN is not usable, and why. */
+    public record Missing(String reason) implements Found {}
+
+    private static final class Holder {
+        static final Found FOUND = search(System.getenv(), System.getProperty("os.name", ""));
+    }
+
+    private OneDnnLibrary() {}
+
+    public static Found found() { return Holder.FOUND; }
+
+    /** The loaded library, or an error saying why there is none. */
+    static Loaded require() {
+        return switch (found()) {
+            case Loaded l -> l;
+            case Missing m -> throw new IllegalStateException("oneDNN matmul unavailable: " + m.reason());
+        };
+    }
+
+    static Found search(Map<String, String> env, String os) {
+        List<String> tried = new ArrayList<>();
+        for (String candidate : candidates(env, os)) {
+            try {
+                Dnnl dnnl = Dnnl.open(candidate);
+                Dnnl.Primitive probe = dnnl.matmul(16, 32, 16, 16);
+                probe.destroy();
+                Cpu cpu = cpu(dnnl);
+                return new Loaded(candidate, dnnl.version, probe.impl, cpu.bf16(), cpu.reason(), dnnl);
+            } catch (IllegalArgumentException notFound) {
+                tried.add(candidate);
+            } catch (IllegalStateException | UnsatisfiedLinkError unusable) {
+                return new Missing(candidate + " is not usable: " + unusable.getMessage());
+            }
+        }
+        String install = os.startsWith("Mac") ? "brew install onednn" : "apt-get install libdnnl2 (Debian/Ubuntu)";
+        return new Missing("no oneDNN library found (tried " + String.join(", ", tried) + "); install it (" + install
+                + ") or set FLUXJ_ONEDNN to the library file");
+    }
+
+    /** Library names and paths to try, in order. An explicit FLUXJ_ONEDNN is the only candidate. */
+    static List<String> candidates(Map<String, String> env, String os) {
+        String explicit = env.get("FLUXJ_ONEDNN");
+        if (explicit != null && !explicit.isBlank()) return List.of(explicit);
+        if (os.startsWith("Mac")) {
+            return List.of("/opt/homebrew/lib/libdnnl.dylib", "/usr/local/lib/libdnnl.dylib", "libdnnl.dylib");
+        }
+        if (os.startsWith("Windows")) return List.of("dnnl.dll");
+        return List.of("libdnnl.so.3", "libdnnl.so.2", "libdnnl.so");
+    }
+
+    /** Whether the CPU has BF16 dot-product instructions, and the evidence. */
+    record Cpu(boolean bf16, String reason) {}
+
+    /** From /proc/cpuinfo where there is one, else from oneDNN's ISA query. */
+    private static Cpu cpu(Dnnl dnnl) {
+        Optional<String> flags = cpuFlags(Path.of("/proc/cpuinfo"));
+        if (flags.isPresent()) return fromFlags(flags.get());
+        int isa = dnnl.effectiveCpuIsa();
+        // dnnl_cpu_isa_avx512_core_bf16 is 0xe7; every later x86 ISA with bf16 dot products contains its bits.
+        boolean bf16 = (isa & 0xe7) == 0xe7;
+        return new Cpu(bf16, "CPU " + (bf16 ? "has" : "lacks") + " BF16 dot products (oneDNN ISA 0x" + Integer.toHexString(isa) + ")");
+    }
+
+    static Cpu fromFlags(String flags) {
+        List<String> f = List.of(flags.trim().split("\\s+"));
+        for (String isa : List.of("amx_bf16", "avx512_bf16")) {
+            if (f.contains(isa)) return new Cpu(true, "CPU has " + isa);
+        }
+        return new Cpu(false, "CPU lacks avx512_bf16 and amx_bf16");
+    }
+
+    /** The "flags" line of a Linux /proc/cpuinfo, if readable. */
+    static Optional<String> cpuFlags(Path cpuinfo) {
+        try (var lines = Files.lines(cpuinfo)) {
+            return lines.filter(l -> l.startsWith("flags")).findFirst().map(l -> l.substring(l.indexOf(':') + 1));
+        } catch (IOException | RuntimeException e) {
+            return Optional.empty();
+        }
+    }
+}
