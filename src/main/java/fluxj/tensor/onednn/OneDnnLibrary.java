@@ -4,6 +4,7 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Comparator;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -42,7 +43,7 @@ public final class OneDnnLibrary {
     }
 
     static Found search(Map<String, String> env, String os) {
-        List<String> tried = new ArrayList<>();
+        List<String> absent = new ArrayList<>(), unusable = new ArrayList<>();
         for (String candidate : candidates(env, os)) {
             try {
                 Dnnl dnnl = Dnnl.open(candidate);
@@ -51,25 +52,50 @@ public final class OneDnnLibrary {
                 Cpu cpu = cpu(dnnl);
                 return new Loaded(candidate, dnnl.version, probe.impl, cpu.bf16(), cpu.reason(), dnnl);
             } catch (IllegalArgumentException notFound) {
-                tried.add(candidate);
-            } catch (IllegalStateException | UnsatisfiedLinkError unusable) {
-                return new Missing(candidate + " is not usable: " + unusable.getMessage());
+                absent.add(candidate);
+            } catch (IllegalStateException | UnsatisfiedLinkError e) {
+                unusable.add(candidate + ": " + e.getMessage());
             }
         }
+        if (!unusable.isEmpty()) return new Missing("oneDNN found but not usable (" + String.join("; ", unusable) + ")");
         String install = os.startsWith("Mac") ? "brew install onednn" : "apt-get install libdnnl2 (Debian/Ubuntu)";
-        return new Missing("no oneDNN library found (tried " + String.join(", ", tried) + "); install it (" + install
+        return new Missing("no oneDNN library found (tried " + String.join(", ", absent) + "); install it (" + install
                 + ") or set FLUXJ_ONEDNN to the library file");
     }
 
-    /** Library names and paths to try, in order. An explicit FLUXJ_ONEDNN is the only candidate. */
+    /**
+     * Library names and paths to try, in order: an explicit FLUXJ_ONEDNN alone; else the names the dynamic loader
+     * resolves, then versioned files in the usual library folders (distributions name the file by minor version,
+     * e.g. libdnnl.so.3.6).
+     */
     static List<String> candidates(Map<String, String> env, String os) {
         String explicit = env.get("FLUXJ_ONEDNN");
         if (explicit != null && !explicit.isBlank()) return List.of(explicit);
+        List<String> c = new ArrayList<>();
+        List<String> dirs = new ArrayList<>();
+        String prefix;
         if (os.startsWith("Mac")) {
-            return List.of("/opt/homebrew/lib/libdnnl.dylib", "/usr/local/lib/libdnnl.dylib", "libdnnl.dylib");
+            c.addAll(List.of("/opt/homebrew/lib/libdnnl.dylib", "/usr/local/lib/libdnnl.dylib", "libdnnl.dylib"));
+            dirs.addAll(List.of("/opt/homebrew/lib", "/usr/local/lib"));
+            prefix = "libdnnl.";
+        } else if (os.startsWith("Windows")) {
+            return List.of("dnnl.dll");
+        } else {
+            c.addAll(List.of("libdnnl.so.3", "libdnnl.so.2", "libdnnl.so"));
+            String ld = env.getOrDefault("LD_LIBRARY_PATH", "");
+            if (!ld.isBlank()) dirs.addAll(List.of(ld.split(":")));
+            dirs.addAll(List.of("/usr/lib/x86_64-linux-gnu", "/usr/lib/aarch64-linux-gnu", "/usr/lib64", "/usr/lib", "/usr/local/lib"));
+            prefix = "libdnnl.so.";
         }
-        if (os.startsWith("Windows")) return List.of("dnnl.dll");
-        return List.of("libdnnl.so.3", "libdnnl.so.2", "libdnnl.so");
+        for (String dir : dirs) {
+            try (var files = Files.list(Path.of(dir))) {
+                files.map(Path::toString).filter(f -> Path.of(f).getFileName().toString().startsWith(prefix))
+                        .sorted(Comparator.reverseOrder()).filter(f -> !c.contains(f)).forEach(c::add);
+            } catch (IOException | RuntimeException unreadable) {
+                // A missing or unreadable folder just holds no candidates.
+            }
+        }
+        return c;
     }
 
     /** Whether the CPU has BF16 dot-product instructions, and the evidence. */

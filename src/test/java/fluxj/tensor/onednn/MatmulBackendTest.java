@@ -62,7 +62,7 @@ class MatmulBackendTest {
     @Test
     void libraryCandidates() {
         assertEquals(List.of("/x/libdnnl.so.3"), OneDnnLibrary.candidates(Map.of("FLUXJ_ONEDNN", "/x/libdnnl.so.3"), "Linux"));
-        assertEquals(List.of("libdnnl.so.3", "libdnnl.so.2", "libdnnl.so"), OneDnnLibrary.candidates(Map.of(), "Linux"));
+        assertEquals(List.of("libdnnl.so.3", "libdnnl.so.2", "libdnnl.so"), OneDnnLibrary.candidates(Map.of(), "Linux").subList(0, 3));
         assertEquals("/opt/homebrew/lib/libdnnl.dylib", OneDnnLibrary.candidates(Map.of(), "Mac OS X").getFirst());
     }
 
