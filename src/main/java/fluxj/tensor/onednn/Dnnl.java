@@ -80,14 +80,14 @@ final class Dnnl {
     }
 
     /**
-     * A primitive computing dst[m,n] (f32, row stride ldd) = src[m,k] (bf16, row-major) x weights[k,n], the
+     * A primitive computing dst[m,n] (f32, row-major) = src[m,k] (bf16, row-major) x weights[k,n], the
      * weights stored bf16 as n rows of k (oneDNN's "ba" layout, so [N,K] row-major tensors are used in place).
      */
-    Primitive matmul(int m, int k, int n, int ldd) {
+    Primitive matmul(int m, int k, int n) {
         try (Arena a = Arena.ofConfined()) {
             MemorySegment src = memoryDesc(a, m, k, k, 1, BF16);
             MemorySegment wei = memoryDesc(a, k, n, 1, k, BF16);
-            MemorySegment dst = memoryDesc(a, m, n, ldd, 1, F32);
+            MemorySegment dst = memoryDesc(a, m, n, n, 1, F32);
             MemorySegment out = a.allocate(ADDRESS);
             if (major == 2) {
                 MemorySegment op = a.allocate(V2_MATMUL_DESC_BYTES, 64);

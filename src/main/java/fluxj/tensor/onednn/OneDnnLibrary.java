@@ -47,7 +47,7 @@ public final class OneDnnLibrary {
         for (String candidate : candidates(env, os)) {
             try {
                 Dnnl dnnl = Dnnl.open(candidate);
-                Dnnl.Primitive probe = dnnl.matmul(16, 32, 16, 16);
+                Dnnl.Primitive probe = dnnl.matmul(16, 32, 16);
                 probe.destroy();
                 Cpu cpu = cpu(dnnl);
                 return new Loaded(candidate, dnnl.version, probe.impl, cpu.bf16(), cpu.reason(), dnnl);

@@ -27,6 +27,8 @@ public final class OneDnnMatmul {
     private static final VectorSpecies<Float> F = FloatVector.SPECIES_PREFERRED;
     // Weight blocks of about this many rows bound the bf16 copy of non-BF16 weights (12 MB at K = 3072).
     private static final int BLOCK_ROWS = 2048;
+    // Rows of x per oneDNN call: bounds the f32 product buffer (96 MB at N = 21504) at no cost in speed.
+    private static final int ROW_TILE = 1024;
     private static final int CACHED_PRIMITIVES = 32;
     private static final ReentrantLock LOCK = new ReentrantLock();
     private static final Map<Shape, Dnnl.Primitive> PRIMITIVES = new LinkedHashMap<>(16, 0.75f, true) {
@@ -39,8 +41,8 @@ public final class OneDnnMatmul {
     };
     private static final Buffer SRC = new Buffer(), DST = new Buffer(), WEIGHTS = new Buffer();
 
-    /** A primitive is compiled for fixed sizes and destination row stride. */
-    private record Shape(int m, int k, int n, int ldd) {}
+    /** A primitive is compiled for fixed sizes. */
+    private record Shape(int m, int k, int n) {}
 
     private OneDnnMatmul() {}
 
@@ -54,27 +56,28 @@ public final class OneDnnMatmul {
         LOCK.lock();
         try {
             MemorySegment src = SRC.atLeast((long) m * k * 2);
-            MemorySegment dst = DST.atLeast((long) m * n * 4);
             toBf16(x, m, k, src);
-            if (w.dtype() == DType.BF16 && w.data().isNative()) {
-                primitive(dnnl, new Shape(m, k, n, n)).execute(src.address(), w.data().address(), dst.address());
-            } else {
-                int blocks = (n + BLOCK_ROWS - 1) / BLOCK_ROWS, rows = (n + blocks - 1) / blocks;
-                MemorySegment panel = WEIGHTS.atLeast((long) rows * k * 2);
-                for (int n0 = 0; n0 < n; n0 += rows) {
-                    int n1 = Math.min(n, n0 + rows);
-                    weightsToBf16(w, n0, n1, panel);
-                    primitive(dnnl, new Shape(m, k, n1 - n0, n)).execute(src.address(), panel.address(), dst.address() + n0 * 4L);
+            boolean inPlace = w.dtype() == DType.BF16 && w.data().isNative();
+            int blocks = inPlace ? 1 : (n + BLOCK_ROWS - 1) / BLOCK_ROWS, cols = (n + blocks - 1) / blocks;
+            int tile = Math.min(m, ROW_TILE);
+            MemorySegment weights = inPlace ? w.data() : WEIGHTS.atLeast((long) cols * k * 2);
+            MemorySegment dst = DST.atLeast((long) tile * cols * 4);
+            for (int n0 = 0; n0 < n; n0 += cols) {
+                int nb = Math.min(cols, n - n0);
+                if (!inPlace) weightsToBf16(w, n0, n0 + nb, weights);
+                for (int m0 = 0; m0 < m; m0 += tile) {
+                    int mt = Math.min(tile, m - m0);
+                    primitive(dnnl, new Shape(mt, k, nb)).execute(src.address() + (long) m0 * k * 2, weights.address(), dst.address());
+                    copyOut(dst, mt, nb, w.scale(), bias, n0, y, m0, n);
                 }
             }
-            copyOut(dst, m, n, w.scale(), bias, y);
         } finally {
             LOCK.unlock();
         }
     }
 
     private static Dnnl.Primitive primitive(Dnnl dnnl, Shape s) {
-        return PRIMITIVES.computeIfAbsent(s, key -> dnnl.matmul(key.m(), key.k(), key.n(), key.ldd()));
+        return PRIMITIVES.computeIfAbsent(s, key -> dnnl.matmul(key.m(), key.k(), key.n()));
     }
 
     private static void toBf16(float[] x, int m, int k, MemorySegment out) {
@@ -95,22 +98,18 @@ public final class OneDnnMatmul {
         });
     }
 
-    /** y = dst * scale + bias, row by row over the pool. */
-    private static void copyOut(MemorySegment dst, int m, int n, float scale, float[] bias, float[] y) {
-        if (scale == 1f && bias == null) {
-            MemorySegment.copy(dst, ValueLayout.JAVA_FLOAT, 0, y, 0, m * n);
-            return;
-        }
-        int parts = Math.min(m, Parallel.threads() * 4);
-        Parallel.forEach(parts, c -> {
-            int r0 = (int) ((long) m * c / parts), r1 = (int) ((long) m * (c + 1) / parts);
-            for (int r = r0; r < r1; r++) {
-                int o = r * n, j = 0;
-                for (int up = F.loopBound(n); j < up; j += F.length()) {
-                    FloatVector v = FloatVector.fromMemorySegment(F, dst, (long) (o + j) * 4, ByteOrder.nativeOrder()).mul(scale);
-                    (bias == null ? v : v.add(FloatVector.fromArray(F, bias, j))).intoArray(y, o + j);
+    /** y[m0 + r, n0 + c] = dst[r, c] * scale + bias[n0 + c] for the mt x nb product in dst, rows spread over the pool. */
+    private static void copyOut(MemorySegment dst, int mt, int nb, float scale, float[] bias, int n0, float[] y, int m0, int n) {
+        int parts = Math.min(mt, Parallel.threads() * 4);
+        Parallel.forEach(parts, p -> {
+            for (int r = mt * p / parts, end = mt * (p + 1) / parts; r < end; r++) {
+                long d = (long) r * nb * 4;
+                int o = (m0 + r) * n + n0, c = 0;
+                for (int up = F.loopBound(nb); c < up; c += F.length()) {
+                    FloatVector v = FloatVector.fromMemorySegment(F, dst, d + c * 4L, ByteOrder.nativeOrder()).mul(scale);
+                    (bias == null ? v : v.add(FloatVector.fromArray(F, bias, n0 + c))).intoArray(y, o + c);
                 }
-                for (; j < n; j++) y[o + j] = dst.getAtIndex(ValueLayout.JAVA_FLOAT, o + j) * scale + (bias == null ? 0f : bias[j]);
+                for (; c < nb; c++) y[o + c] = dst.get(ValueLayout.JAVA_FLOAT, d + c * 4L) * scale + (bias == null ? 0f : bias[n0 + c]);
             }
         });
     }
