@@ -32,6 +32,8 @@ final class Dnnl {
     /** The library file as it was opened, and its version "major.minor.patch". */
     final String file, version;
     final int major;
+    /** OpenMP's thread count for oneDNN's parallel regions, or 0 when oneDNN is not built on OpenMP. */
+    final int ompThreads;
     private final MemorySegment engine, stream;
     private final MethodHandle primitiveCreate, primitiveExecute, primitiveDestroy, pdQuery, pdDestroy,
             memoryCreate, memorySetHandle, memoryDestroy, streamWait, effectiveIsa;
@@ -53,6 +55,9 @@ final class Dnnl {
         memoryDestroy = fn(lib, "dnnl_memory_destroy", JAVA_INT, ADDRESS);
         streamWait = fn(lib, "dnnl_stream_wait", JAVA_INT, ADDRESS);
         effectiveIsa = fn(lib, "dnnl_get_effective_cpu_isa", JAVA_INT);
+        // The lookup sees the library's dependencies too, so an OpenMP build answers with its runtime's setting.
+        ompThreads = lib.find("omp_get_max_threads")
+                .map(f -> (int) call(Linker.nativeLinker().downcallHandle(f, FunctionDescriptor.of(JAVA_INT)))).orElse(0);
         boolean v3 = major == 3;
         v2MdInit = v3 ? null : fn(lib, "dnnl_memory_desc_init_by_strides", JAVA_INT, ADDRESS, JAVA_INT, ADDRESS, JAVA_INT, ADDRESS);
         v2MatmulInit = v3 ? null : fn(lib, "dnnl_matmul_desc_init", JAVA_INT, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS);

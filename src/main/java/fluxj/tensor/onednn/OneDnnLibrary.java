@@ -20,7 +20,10 @@ public final class OneDnnLibrary {
 
     /** oneDNN is usable; {@code impl} is the implementation oneDNN picks for a bf16 matmul (e.g. brg:avx512_core_bf16). */
     public record Loaded(String file, String version, String impl, boolean cpuBf16, String cpuReason, Dnnl dnnl) implements Found {
-        public String describe() { return "oneDNN " + version + " (" + file + ", bf16 matmul by " + impl + ")"; }
+        public String describe() {
+            String threads = dnnl == null || dnnl.ompThreads == 0 ? "" : ", " + dnnl.ompThreads + " OpenMP threads";
+            return "oneDNN " + version + " (" + file + ", bf16 matmul by " + impl + threads + ")";
+        }
     }
 
     /** oneDNN is not usable, and why. */
