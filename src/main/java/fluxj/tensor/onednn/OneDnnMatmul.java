@@ -3,13 +3,10 @@ package fluxj.tensor.onednn;
 import fluxj.tensor.DType;
 import fluxj.tensor.Parallel;
 import fluxj.tensor.Tensor;
-import jdk.incubator.vector.FloatVector;
-import jdk.incubator.vector.VectorSpecies;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
-import java.nio.ByteOrder;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.concurrent.locks.ReentrantLock;
@@ -24,7 +21,6 @@ import java.util.concurrent.locks.ReentrantLock;
  * two never compete for the cores.
  */
 public final class OneDnnMatmul {
-    private static final VectorSpecies<Float> F = FloatVector.SPECIES_PREFERRED;
     // Weight blocks of about this many rows bound the bf16 copy of non-BF16 weights (12 MB at K = 3072).
     private static final int BLOCK_ROWS = 2048;
     // Rows of x per oneDNN call: bounds the f32 product buffer (96 MB at N = 21504) at no cost in speed.
@@ -103,13 +99,10 @@ public final class OneDnnMatmul {
         int parts = Math.min(mt, Parallel.threads() * 4);
         Parallel.forEach(parts, p -> {
             for (int r = mt * p / parts, end = mt * (p + 1) / parts; r < end; r++) {
-                long d = (long) r * nb * 4;
-                int o = (m0 + r) * n + n0, c = 0;
-                for (int up = F.loopBound(nb); c < up; c += F.length()) {
-                    FloatVector v = FloatVector.fromMemorySegment(F, dst, d + c * 4L, ByteOrder.nativeOrder()).mul(scale);
-                    (bias == null ? v : v.add(FloatVector.fromArray(F, bias, n0 + c))).intoArray(y, o + c);
-                }
-                for (; c < nb; c++) y[o + c] = dst.get(ValueLayout.JAVA_FLOAT, d + c * 4L) * scale + (bias == null ? 0f : bias[n0 + c]);
+                int o = (m0 + r) * n + n0;
+                MemorySegment.copy(dst, ValueLayout.JAVA_FLOAT, (long) r * nb * 4, y, o, nb);
+                if (bias != null) for (int c = 0; c < nb; c++) y[o + c] = y[o + c] * scale + bias[n0 + c];
+                else if (scale != 1f) for (int c = 0; c < nb; c++) y[o + c] *= scale;
             }
         });
     }
