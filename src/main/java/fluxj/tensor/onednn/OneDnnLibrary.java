@@ -1,6 +1,10 @@
 package fluxj.tensor.onednn;
 
 import java.io.IOException;
+import java.lang.foreign.Arena;
+import java.lang.foreign.FunctionDescriptor;
+import java.lang.foreign.Linker;
+import java.lang.invoke.MethodHandle;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -8,6 +12,9 @@ import java.util.Comparator;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+
+import static java.lang.foreign.ValueLayout.ADDRESS;
+import static java.lang.foreign.ValueLayout.JAVA_INT;
 
 /**
  * Finds oneDNN on this system, once per process: {@code FLUXJ_ONEDNN} (a library file) when set, else the
@@ -46,6 +53,9 @@ public final class OneDnnLibrary {
     }
 
     static Found search(Map<String, String> env, String os) {
+        // OpenMP threads otherwise spin for milliseconds after each oneDNN call, taking the cores from the Java
+        // pool that runs next; the runtime reads this when oneDNN loads it. A user's own setting wins.
+        if (!env.containsKey("OMP_WAIT_POLICY")) setenv("OMP_WAIT_POLICY", "PASSIVE");
         List<String> absent = new ArrayList<>(), unusable = new ArrayList<>();
         for (String candidate : candidates(env, os)) {
             try {
@@ -99,6 +109,19 @@ public final class OneDnnLibrary {
             }
         }
         return c;
+    }
+
+    private static void setenv(String name, String value) {
+        Linker linker = Linker.nativeLinker();
+        linker.defaultLookup().find("setenv").ifPresent(f -> {
+            try (Arena a = Arena.ofConfined()) {
+                MethodHandle h = linker.downcallHandle(f, FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, JAVA_INT));
+                int status = (int) h.invokeExact(a.allocateFrom(name), a.allocateFrom(value), 0);
+                if (status != 0) System.getLogger("fluxj.matmul").log(System.Logger.Level.DEBUG, "setenv " + name + " failed");
+            } catch (Throwable t) {
+                throw new IllegalStateException("setenv " + name, t);
+            }
+        });
     }
 
     /** Whether the CPU has BF16 dot-product instructions, and the evidence. */
