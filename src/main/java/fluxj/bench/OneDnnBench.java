@@ -1,4 +1,4 @@
-package fluxj.cli;
+package fluxj.bench;
 
 import fluxj.io.Json;
 import fluxj.tensor.DType;
