@@ -53,6 +53,11 @@ class MatmulBackendTest {
     }
 
     @Test
+    void badCommandLineValueIsAUsageError() {
+        assertEquals(2, fluxj.cli.Main.execute("--matmul", "mkl", "bench"));
+    }
+
+    @Test
     void cpuFlags() {
         assertTrue(OneDnnLibrary.fromFlags(" fpu avx512f avx512_bf16 avx512_vnni").bf16());
         assertTrue(OneDnnLibrary.fromFlags("fpu amx_bf16 amx_tile").bf16());
