@@ -13,6 +13,7 @@ import picocli.CommandLine.Option;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
+import java.lang.management.ManagementFactory;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -62,58 +63,83 @@ public final class OneDnnBench implements Callable<Integer> {
                 Tensor w = weights(arena, n, k);
                 float[] bias = new float[n];
                 int jm = Math.min(javaRows, maxM);
-                double java = rate(jm, k, n, () -> Matmul.matmul(x, jm, k, w, bias, y));
+                Rate java = rate(jm, k, n, () -> Matmul.matmul(x, jm, k, w, bias, y));
                 for (int m : rows) {
-                    double onednn = rate(m, k, n, () -> OneDnnMatmul.matmul(x, m, k, w, bias, y));
+                    Rate onednn = rate(m, k, n, () -> OneDnnMatmul.matmul(x, m, k, w, bias, y));
                     Map<String, Object> row = new LinkedHashMap<>();
                     row.put("m", (long) m); row.put("k", (long) k); row.put("n", (long) n);
-                    row.put("java_gflops", java); row.put("onednn_gflops", onednn);
+                    row.put("java_gflops", java.wall()); row.put("java_gflops_per_cpu_second", java.cpu());
+                    row.put("onednn_gflops", onednn.wall()); row.put("onednn_gflops_per_cpu_second", onednn.cpu());
                     out.add(row);
                 }
             }
         }
-        double bestJava = out.stream().mapToDouble(r -> (double) r.get("java_gflops")).max().orElseThrow();
-        for (Map<String, Object> r : out) r.put("ratio_to_best_java", (double) r.get("onednn_gflops") / bestJava);
-        print(out, bestJava);
+        double bestJava = max(out, "java_gflops"), bestJavaCpu = max(out, "java_gflops_per_cpu_second");
+        for (Map<String, Object> r : out) {
+            r.put("ratio_to_best_java", (double) r.get("onednn_gflops") / bestJava);
+            r.put("cpu_ratio_to_best_java", (double) r.get("onednn_gflops_per_cpu_second") / bestJavaCpu);
+        }
+        print(out, bestJava, bestJavaCpu);
         return 0;
     }
 
-    private void print(List<Map<String, Object>> out, double bestJava) {
-        double logSum = 0;
-        for (Map<String, Object> r : out) logSum += Math.log((double) r.get("ratio_to_best_java"));
-        double geo = Math.exp(logSum / out.size());
+    private void print(List<Map<String, Object>> out, double bestJava, double bestJavaCpu) {
+        double geo = geomean(out, "ratio_to_best_java"), geoCpu = geomean(out, "cpu_ratio_to_best_java");
         OneDnnLibrary.Loaded lib = (OneDnnLibrary.Loaded) OneDnnLibrary.found();
         if (json) {
             Map<String, Object> doc = new LinkedHashMap<>();
             doc.put("library", lib.describe());
-            doc.put("weights", dtype.name());
-            doc.put("threads", (long) Runtime.getRuntime().availableProcessors());
+                        doc.put("weights", dtype.name());
+            doc.put("cores", (long) Runtime.getRuntime().availableProcessors());
             doc.put("rows", out);
             doc.put("best_java_gflops", bestJava);
+            doc.put("best_java_gflops_per_cpu_second", bestJavaCpu);
             doc.put("geomean_ratio_to_best_java", geo);
+            doc.put("geomean_cpu_ratio_to_best_java", geoCpu);
             System.out.println(Json.write(doc));
             return;
         }
-        System.out.printf("%s, %s weights, %d cores; Java timed on %d rows%n", lib.describe(), dtype,
+        System.out.printf("%s%nagainst the Java matmul; %s weights, %d cores, Java timed on %d rows%n", lib.describe(), dtype,
                 Runtime.getRuntime().availableProcessors(), javaRows);
-        System.out.printf("%6s %6s %6s %12s %14s %10s%n", "M", "K", "N", "java GFLOP/s", "onednn GFLOP/s", "vs best");
+        System.out.printf("%6s %6s %6s | %9s %9s | %9s %9s | %8s %8s%n", "M", "K", "N", "java", "java/cpu", "onednn",
+                "onednn/cpu", "ratio", "cpu ratio");
         for (Map<String, Object> r : out) {
-            System.out.printf("%6d %6d %6d %12.1f %14.1f %9.2fx%n", r.get("m"), r.get("k"), r.get("n"),
-                    r.get("java_gflops"), r.get("onednn_gflops"), r.get("ratio_to_best_java"));
+            System.out.printf("%6d %6d %6d | %9.1f %9.1f | %9.1f %9.1f | %7.2fx %7.2fx%n", r.get("m"), r.get("k"), r.get("n"),
+                    r.get("java_gflops"), r.get("java_gflops_per_cpu_second"), r.get("onednn_gflops"),
+                    r.get("onednn_gflops_per_cpu_second"), r.get("ratio_to_best_java"), r.get("cpu_ratio_to_best_java"));
         }
-        System.out.printf("best Java rate %.1f GFLOP/s; oneDNN geometric mean %.2fx of it%n", bestJava, geo);
+        System.out.printf("GFLOP/s on the wall clock, and GFLOP per CPU-second of the process (meaningful when other processes"
+                + " share the cores); ratios to the best Java rate of the run.%nbest Java %.1f GFLOP/s (%.1f per CPU-second);"
+                + " oneDNN geometric mean %.2fx of it (%.2fx per CPU-second)%n", bestJava, bestJavaCpu, geo, geoCpu);
     }
 
-    /** Best GFLOP/s over the timed runs, after one warm-up run. */
-    private double rate(int m, int k, int n, Runnable run) {
+    private static double max(List<Map<String, Object>> rows, String key) {
+        return rows.stream().mapToDouble(r -> (double) r.get(key)).max().orElseThrow();
+    }
+
+    private static double geomean(List<Map<String, Object>> rows, String key) {
+        return Math.exp(rows.stream().mapToDouble(r -> Math.log((double) r.get(key))).average().orElseThrow());
+    }
+
+    /** GFLOP/s on the wall clock and GFLOP per CPU-second of the process. */
+    private record Rate(double wall, double cpu) {}
+
+    /** The best of the timed runs (after one warm-up run), on the wall clock and in process CPU time. */
+    private Rate rate(int m, int k, int n, Runnable run) {
         run.run();
-        long best = Long.MAX_VALUE;
+        long wall = Long.MAX_VALUE, cpu = Long.MAX_VALUE;
         for (int i = 0; i < repeat; i++) {
-            long t = System.nanoTime();
+            long t = System.nanoTime(), c = cpuNanos();
             run.run();
-            best = Math.min(best, System.nanoTime() - t);
+            wall = Math.min(wall, System.nanoTime() - t);
+            cpu = Math.min(cpu, cpuNanos() - c);
         }
-        return 2.0 * m * k * n / best;
+        double flops = 2.0 * m * k * n;
+        return new Rate(flops / wall, flops / cpu);
+    }
+
+    private static long cpuNanos() {
+        return ((com.sun.management.OperatingSystemMXBean) ManagementFactory.getOperatingSystemMXBean()).getProcessCpuTime();
     }
 
     private Tensor weights(Arena arena, int n, int k) {
