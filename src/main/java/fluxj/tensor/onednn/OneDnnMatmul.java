@@ -48,6 +48,10 @@ public final class OneDnnMatmul {
         if (x.length < (long) m * k || y.length < (long) m * n) throw new IllegalArgumentException("matmul: array too small");
         if (!w.dtype().isFloat()) throw new IllegalArgumentException("matmul: " + w + " is not a float tensor");
         if (m == 0 || n == 0) return;
+        if (k == 0) {
+            for (int i = 0; i < m; i++) for (int j = 0; j < n; j++) y[i * n + j] = bias == null ? 0f : bias[j];
+            return;
+        }
         Dnnl dnnl = OneDnnLibrary.require().dnnl();
         LOCK.lock();
         try {

@@ -74,6 +74,11 @@ class OneDnnMatmulTest {
     }
 
     @Test
+    void emptyInnerDimensionGivesTheBias() {
+        check(DType.BF16, 3, 0, 5, 1f, true, 0);
+    }
+
+    @Test
     void oneRowNoBias() {
         check(DType.BF16, 1, 300, 50, 1f, true, 0, false);
     }
