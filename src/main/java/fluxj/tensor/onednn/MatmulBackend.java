@@ -43,14 +43,14 @@ public enum MatmulBackend {
             case "java" -> new Choice(JAVA, "pure-Java f32 matmul (--matmul java)", false);
             case "onednn" -> switch (library.get()) {
                 case OneDnnLibrary.Missing m -> new Choice(JAVA, "--matmul onednn, but " + m.reason() + "; pure-Java f32 matmul runs", true);
-                case OneDnnLibrary.Loaded l -> new Choice(ONEDNN, "bf16 matmul by " + l.describe() + " (--matmul onednn; "
+                case OneDnnLibrary.Loaded l -> new Choice(ONEDNN, l.describe() + " (--matmul onednn; "
                         + l.cpuReason() + (l.cpuBf16() ? ")" : ", so it is emulated and likely slower than --matmul java)"), false);
             };
             default -> switch (library.get()) {
                 case OneDnnLibrary.Missing m -> new Choice(JAVA, "pure-Java f32 matmul (--matmul auto: " + m.reason() + ")", false);
                 case OneDnnLibrary.Loaded l when !l.cpuBf16() ->
                         new Choice(JAVA, "pure-Java f32 matmul (--matmul auto: " + l.cpuReason() + ")", false);
-                case OneDnnLibrary.Loaded l -> new Choice(ONEDNN, "bf16 matmul by " + l.describe() + " (--matmul auto; " + l.cpuReason() + ")", false);
+                case OneDnnLibrary.Loaded l -> new Choice(ONEDNN, l.describe() + " (--matmul auto; " + l.cpuReason() + ")", false);
             };
         };
     }

@@ -29,7 +29,7 @@ public final class OneDnnLibrary {
     public record Loaded(String file, String version, String impl, boolean cpuBf16, String cpuReason, Dnnl dnnl) implements Found {
         public String describe() {
             String threads = dnnl == null || dnnl.ompThreads == 0 ? "" : ", " + dnnl.ompThreads + " OpenMP threads";
-            return "oneDNN " + version + " (" + file + ", bf16 matmul by " + impl + threads + ")";
+            return "oneDNN " + version + " bf16 matmul (" + file + ", " + impl + threads + ")";
         }
     }
 
