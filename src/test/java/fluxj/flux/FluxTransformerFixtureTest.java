@@ -89,7 +89,9 @@ class FluxTransformerFixtureTest {
             Checkpoint comfy = Checkpoint.of("comfy-checkpoint", renamed);
             float[] a = in.velocity(FluxTransformer.load(ck, null), in.noise, 0);
             float[] b = in.velocity(FluxTransformer.load(comfy, null), in.noise, 0);
-            assertArrayEquals(a, b);
+            // Same weights, same code: only JIT state differs between the calls (vector lane sums may be
+            // reordered once compiled), which moves the last bits at most.
+            assertArrayEquals(a, b, 1e-6f);
         }
     }
 

@@ -48,7 +48,8 @@ class FluxTransformerLoadTest {
         assertEquals(2, t.config().heads());
         assertArrayEquals(new int[] {8, 12, 12}, t.config().axesDim());
         FluxTransformer wrapped = FluxTransformer.load(ck, Map.of("flux_params", FLUX_PARAMS));
-        assertArrayEquals(run(t, 0f), run(wrapped, 0f));
+        // Identical models; the calls differ only in JIT state (lane-sum order), so the last bits at most.
+        assertArrayEquals(run(t, 0f), run(wrapped, 0f), 1e-6f);
     }
 
     @Test
@@ -57,7 +58,7 @@ class FluxTransformerLoadTest {
         Map<String, Object> cfg = Map.of("num_layers", 1L, "num_single_layers", 1L, "attention_head_dim", 32L,
                 "num_attention_heads", 2L, "joint_attention_dim", 48L, "pooled_projection_dim", 40L, "in_channels", 64L,
                 "guidance_embeds", false, "axes_dims_rope", List.of(8L, 12L, 12L));
-        assertArrayEquals(run(FluxTransformer.load(ck, FLUX_PARAMS), 0f), run(FluxTransformer.load(ck, cfg), 0f));
+        assertArrayEquals(run(FluxTransformer.load(ck, FLUX_PARAMS), 0f), run(FluxTransformer.load(ck, cfg), 0f), 1e-6f);
     }
 
     @Test

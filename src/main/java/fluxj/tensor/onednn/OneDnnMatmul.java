@@ -1,6 +1,7 @@
 package fluxj.tensor.onednn;
 
 import fluxj.tensor.DType;
+import fluxj.tensor.MatmulKernel;
 import fluxj.tensor.Parallel;
 import fluxj.tensor.Tensor;
 
@@ -12,20 +13,23 @@ import java.util.Map;
 import java.util.concurrent.locks.ReentrantLock;
 
 /**
- * {@code y[M,N] = x[M,K] * w[N,K]^T + bias[N]} through oneDNN's bf16 matmul (the CPU's bf16 dot products,
- * f32 accumulation), the contract of {@link fluxj.tensor.Matmul#matmul}. Activations are rounded to bf16;
- * BF16 weights are used in place from their mapped file, other dtypes are narrowed to bf16 a block of rows at a
- * time. The per-tensor scale and the bias are applied in f32 while copying the product out.
+ * The matmul backend of {@code --matmul onednn}: {@code y[M,N] = x[M,K] * w[N,K]^T + bias[N]} through oneDNN's
+ * bf16 matmul (the CPU's bf16 dot products, f32 accumulation). Activations are rounded to bf16; BF16 weights are
+ * used in place from their mapped file, other dtypes are narrowed to bf16 a block of rows at a time. The
+ * per-tensor scale and the bias are applied in f32 while copying the product out. Products with few rows and
+ * weights that would need narrowing go to the Java kernel, which is faster there (narrowing costs K*N per call).
  *
  * <p>Calls are serialised: oneDNN runs each one on all cores (its OpenMP team) while the Java pool waits, so the
  * two never compete for the cores.
  */
-public final class OneDnnMatmul {
+public final class OneDnnMatmul implements MatmulKernel {
+    // Narrowing non-BF16 weights per call pays off from about this many rows (measured crossover 16..64 rows).
+    private static final int NARROWED_MIN_ROWS = 64;
     // Weight blocks of about this many rows bound the bf16 copy of non-BF16 weights (12 MB at K = 3072).
     private static final int BLOCK_ROWS = 2048;
     // Rows of x per oneDNN call: bounds the f32 product buffer (96 MB at N = 21504) at no cost in speed.
     private static final int ROW_TILE = 1024;
-    private static final int CACHED_PRIMITIVES = 32;
+    private static final int CACHED_PRIMITIVES = 64;
     private static final ReentrantLock LOCK = new ReentrantLock();
     private static final Map<Shape, Dnnl.Primitive> PRIMITIVES = new LinkedHashMap<>(16, 0.75f, true) {
         @Override
@@ -40,9 +44,30 @@ public final class OneDnnMatmul {
     /** A primitive is compiled for fixed sizes. */
     private record Shape(int m, int k, int n) {}
 
-    private OneDnnMatmul() {}
+    private final MatmulKernel small;
 
-    public static void matmul(float[] x, int m, int k, Tensor w, float[] bias, float[] y) {
+    /** @param small the kernel for products oneDNN does not speed up */
+    public OneDnnMatmul(MatmulKernel small) {
+        this.small = small;
+    }
+
+    @Override
+    public String name() {
+        return OneDnnLibrary.require().describe() + ", " + small.name() + " below " + NARROWED_MIN_ROWS + " rows of non-BF16 weights";
+    }
+
+    @Override
+    public void matmul(float[] x, int m, int k, Tensor w, float[] bias, float[] y) {
+        if (inPlace(w) || m >= NARROWED_MIN_ROWS) bf16(x, m, k, w, bias, y);
+        else small.matmul(x, m, k, w, bias, y);
+    }
+
+    private static boolean inPlace(Tensor w) {
+        return w.dtype() == DType.BF16 && w.data().isNative();
+    }
+
+    /** The oneDNN product for any shape and float dtype, with the contract of {@link fluxj.tensor.Matmul#matmul}. */
+    public static void bf16(float[] x, int m, int k, Tensor w, float[] bias, float[] y) {
         int n = w.rows();
         if (w.cols() != k) throw new IllegalArgumentException("matmul: " + w + " has " + w.cols() + " columns, input has " + k);
         if (x.length < (long) m * k || y.length < (long) m * n) throw new IllegalArgumentException("matmul: array too small");
@@ -57,7 +82,7 @@ public final class OneDnnMatmul {
         try {
             MemorySegment src = SRC.atLeast((long) m * k * 2);
             toBf16(x, m, k, src);
-            boolean inPlace = w.dtype() == DType.BF16 && w.data().isNative();
+            boolean inPlace = inPlace(w);
             int blocks = inPlace ? 1 : (n + BLOCK_ROWS - 1) / BLOCK_ROWS, cols = (n + blocks - 1) / blocks;
             int tile = Math.min(m, ROW_TILE);
             MemorySegment weights = inPlace ? w.data() : WEIGHTS.atLeast((long) cols * k * 2);

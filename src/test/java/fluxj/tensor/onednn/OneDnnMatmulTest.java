@@ -2,6 +2,7 @@ package fluxj.tensor.onednn;
 
 import fluxj.tensor.DType;
 import fluxj.tensor.Matmul;
+import fluxj.tensor.MatmulKernel;
 import fluxj.tensor.Tensor;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeEach;
@@ -83,6 +84,25 @@ class OneDnnMatmulTest {
         check(DType.BF16, 1, 300, 50, 1f, true, 0, false);
     }
 
+    @Test
+    void fewRowsOfNarrowedWeightsGoToTheJavaKernel() {
+        int[] calls = {0};
+        MatmulKernel java = new MatmulKernel() {
+            @Override public String name() { return "recording"; }
+            @Override public void matmul(float[] x, int m, int k, Tensor w, float[] bias, float[] y) { calls[0]++; }
+        };
+        OneDnnMatmul kernel = new OneDnnMatmul(java);
+        try (Arena arena = Arena.ofShared()) {
+            Tensor fp8 = new Tensor("w", DType.F8_E4M3, new long[] {8, 16}, arena.allocate(8 * 16), "test");
+            Tensor bf16 = new Tensor("w", DType.BF16, new long[] {8, 16}, arena.allocate(8 * 16 * 2), "test");
+            kernel.matmul(new float[63 * 16], 63, 16, fp8, null, new float[63 * 8]);
+            assertEquals(1, calls[0], "63 rows of FP8 weights: the Java kernel");
+            kernel.matmul(new float[64 * 16], 64, 16, fp8, null, new float[64 * 8]);
+            kernel.matmul(new float[16], 1, 16, bf16, null, new float[8]);
+            assertEquals(1, calls[0], "64 rows of FP8, or BF16 weights at any size: oneDNN");
+        }
+    }
+
     private static void check(DType dt, int m, int k, int n, float scale, boolean nativeWeights, int offset) {
         check(dt, m, k, n, scale, nativeWeights, offset, true);
     }
@@ -93,14 +113,14 @@ class OneDnnMatmulTest {
         for (int i = 0; i < x.length; i++) x[i] = (float) rnd.nextGaussian();
         float[] bias = withBias ? new float[n] : null;
         if (bias != null) for (int i = 0; i < n; i++) bias[i] = (float) rnd.nextGaussian();
-        try (Arena arena = Arena.ofConfined()) {
+        try (Arena arena = Arena.ofShared()) {
             long bytes = (long) n * k * dt.byteSize();
             MemorySegment data = nativeWeights ? arena.allocate(bytes + offset).asSlice(offset) : MemorySegment.ofArray(new byte[(int) bytes]);
             for (long i = 0; i < (long) n * k; i++) put(dt, data, i, (float) (rnd.nextGaussian() * 0.1));
             Tensor w = new Tensor("w", dt, new long[] {n, k}, data, scale, "test");
 
             float[] y = new float[m * n];
-            OneDnnMatmul.matmul(x, m, k, w, bias, y);
+            OneDnnMatmul.bf16(x, m, k, w, bias, y);
             float[] java = Matmul.matmul(x, m, k, w, bias);
 
             for (int i = 0; i < m; i++) {
