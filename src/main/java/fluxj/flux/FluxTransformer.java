@@ -1,6 +1,7 @@
 package fluxj.flux;
 
 import fluxj.io.Checkpoint;
+import fluxj.memory.BlockHook;
 import fluxj.tensor.Ops;
 
 import java.util.ArrayList;
@@ -23,6 +24,7 @@ public final class FluxTransformer {
     private final List<SingleStreamBlock> singleBlocks;
     private final LastLayer finalLayer;
     private final Rope rope;
+    private volatile BlockHook blockHook = BlockHook.NONE;
 
     private FluxTransformer(FluxConfig config, Weights w) {
         this.config = config;
@@ -58,6 +60,12 @@ public final class FluxTransformer {
     }
 
     public FluxConfig config() { return config; }
+
+    /**
+     * Called around every block (double-stream blocks 0..depth-1, then single-stream blocks after them), e.g. by
+     * the memory manager to stream block weights; {@link BlockHook#NONE} by default.
+     */
+    public void setBlockHook(BlockHook hook) { this.blockHook = hook == null ? BlockHook.NONE : hook; }
 
     /**
      * The velocity [imgLen, inChannels] for packed latents img [imgLen, inChannels] with position ids
@@ -100,16 +108,21 @@ public final class FluxTransformer {
         float[] txtStream = txtIn.apply(txt, txtLen);
         long embed = System.nanoTime() - start;
 
+        BlockHook hook = blockHook;
         long[] doubleNanos = new long[doubleBlocks.size()], singleNanos = new long[singleBlocks.size()];
         for (int i = 0; i < doubleBlocks.size(); i++) {
             long t0 = System.nanoTime();
+            hook.before(i);
             doubleBlocks.get(i).forward(x, imgLen, txtStream, txtLen, siluVec, pe, ws);
+            hook.after(i);
             doubleNanos[i] = System.nanoTime() - t0;
         }
         System.arraycopy(txtStream, 0, x, imgLen * h, txtLen * h);
         for (int i = 0; i < singleBlocks.size(); i++) {
             long t0 = System.nanoTime();
+            hook.before(doubleBlocks.size() + i);
             singleBlocks.get(i).forward(x, len, siluVec, pe, ws);
+            hook.after(doubleBlocks.size() + i);
             singleNanos[i] = System.nanoTime() - t0;
         }
         long t0 = System.nanoTime();

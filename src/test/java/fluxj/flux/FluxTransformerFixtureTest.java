@@ -90,8 +90,9 @@ class FluxTransformerFixtureTest {
             float[] a = in.velocity(FluxTransformer.load(ck, null), in.noise, 0);
             float[] b = in.velocity(FluxTransformer.load(comfy, null), in.noise, 0);
             // Same weights, same code: only JIT state differs between the calls (vector lane sums may be
-            // reordered once compiled), which moves the last bits at most.
-            assertArrayEquals(a, b, 1e-6f);
+            // reordered once compiled), and the vector exp of compiled code differs from the interpreted one by an ulp; through the blocks that
+            // grows to ~2e-6 here.
+            assertArrayEquals(a, b, 1e-5f);
         }
     }
 
