@@ -64,10 +64,12 @@ public final class OneDnnLibrary {
                 probe.destroy();
                 Cpu cpu = cpu(dnnl);
                 return new Loaded(candidate, dnnl.version, probe.impl, cpu.bf16(), cpu.reason(), dnnl);
-            } catch (IllegalArgumentException notFound) {
-                absent.add(candidate);
-            } catch (IllegalStateException | UnsatisfiedLinkError e) {
-                unusable.add(candidate + ": " + e.getMessage());
+            } catch (IllegalArgumentException notOpened) {
+                if (Files.isRegularFile(Path.of(candidate))) unusable.add(candidate + ": the dynamic loader cannot open it");
+                else absent.add(candidate);
+            } catch (RuntimeException | LinkageError e) {
+                // A broken or foreign library must leave the Java path running, never stop the program.
+                unusable.add(candidate + ": " + (e.getMessage() == null ? e.toString() : e.getMessage()));
             }
         }
         if (!unusable.isEmpty()) return new Missing("oneDNN found but not usable (" + String.join("; ", unusable) + ")");
