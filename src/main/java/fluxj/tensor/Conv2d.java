@@ -1,0 +1,121 @@
+package fluxj.tensor;
+
+/**
+ * 2-D convolution of one NCHW image (batch 1) as matrix multiplies through {@link Matmul}. The output pixels are
+ * cut into blocks; each block's input patches are gathered into a [pixels, Cin*kh*kw] matrix (blocked im2col)
+ * and multiplied by the weight seen as [Cout, Cin*kh*kw], its stored layout, so no weight is copied. Pixels are
+ * the M of the product (large, which is what a GEMM wants) and the patch buffer stays a few MB at any image size.
+ */
+public final class Conv2d {
+    /** Patch-matrix budget per block: enough rows for the GEMM to run at speed, bounded whatever the image. */
+    static final long BLOCK_BYTES = 8L << 20;
+    private static final int MIN_BLOCK = 64;
+
+    private Conv2d() {}
+
+    /** Zero padding added on each side of the input, in input pixels. */
+    public record Padding(int top, int left, int bottom, int right) {
+        public static final Padding NONE = new Padding(0, 0, 0, 0);
+
+        public Padding {
+            if (top < 0 || left < 0 || bottom < 0 || right < 0) throw new IllegalArgumentException("negative padding");
+        }
+
+        /** Symmetric padding that keeps the size of a stride-1 convolution with an odd kernel. */
+        public static Padding same(int kernel) {
+            int p = kernel / 2;
+            return new Padding(p, p, p, p);
+        }
+    }
+
+    /** Output length along one axis. */
+    public static int outSize(int in, int kernel, int stride, int padBefore, int padAfter) {
+        return (in + padBefore + padAfter - kernel) / stride + 1;
+    }
+
+    /** Rows of the patch matrix per block for a reduction length k and m output pixels. */
+    static int blockRows(int k, int m) {
+        return (int) Math.min(m, Math.max(MIN_BLOCK, BLOCK_BYTES / (4L * k)));
+    }
+
+    /** Bytes of the scratch buffers one convolution allocates (patch matrix and output block). */
+    public static long scratchBytes(int cin, int kh, int kw, int cout, int outPixels) {
+        int k = cin * kh * kw;
+        long rows = blockRows(k, outPixels);
+        return 4L * rows * (k + cout);
+    }
+
+    /**
+     * y = conv(x) + bias with x [Cin, h, w] and weight [Cout, Cin, kh, kw] (or [Cout, Cin] for a 1x1 kernel) in
+     * any float dtype. Returns [Cout, ho, wo].
+     */
+    public static float[] conv2d(float[] x, int h, int w, Tensor weight, float[] bias, int stride, Padding pad) {
+        int kh = weight.rank() == 4 ? weight.dim(2) : 1, kw = weight.rank() == 4 ? weight.dim(3) : 1;
+        int ho = outSize(h, kh, stride, pad.top(), pad.bottom()), wo = outSize(w, kw, stride, pad.left(), pad.right());
+        float[] out = new float[Math.multiplyExact(weight.dim(0), Math.multiplyExact(ho, wo))];
+        conv2d(x, h, w, weight, bias, stride, pad, out);
+        return out;
+    }
+
+    /** As {@link #conv2d(float[], int, int, Tensor, float[], int, Padding)} into {@code out} [Cout, ho, wo]. */
+    public static void conv2d(float[] x, int h, int w, Tensor weight, float[] bias, int stride, Padding pad, float[] out) {
+        if (weight.rank() != 4 && weight.rank() != 2) throw new IllegalArgumentException("conv2d: weight " + weight + " is not [Cout, Cin, kh, kw]");
+        int cout = weight.dim(0), cin = weight.dim(1);
+        int kh = weight.rank() == 4 ? weight.dim(2) : 1, kw = weight.rank() == 4 ? weight.dim(3) : 1;
+        if (stride < 1) throw new IllegalArgumentException("conv2d: stride " + stride);
+        int ho = outSize(h, kh, stride, pad.top(), pad.bottom()), wo = outSize(w, kw, stride, pad.left(), pad.right());
+        if (ho < 1 || wo < 1) throw new IllegalArgumentException("conv2d: " + h + "x" + w + " input is smaller than the " + kh + "x" + kw + " kernel");
+        if (x.length < (long) cin * h * w) throw new IllegalArgumentException("conv2d: input holds " + x.length + " values, " + weight + " needs " + cin + "x" + h + "x" + w);
+        int m = Math.multiplyExact(ho, wo), k = cin * kh * kw;
+        if (out.length < (long) cout * m) throw new IllegalArgumentException("conv2d: output array too small");
+        if (bias != null && bias.length != cout) throw new IllegalArgumentException("conv2d: bias has " + bias.length + " values for " + cout + " channels");
+
+        int rows = blockRows(k, m);
+        float[] cols = new float[rows * k], y = new float[rows * cout];
+        Geometry g = new Geometry(cin, h, w, kh, kw, stride, pad.top(), pad.left(), wo);
+        for (int p0 = 0; p0 < m; p0 += rows) {
+            int p1 = Math.min(m, p0 + rows), n = p1 - p0, start = p0;
+            int chunks = Math.min(n, Parallel.threads() * 4);
+            Parallel.forEach(chunks, c -> g.gather(x, start + (int) ((long) c * n / chunks), start + (int) ((long) (c + 1) * n / chunks), start, k, cols));
+            Matmul.matmul(cols, n, k, weight, bias, y);
+            // The product is pixel-major [n, Cout]; the image is channel-major, so write it back transposed.
+            int cchunks = Math.min(cout, Parallel.threads() * 4);
+            Parallel.forEach(cchunks, c -> {
+                for (int co = c * cout / cchunks; co < (c + 1) * cout / cchunks; co++) {
+                    int o = co * m + start;
+                    for (int p = 0; p < n; p++) out[o + p] = y[p * cout + co];
+                }
+            });
+        }
+    }
+
+    /** Where each output pixel's receptive field lies in the input. */
+    private record Geometry(int cin, int h, int w, int kh, int kw, int stride, int top, int left, int wo) {
+        /** Patch rows of output pixels [p0, p1) into cols (row p - base), ordered (ci, ky, kx) like the weight. */
+        void gather(float[] x, int p0, int p1, int base, int k, float[] cols) {
+            for (int p = p0; p < p1; p++) {
+                int oy = p / wo, ox = p % wo, r = (p - base) * k;
+                int iy0 = oy * stride - top, ix0 = ox * stride - left;
+                boolean inside = ix0 >= 0 && ix0 + kw <= w;
+                for (int ci = 0; ci < cin; ci++) {
+                    int plane = ci * h * w;
+                    for (int ky = 0; ky < kh; ky++, r += kw) {
+                        int iy = iy0 + ky;
+                        if (iy < 0 || iy >= h) {
+                            for (int kx = 0; kx < kw; kx++) cols[r + kx] = 0f;
+                        } else if (inside) {
+                            int src = plane + iy * w + ix0;
+                            for (int kx = 0; kx < kw; kx++) cols[r + kx] = x[src + kx];
+                        } else {
+                            int row = plane + iy * w;
+                            for (int kx = 0; kx < kw; kx++) {
+                                int ix = ix0 + kx;
+                                cols[r + kx] = ix >= 0 && ix < w ? x[row + ix] : 0f;
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
