@@ -34,12 +34,12 @@ public final class Conv2d {
     }
 
     /** Rows of the patch matrix per block for a reduction length k and m output pixels. */
-    static int blockRows(int k, int m) {
+    static int blockRows(int k, long m) {
         return (int) Math.min(m, Math.max(MIN_BLOCK, BLOCK_BYTES / (4L * k)));
     }
 
     /** Bytes of the scratch buffers one convolution allocates (patch matrix and output block). */
-    public static long scratchBytes(int cin, int kh, int kw, int cout, int outPixels) {
+    public static long scratchBytes(int cin, int kh, int kw, int cout, long outPixels) {
         int k = cin * kh * kw;
         long rows = blockRows(k, outPixels);
         return 4L * rows * (k + cout);
