@@ -4,6 +4,7 @@ import fluxj.io.Checkpoint;
 import fluxj.tensor.Attention;
 import fluxj.tensor.Matmul;
 import fluxj.tensor.ModelFormatException;
+import fluxj.tensor.Ops;
 import fluxj.tensor.Parallel;
 import fluxj.tensor.Tensor;
 
@@ -34,20 +35,24 @@ public record AttnBlock(int channels, GroupNorm norm, Tensor q, float[] qBias, T
     public float[] forward(float[] x, int h, int w) {
         int l = h * w, c = channels;
         // Token-major [L, C] rows are what the projections and the attention kernel take.
-        float[] tokens = transpose(norm.apply(x, l), c, l);
+        float[] out = transpose(Matmul.matmul(attend(transpose(norm.apply(x, l), c, l), l), l, c, proj, projBias), l, c);
+        Ops.add(out, x, out.length);
+        return out;
+    }
+
+    /** softmax(q k^T / sqrt(C)) v for tokens [L, C]. */
+    private float[] attend(float[] tokens, int l) {
+        int c = channels;
         float[] qs = Matmul.matmul(tokens, l, c, q, qBias), ks = Matmul.matmul(tokens, l, c, k, kBias),
                 vs = Matmul.matmul(tokens, l, c, v, vBias);
         float[] o = new float[l * c];
         Attention.attention(qs, ks, vs, l, l, 1, c, (float) (1 / Math.sqrt(c)), null, false, o);
-        float[] p = Matmul.matmul(o, l, c, proj, projBias);
-        float[] out = transpose(p, l, c);
-        fluxj.tensor.Ops.add(out, x, out.length);
-        return out;
+        return o;
     }
 
-    /** Peak bytes of live activations while running on a [C, h, w] input (input included). */
+    /** Peak bytes of live activations while running on a [C, h, w] input: x, tokens, q, k, v, output. */
     long peakBytes(int h, int w) {
-        return 7L * channels * h * w * 4;
+        return 6L * channels * h * w * 4;
     }
 
     /** a [rows, cols] -> [cols, rows]. */

@@ -57,8 +57,10 @@ public final class AutoEncoder {
         float[] x = new float[n];
         for (int i = 0; i < n; i++) x[i] = z[i] / config.scaleFactor() + config.shiftFactor();
         if (tiling.applies(h, w, decodeBytes(h, w))) {
-            LOG.log(System.Logger.Level.DEBUG, () -> "decoding " + h + "x" + w + " latent in " + tiling.tile() + "-pixel tiles");
-            return new TiledDecoder(decoder, tiling.tile(), tiling.overlap()).decode(x, h, w);
+            TiledDecoder td = tiledDecoder(h, w);
+            LOG.log(System.Logger.Level.DEBUG, () -> "decoding " + h + "x" + w + " latent in " + tiling.tile() + "-pixel tiles"
+                    + (td.wholeTrunk() ? "" : " (trunk tiled too)"));
+            return td.decode(x, h, w);
         }
         return decoder.decode(x, h, w);
     }
@@ -80,8 +82,15 @@ public final class AutoEncoder {
     public long decodeBytes(int h, int w) { return decoder.activationBytes(h, w); }
 
     /** Estimated peak bytes of a tiled decode of an h x w latent with this tiling's tile size (output included). */
-    public long tileBytes(int h, int w) {
-        return new TiledDecoder(decoder, tiling.tile(), tiling.overlap()).peakBytes(h, w);
+    public long tileBytes(int h, int w) { return tiledDecoder(h, w).peakBytes(h, w); }
+
+    /**
+     * The tiled decoder for an h x w latent: the trunk (and its attention) on the whole latent when that fits the
+     * memory budget, which it does but for huge images (its maps are 1/f^2 of the pixels); else all in tiles.
+     */
+    private TiledDecoder tiledDecoder(int h, int w) {
+        TiledDecoder whole = new TiledDecoder(decoder, tiling.tile(), tiling.overlap(), true);
+        return whole.peakBytes(h, w) <= tiling.memoryBudget() ? whole : new TiledDecoder(decoder, tiling.tile(), tiling.overlap(), false);
     }
 
     /** Estimated peak bytes of {@link #decode} of an h x w latent as the current tiling options decide it. */

@@ -50,13 +50,33 @@ public final class Decoder {
 
     /** z [zc, h, w] in the decoder's own scale (after z / scale + shift) -> image [out, f*h, f*w]. */
     public float[] decode(float[] z, int h, int w) {
+        return upper(trunk(z, h, w), h, w);
+    }
+
+    /** Channels of the {@link #trunk} output. */
+    int trunkChannels() { return config.channels(config.levels() - 1); }
+
+    /**
+     * The lowest-resolution part, z [zc, h, w] -> [trunkChannels, h, w]: conv_in, mid (with the only attention)
+     * and the lowest level's ResNets. Small next to the rest (1/f^2 of the pixels), and the one part whose
+     * attention sees the whole latent, so tiled decoding runs it untiled.
+     */
+    float[] trunk(float[] z, int h, int w) {
         float[] x = postQuantConv == null ? z : postQuantConv.apply(z, h, w);
         x = convIn.apply(x, h, w);
         x = mid1.forward(x, h, w);
         if (attn != null) x = attn.forward(x, h, w);
         x = mid2.forward(x, h, w);
+        for (ResnetBlock b : up.get(config.levels() - 1)) x = b.forward(x, h, w);
+        return x;
+    }
+
+    /** The upsampling levels and output, trunk features [trunkChannels, h, w] -> image [out, f*h, f*w]. */
+    float[] upper(float[] x, int h, int w) {
         for (int level = config.levels() - 1; level >= 0; level--) {
-            for (ResnetBlock b : up.get(level)) x = b.forward(x, h, w);
+            if (level < config.levels() - 1) {
+                for (ResnetBlock b : up.get(level)) x = b.forward(x, h, w);
+            }
             if (level > 0) {
                 x = Upsample.nearest2x(x, config.channels(level), h, w);
                 h *= 2;
@@ -67,27 +87,40 @@ public final class Decoder {
         return convOut.apply(normOut.siluInPlace(x, h * w), h, w);
     }
 
-    /**
-     * Bytes of activations live at the peak of {@link #decode} on an h x w latent: the largest of the steps'
-     * (inputs + outputs + convolution scratch), following the same sequence of arrays the forward pass allocates.
-     */
+    /** Bytes of activations live at the peak of {@link #decode} on an h x w latent. */
     public long activationBytes(int h, int w) {
-        long hw = (long) h * w, top = config.channels(config.levels() - 1);
-        long peak = (config.zChannels() + top) * hw * 4 + convIn.scratchBytes(hw);
+        return Math.max(trunkBytes(h, w), upperBytes(h, w));
+    }
+
+    /**
+     * Peak bytes of {@link #trunk} on an h x w latent: the largest of its steps' inputs + outputs + convolution
+     * scratch, following the arrays the forward pass allocates.
+     */
+    long trunkBytes(int h, int w) {
+        long hw = (long) h * w;
+        long peak = (config.zChannels() + (long) trunkChannels()) * hw * 4 + convIn.scratchBytes(hw);
         peak = Math.max(peak, mid1.peakBytes(h, w));
         if (attn != null) peak = Math.max(peak, attn.peakBytes(h, w));
+        for (ResnetBlock b : up.get(config.levels() - 1)) peak = Math.max(peak, b.peakBytes(h, w));
+        return peak;
+    }
+
+    /** Peak bytes of {@link #upper} on h x w trunk features (the output image included). */
+    long upperBytes(int h, int w) {
+        long hw = (long) h * w, peak = 0;
         for (int level = config.levels() - 1; level >= 0; level--) {
-            for (ResnetBlock b : up.get(level)) peak = Math.max(peak, b.peakBytes(h, w));
+            if (level < config.levels() - 1) {
+                for (ResnetBlock b : up.get(level)) peak = Math.max(peak, b.peakBytes(h, w));
+            }
             if (level > 0) {
                 long c = config.channels(level);
-                // input and its 4x copy, then the copy and the conv output
+                // the input and its 4x copy, then the copy and the conv output
                 peak = Math.max(peak, Math.max(5 * c * hw * 4, 8 * c * hw * 4 + upsample.get(level).scratchBytes(4 * hw)));
                 h *= 2;
                 w *= 2;
                 hw *= 4;
             }
         }
-        long last = config.channels(0);
-        return Math.max(peak, (last + config.outChannels()) * hw * 4 + convOut.scratchBytes(hw));
+        return Math.max(peak, ((long) config.channels(0) + config.outChannels()) * hw * 4 + convOut.scratchBytes(hw));
     }
 }

@@ -6,17 +6,16 @@ package fluxj.vae;
  * <p>Decoding tiles when either latent side exceeds {@code tileAbove} (0: never for size alone) or when the untiled
  * decode's activations ({@link AutoEncoder#decodeBytes}) would exceed {@code memoryBudget} bytes.
  *
- * <p>Defaults: 64-pixel tiles (512 image pixels) overlapping by 16 (128 image pixels, 25% as diffusers does).
- * Each decoder 3x3 convolution sees one pixel further at its own resolution, so a tile's zero-padded border
- * corrupts about 11 latent pixels (conv_in, the 4 mid convolutions and the 6 of the lowest level) plus 3.5, 1.75
- * and 1 at the 2x, 4x and 8x levels: ~17 latent pixels, most of it faint. A 16-pixel linear ramp gives those
- * border pixels weights near zero where a neighbour covers them. A tile's GroupNorm statistics and its
- * attention see only the tile, so bigger tiles stay closer to the untiled result; 64 keeps a tile's peak
- * activations near 1 GB for FLUX's VAE (see {@link AutoEncoder#tileBytes}) while costing (64/48)^2 = 1.8x
- * the untiled arithmetic on large images.
+ * <p>Defaults: 64-pixel tiles (512 image pixels) overlapping by 8 (64 image pixels). Tiles cut only the
+ * upsampling levels (see {@link TiledDecoder}); there each 3x3 convolution sees one pixel further at its own
+ * resolution, so a tile's zero-padded border reaches 7 pixels into the 2x level (its upsample conv and 3
+ * ResNets), 7 into the 4x and 8 into the 8x level: 3.5 + 1.75 + 1 = ~6.3 latent pixels, which the 8-pixel
+ * linear ramp covers with weights near zero. A tile's GroupNorm statistics are its own, so bigger tiles stay
+ * closer to the untiled result; at 64 a tile's upper levels peak near 1 GB for FLUX's VAE (see
+ * {@link AutoEncoder#tileBytes}) and the overlap costs (64/56)^2 = 1.3x the untiled arithmetic on large images.
  */
 public record Tiling(int tile, int overlap, int tileAbove, long memoryBudget) {
-    public static final int DEFAULT_TILE = 64, DEFAULT_OVERLAP = 16;
+    public static final int DEFAULT_TILE = 64, DEFAULT_OVERLAP = 8;
 
     public Tiling {
         if (tile < 1 || overlap < 0 || overlap >= tile) throw new IllegalArgumentException("tiling: tile " + tile + " with overlap " + overlap + " (need 0 <= overlap < tile)");
@@ -31,7 +30,7 @@ public record Tiling(int tile, int overlap, int tileAbove, long memoryBudget) {
     /** Never tiles. */
     public static Tiling off() { return new Tiling(DEFAULT_TILE, DEFAULT_OVERLAP, 0, Long.MAX_VALUE); }
 
-    /** Always tiles (as soon as the latent is larger than one tile). */
+    /** Always tiles (as soon as the latent is larger than one tile), the trunk on the whole latent. */
     public static Tiling always(int tile, int overlap) { return new Tiling(tile, overlap, 1, Long.MAX_VALUE); }
 
     /** Whether an h x w latent whose untiled decode needs {@code untiledBytes} is decoded in tiles. */
