@@ -91,29 +91,46 @@ public final class Conv2d {
 
     /** Where each output pixel's receptive field lies in the input. */
     private record Geometry(int cin, int h, int w, int kh, int kw, int stride, int top, int left, int wo) {
-        /** Patch rows of output pixels [p0, p1) into cols (row p - base), ordered (ci, ky, kx) like the weight. */
+        /**
+         * Patch rows of output pixels [p0, p1) into cols (row p - base), columns ordered (ci, ky, kx) like the
+         * weight. Walks one output-row segment at a time with the pixels innermost: each input row is read in
+         * order and the kw values of a (ci, ky) land together in a patch row, about twice as fast as walking
+         * pixel by pixel through all the input planes.
+         */
         void gather(float[] x, int p0, int p1, int base, int k, float[] cols) {
-            for (int p = p0; p < p1; p++) {
-                int oy = p / wo, ox = p % wo, r = (p - base) * k;
-                int iy0 = oy * stride - top, ix0 = ox * stride - left;
-                boolean inside = ix0 >= 0 && ix0 + kw <= w;
+            for (int p = p0; p < p1; ) {
+                int oy = p / wo, ox0 = p % wo, ox1 = Math.min(wo, ox0 + (p1 - p));
+                int rowBase = (p - base - ox0) * k;
+                // Output columns whose whole kernel window lies inside the input row.
+                int lo = Math.clamp(Math.ceilDiv(left, stride), ox0, ox1);
+                int hi = Math.clamp(Math.floorDiv(w - kw + left, stride) + 1, lo, ox1);
                 for (int ci = 0; ci < cin; ci++) {
-                    int plane = ci * h * w;
-                    for (int ky = 0; ky < kh; ky++, r += kw) {
-                        int iy = iy0 + ky;
+                    for (int ky = 0; ky < kh; ky++) {
+                        int iy = oy * stride - top + ky, col = (ci * kh + ky) * kw;
                         if (iy < 0 || iy >= h) {
-                            for (int kx = 0; kx < kw; kx++) cols[r + kx] = 0f;
-                        } else if (inside) {
-                            int src = plane + iy * w + ix0;
-                            for (int kx = 0; kx < kw; kx++) cols[r + kx] = x[src + kx];
-                        } else {
-                            int row = plane + iy * w;
-                            for (int kx = 0; kx < kw; kx++) {
-                                int ix = ix0 + kx;
-                                cols[r + kx] = ix >= 0 && ix < w ? x[row + ix] : 0f;
-                            }
+                            for (int ox = ox0; ox < ox1; ox++) java.util.Arrays.fill(cols, rowBase + ox * k + col, rowBase + ox * k + col + kw, 0f);
+                            continue;
                         }
+                        int row = (ci * h + iy) * w;
+                        edge(x, row, ox0, lo, rowBase, k, col, cols);
+                        for (int ox = lo; ox < hi; ox++) {
+                            int r = rowBase + ox * k + col, src = row + ox * stride - left;
+                            for (int kx = 0; kx < kw; kx++) cols[r + kx] = x[src + kx];
+                        }
+                        edge(x, row, hi, ox1, rowBase, k, col, cols);
                     }
+                }
+                p += ox1 - ox0;
+            }
+        }
+
+        /** Output columns [from, to) whose kernel window crosses the left or right border (zeros outside). */
+        private void edge(float[] x, int row, int from, int to, int rowBase, int k, int col, float[] cols) {
+            for (int ox = from; ox < to; ox++) {
+                int r = rowBase + ox * k + col;
+                for (int kx = 0; kx < kw; kx++) {
+                    int ix = ox * stride - left + kx;
+                    cols[r + kx] = ix >= 0 && ix < w ? x[row + ix] : 0f;
                 }
             }
         }

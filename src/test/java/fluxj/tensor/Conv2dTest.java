@@ -34,7 +34,7 @@ class Conv2dTest {
         return y;
     }
 
-    // Cases: odd sizes, 3x3 same, the VAE's stride-2 downsample with (0,1,0,1) padding, 1x1 (4-D and 2-D
+    // Cases: odd sizes, 3x3 same, inputs no wider than the kernel, asymmetric padding, the VAE's stride-2 downsample with (0,1,0,1) padding, 1x1 (4-D and 2-D
     // weights), a K large enough (Cin 300 x 9) that the image is cut into several im2col blocks, every dtype.
     @ParameterizedTest
     @CsvSource({
@@ -46,6 +46,9 @@ class Conv2dTest {
             "BF16, 7, 5, 9, 1, 1, 0,0,0,0, 4",
             "F16, 7, 5, 9, 1, 1, 0,0,0,0, 2",
             "F32, 300, 31, 33, 3, 1, 1,1,1,1, 4",
+            "F32, 2, 2, 2, 3, 1, 1,1,1,1, 4",
+            "BF16, 3, 1, 5, 3, 2, 1,1,1,1, 4",
+            "F16, 2, 4, 3, 3, 1, 2,0,1,2, 4",
     })
     void matchesDirectConvolution(DType dtype, int cin, int h, int w, int k, int stride,
                                   int top, int left, int bottom, int right, int rank) {
