@@ -18,7 +18,7 @@ import java.nio.file.NoSuchFileException;
  */
 @Command(name = "fluxj", mixinStandardHelpOptions = true, version = "fluxj 0.1.0",
         description = "FLUX.1 text-to-image in pure Java.",
-        subcommands = {BenchCommand.class})
+        subcommands = {BenchCommand.class, InspectCommand.class, DevCommand.class})
 public final class Main implements Runnable {
     @Option(names = "--debug", description = "Print stack traces of errors.", scope = CommandLine.ScopeType.INHERIT)
     boolean debug;

@@ -4,6 +4,7 @@ import fluxj.tensor.ModelFormatException;
 import fluxj.tensor.Tensor;
 
 import java.io.IOException;
+import java.nio.charset.CharacterCodingException;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
@@ -60,21 +61,30 @@ public final class Checkpoint implements AutoCloseable {
             json = Json.readObject(index);
         } catch (Json.JsonException e) {
             throw new ModelFormatException(index.toString(), "not valid JSON: " + e.getMessage());
+        } catch (CharacterCodingException e) {
+            throw new ModelFormatException(index.toString(), "not valid UTF-8 text");
         }
         if (!(json.get("weight_map") instanceof Map<?, ?> wm)) throw new ModelFormatException(index.toString(), "no \"weight_map\" object");
         Map<String, Path> byName = new LinkedHashMap<>();
         for (var e : wm.entrySet()) {
-            if (!(e.getValue() instanceof String f) || f.contains("/") || f.contains("\\")) {
+            if (!(e.getValue() instanceof String f) || f.isEmpty() || f.contains("/") || f.contains("\\") || f.equals("..")) {
                 throw new ModelFormatException(index.toString(), "weight_map entry for '" + e.getKey() + "' is not a file name in the same folder");
             }
-            byName.putIfAbsent(f, index.resolveSibling(f));
+            Path shard = index.resolveSibling(f);
+            if (!Files.isRegularFile(shard)) {
+                throw new ModelFormatException(index.toString(), "weight_map names " + f + " (for tensor '" + e.getKey() + "'), which does not exist");
+            }
+            byName.putIfAbsent(f, shard);
         }
+        if (byName.isEmpty()) throw new ModelFormatException(index.toString(), "\"weight_map\" lists no tensors");
         Checkpoint c = openFiles(index.toString(), new ArrayList<>(byName.values()));
         for (var e : wm.entrySet()) {
             Tensor t = c.tensors.get((String) e.getKey());
-            if (t == null) {
+            String named = byName.get((String) e.getValue()).toString();
+            if (t == null || !t.source().equals(named)) {
                 c.close();
-                throw new ModelFormatException(index.toString(), "tensor '" + e.getKey() + "' is listed for " + e.getValue() + " but that file does not hold it");
+                throw new ModelFormatException(index.toString(), "tensor '" + e.getKey() + "' is listed for " + e.getValue() + " but that file does not hold it"
+                        + (t == null ? "" : " (it is in " + t.source() + ")"));
             }
         }
         return c;

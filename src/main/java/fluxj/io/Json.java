@@ -23,6 +23,8 @@ public final class Json {
 
     /** Thrown for malformed JSON; the message says where. */
     public static final class JsonException extends RuntimeException {
+        private static final long serialVersionUID = 1L;
+
         JsonException(String m) { super(m); }
     }
 
@@ -71,6 +73,27 @@ public final class Json {
                 throw err("unexpected character '" + c + "'");
             }
         };
+    }
+
+    private char hex4() {
+        if (pos + 4 > s.length()) throw err("bad \\u escape");
+        int v = 0;
+        for (int i = 0; i < 4; i++) {
+            int d = Character.digit(s.charAt(pos + i), 16);
+            if (d < 0 || s.charAt(pos + i) > 'f') throw err("bad \\u escape");
+            v = v * 16 + d;
+        }
+        pos += 4;
+        return (char) v;
+    }
+
+    /** Rejects unpaired surrogates (from \\u escapes), which no UTF-8 text can hold, as the reference parser does. */
+    private void requireWellFormed(String str) {
+        for (int i = 0; i < str.length(); i++) {
+            char c = str.charAt(i);
+            if (Character.isHighSurrogate(c) && i + 1 < str.length() && Character.isLowSurrogate(str.charAt(i + 1))) i++;
+            else if (Character.isSurrogate(c)) throw err("unpaired surrogate \\u" + Integer.toHexString(c) + " in string");
+        }
     }
 
     private Object literal(String word, Object v) {
@@ -132,6 +155,7 @@ public final class Json {
             if (c == '"') {
                 String out = b == null ? s.substring(start, pos) : b.append(s, start, pos).toString();
                 pos++;
+                requireWellFormed(out);
                 return out;
             }
             if (c < 0x20) throw err("control character in string");
@@ -149,15 +173,7 @@ public final class Json {
                     case 'n' -> b.append('\n');
                     case 'r' -> b.append('\r');
                     case 't' -> b.append('\t');
-                    case 'u' -> {
-                        if (pos + 4 > s.length()) throw err("bad \\u escape");
-                        try {
-                            b.append((char) Integer.parseInt(s.substring(pos, pos + 4), 16));
-                        } catch (NumberFormatException ex) {
-                            throw err("bad \\u escape");
-                        }
-                        pos += 4;
-                    }
+                    case 'u' -> b.append(hex4());
                     default -> throw err("bad escape '\\" + e + "'");
                 }
                 start = pos;
@@ -167,26 +183,41 @@ public final class Json {
         }
     }
 
+    /** RFC 8259 number: -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)?; integers that fit a long are Long. */
     private Object number() {
         int start = pos;
-        if (s.charAt(pos) == '-') pos++;
+        if (peek() == '-') pos++;
+        if (peek() == '0') pos++;
+        else if (!digits()) throw err("bad number");
         boolean isInt = true;
-        while (pos < s.length()) {
-            char c = s.charAt(pos);
-            if (c >= '0' && c <= '9') pos++;
-            else if (c == '.' || c == 'e' || c == 'E' || c == '+' || c == '-') { isInt = false; pos++; }
-            else break;
+        if (peek() == '.') {
+            pos++;
+            isInt = false;
+            if (!digits()) throw err("bad number: no digits after '.'");
+        }
+        if (peek() == 'e' || peek() == 'E') {
+            pos++;
+            isInt = false;
+            if (peek() == '+' || peek() == '-') pos++;
+            if (!digits()) throw err("bad number: no digits in the exponent");
         }
         String t = s.substring(start, pos);
-        try {
-            if (isInt) {
-                if (t.length() > 1 && (t.startsWith("0") || t.startsWith("-0"))) throw err("leading zero in number");
-                return t.length() < 19 ? (Object) Long.parseLong(t) : (Object) Double.parseDouble(t);
+        if (isInt) {
+            try {
+                return Long.parseLong(t);
+            } catch (NumberFormatException tooBig) {
+                return Double.parseDouble(t);
             }
-            return Double.parseDouble(t);
-        } catch (NumberFormatException ex) {
-            throw err("bad number '" + t + "'");
         }
+        return Double.parseDouble(t);
+    }
+
+    private char peek() { return pos < s.length() ? s.charAt(pos) : '\0'; }
+
+    private boolean digits() {
+        int start = pos;
+        while (pos < s.length() && s.charAt(pos) >= '0' && s.charAt(pos) <= '9') pos++;
+        return pos > start;
     }
 
     /** Serialises maps, lists, strings, numbers, booleans and null. */

@@ -7,7 +7,6 @@ import fluxj.tensor.Tensor;
 import java.io.IOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
-import java.lang.foreign.ValueLayout;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.channels.FileChannel;
@@ -164,7 +163,4 @@ public final class SafeTensors implements AutoCloseable {
     /** Releases the mapping; every tensor of this file becomes unusable. */
     @Override
     public void close() { arena.close(); }
-
-    /** Reads the little-endian header length of any file, for tools that only peek. */
-    static long headerLength(MemorySegment file) { return file.get(ValueLayout.JAVA_LONG_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN), 0); }
 }

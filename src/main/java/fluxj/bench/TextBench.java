@@ -1,0 +1,216 @@
+package fluxj.bench;
+
+import fluxj.io.Checkpoint;
+import fluxj.io.Json;
+import fluxj.tensor.DType;
+import fluxj.tensor.Matmul;
+import fluxj.tensor.Ops;
+import fluxj.tensor.Parallel;
+import fluxj.tensor.Tensor;
+import fluxj.text.T5Encoder;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+
+import java.io.PrintWriter;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.ByteOrder;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.SplittableRandom;
+import java.util.concurrent.Callable;
+
+/**
+ * {@code fluxj bench text}: T5-XXL and DistillT5 encoding time with random full-size BF16 weights. A whole
+ * T5-XXL is ~9.5 GB in BF16, so ONE block is built and timed (through {@link T5Encoder}, so embedding lookup,
+ * position bias and final norm are included once) and the time is multiplied by the depth. Figures are also
+ * given as a fraction of an F32 GEMM rate measured in the same run.
+ */
+@Command(name = "text", mixinStandardHelpOptions = true,
+        description = "T5-XXL / DistillT5 encoding time (random weights; one block timed, full depth projected).")
+public final class TextBench implements Callable<Integer> {
+    private static final ValueLayout.OfShort I16 = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+    private static final ValueLayout.OfFloat F32 = ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+    /** Rows of the random embedding table: the lookup touches only the ids' rows, so the real 32128 are not needed. */
+    private static final int VOCAB = 1024;
+
+    /** A T5 encoder's sizes; {@code projection} > 0 adds DistillT5's d_model -> p -> p head. */
+    record Shape(String name, int dModel, int heads, int dKv, int dFf, int layers, int projection) {
+        int inner() { return heads * dKv; }
+
+        /** Multiply-adds x2 of one block on n tokens: q, k, v, o, wi_0, wi_1, wo, plus Q K^T and P V. */
+        double blockFlops(int n) {
+            return 2.0 * n * (4.0 * dModel * inner() + 3.0 * dModel * dFf) + 4.0 * n * n * inner();
+        }
+
+        double projectionFlops(int n) { return 2.0 * n * ((double) dModel * projection + (double) projection * projection); }
+    }
+
+    static final Shape T5_XXL = new Shape("T5-XXL", 4096, 64, 64, 10240, 24, 0);
+    static final Shape DISTILL_T5 = new Shape("DistillT5 (T5-base + 768->4096->4096)", 768, 12, 64, 2048, 12, 4096);
+
+    @Option(names = "--json", description = "Print one JSON document instead of text.")
+    boolean json;
+
+    @Option(names = "--tokens", split = ",", defaultValue = "256,512", description = "Sequence lengths (default: ${DEFAULT-VALUE}).")
+    int[] tokens;
+
+    @Spec
+    CommandSpec spec;
+
+    @Override
+    public Integer call() {
+        PrintWriter out = spec.commandLine().getOut();
+        Map<String, Object> reference = gemmReference();
+        double refRate = (double) reference.get("gflop_per_s");
+        if (!json) {
+            out.printf("reference: %s: %.1f GFLOP in %.3f s = %.1f GFLOP/s%n", reference.get("name"),
+                    (double) reference.get("gflop"), (double) reference.get("seconds"), refRate);
+            out.println("one block timed with random BF16 weights, projected to the full depth (x blocks); "
+                    + "embedding, position bias and final norm are counted once per block");
+            out.flush();
+        }
+        List<Object> results = new ArrayList<>();
+        for (Shape shape : List.of(T5_XXL, DISTILL_T5)) {
+            for (Map<String, Object> r : run(shape, refRate)) {
+                results.add(r);
+                if (!json) {
+                    out.printf("%-40s %4d tokens: one block %7.3f s -> %8.2f s projected for %d blocks%s, %7.1f GFLOP/s = %.2f x reference%n",
+                            shape.name(), (int) r.get("tokens"), (double) r.get("block_seconds"),
+                            (double) r.get("seconds_projected"), shape.layers(),
+                            shape.projection() > 0 ? String.format(" + projection %.3f s", (double) r.get("projection_seconds")) : "",
+                            (double) r.get("gflop_per_s"), (double) r.get("fraction_of_reference"));
+                    out.flush();
+                }
+            }
+        }
+        if (json) {
+            Map<String, Object> doc = new LinkedHashMap<>();
+            doc.put("benchmark", "text");
+            doc.put("method", "one block timed with random BF16 weights, multiplied by the block count; projection timed separately");
+            doc.put("reference", reference);
+            doc.put("results", results);
+            out.println(Json.write(doc));
+        }
+        out.flush();
+        return 0;
+    }
+
+    /** Times each sequence length on one random block (after a short warm-up encode). */
+    private List<Map<String, Object>> run(Shape s, double refRate) {
+        List<Map<String, Object>> rows = new ArrayList<>();
+        try (Arena arena = Arena.ofShared()) {
+            SplittableRandom rnd = new SplittableRandom(1);
+            T5Encoder encoder = T5Encoder.load(Checkpoint.of(s.name() + " random block", oneBlock(arena, s, rnd)), null);
+            Tensor p0 = s.projection() > 0 ? random(arena, "final_projection.0.weight", rnd, s.projection(), s.dModel()) : null;
+            Tensor p3 = s.projection() > 0 ? random(arena, "final_projection.3.weight", rnd, s.projection(), s.projection()) : null;
+            encoder.encode(ids(rnd, 16));
+            for (int n : tokens) {
+                double block = seconds(() -> encoder.encode(ids(rnd, n)));
+                double projection = p0 == null ? 0 : seconds(() -> project(n, s, p0, p3));
+                double total = block * s.layers() + projection;
+                double flops = s.blockFlops(n) * s.layers() + (p0 == null ? 0 : s.projectionFlops(n));
+                Map<String, Object> r = new LinkedHashMap<>();
+                r.put("model", s.name());
+                r.put("tokens", n);
+                r.put("blocks", s.layers());
+                r.put("block_seconds", block);
+                r.put("projection_seconds", projection);
+                r.put("seconds_projected", total);
+                r.put("gflop", flops / 1e9);
+                r.put("gflop_per_s", flops / 1e9 / total);
+                r.put("fraction_of_reference", flops / 1e9 / total / refRate);
+                rows.add(r);
+            }
+        }
+        return rows;
+    }
+
+    /** DistillT5's head on a random final hidden state: Linear, ReLU, Linear. */
+    private static void project(int n, Shape s, Tensor p0, Tensor p3) {
+        float[] h = new float[n * s.dModel()];
+        Arrays.fill(h, 0.5f);
+        float[] mid = Matmul.matmul(h, n, s.dModel(), p0, null);
+        Ops.relu(mid, mid.length);
+        Matmul.matmul(mid, n, s.projection(), p3, null);
+    }
+
+    /** Block 0 (with the relative position bias), the final norm and a small embedding table; no projection (timed apart). */
+    private static Map<String, Tensor> oneBlock(Arena arena, Shape s, SplittableRandom rnd) {
+        Map<String, Tensor> t = new LinkedHashMap<>();
+        int d = s.dModel();
+        String a = "encoder.block.0.layer.0.", f = "encoder.block.0.layer.1.";
+        t.put("shared.weight", random(arena, "shared.weight", rnd, VOCAB, d));
+        t.put(a + "SelfAttention.relative_attention_bias.weight", random(arena, "relative_attention_bias", rnd, 32, s.heads()));
+        for (String m : List.of("q", "k", "v")) t.put(a + "SelfAttention." + m + ".weight", random(arena, m, rnd, s.inner(), d));
+        t.put(a + "SelfAttention.o.weight", random(arena, "o", rnd, d, s.inner()));
+        t.put(a + "layer_norm.weight", ones(arena, "layer_norm.0", d));
+        t.put(f + "DenseReluDense.wi_0.weight", random(arena, "wi_0", rnd, s.dFf(), d));
+        t.put(f + "DenseReluDense.wi_1.weight", random(arena, "wi_1", rnd, s.dFf(), d));
+        t.put(f + "DenseReluDense.wo.weight", random(arena, "wo", rnd, d, s.dFf()));
+        t.put(f + "layer_norm.weight", ones(arena, "layer_norm.1", d));
+        t.put("encoder.final_layer_norm.weight", ones(arena, "final_layer_norm", d));
+        return t;
+    }
+
+    /** BF16 values uniform in +-1/sqrt(cols), so activations stay in a normal range. */
+    private static Tensor random(Arena arena, String name, SplittableRandom rnd, int rows, int cols) {
+        MemorySegment seg = arena.allocate((long) rows * cols * 2, 8);
+        float range = (float) (2 / Math.sqrt(cols));
+        long seed = rnd.nextLong();
+        Parallel.forEach(rows, r -> {
+            SplittableRandom local = new SplittableRandom(seed + r);
+            long base = (long) r * cols;
+            for (int c = 0; c < cols; c++) seg.setAtIndex(I16, base + c, DType.floatToBf16((float) (local.nextDouble() - 0.5) * range));
+        });
+        return new Tensor(name, DType.BF16, new long[]{rows, cols}, seg, "random");
+    }
+
+    private static Tensor ones(Arena arena, String name, int n) {
+        MemorySegment seg = arena.allocate((long) n * 4, 8);
+        for (int i = 0; i < n; i++) seg.setAtIndex(F32, i, 1f);
+        return new Tensor(name, DType.F32, new long[]{n}, seg, "random");
+    }
+
+    private static int[] ids(SplittableRandom rnd, int n) {
+        int[] ids = new int[n];
+        for (int i = 0; i < n; i++) ids[i] = rnd.nextInt(VOCAB);
+        return ids;
+    }
+
+    /** The GEMM rate the figures are compared with: F32 x F32 M=1024, K=N=3072, best of two after a warm-up. */
+    private static Map<String, Object> gemmReference() {
+        int m = 1024, k = 3072, n = 3072;
+        try (Arena arena = Arena.ofShared()) {
+            SplittableRandom rnd = new SplittableRandom(2);
+            MemorySegment seg = arena.allocate((long) n * k * 4, 8);
+            for (long i = 0; i < (long) n * k; i++) seg.setAtIndex(F32, i, (float) rnd.nextDouble() - 0.5f);
+            Tensor w = new Tensor("reference", DType.F32, new long[]{n, k}, seg, "random");
+            float[] x = new float[m * k];
+            for (int i = 0; i < x.length; i++) x[i] = (float) rnd.nextDouble() - 0.5f;
+            float[] y = new float[m * n];
+            Matmul.matmul(x, 64, k, w, null, y);
+            double best = Double.MAX_VALUE;
+            for (int rep = 0; rep < 2; rep++) best = Math.min(best, seconds(() -> Matmul.matmul(x, m, k, w, null, y)));
+            double gflop = 2.0 * m * k * n / 1e9;
+            Map<String, Object> r = new LinkedHashMap<>();
+            r.put("name", "F32 GEMM M=1024 K=3072 N=3072 (tensor.Matmul, measured in this run)");
+            r.put("gflop", gflop);
+            r.put("seconds", best);
+            r.put("gflop_per_s", gflop / best);
+            return r;
+        }
+    }
+
+    private static double seconds(Runnable r) {
+        long t0 = System.nanoTime();
+        r.run();
+        return (System.nanoTime() - t0) / 1e9;
+    }
+}

@@ -1,0 +1,140 @@
+package fluxj.text;
+
+import fluxj.io.Checkpoint;
+import fluxj.tensor.Attention;
+import fluxj.tensor.Matmul;
+import fluxj.tensor.ModelFormatException;
+import fluxj.tensor.Ops;
+import fluxj.tensor.Tensor;
+
+import java.util.List;
+import java.util.Map;
+import java.util.stream.IntStream;
+
+/**
+ * The T5 v1.1 encoder (HF {@code T5EncoderModel}) FLUX conditions on: RMS-normed pre-norm blocks, unscaled
+ * attention with a relative position bias shared by all blocks, gated-GELU feed-forward; all in f32. A DistillT5
+ * checkpoint (recognised by its {@code final_projection} tensors) adds Linear, ReLU, Linear after the encoder.
+ * The whole sequence is attended, padding included, as the reference calls it (no mask).
+ */
+public final class T5Encoder {
+    private static final System.Logger LOG = System.getLogger(T5Encoder.class.getName());
+    private final TextConfig.T5 config;
+    private final Tensor shared;
+    private final float[] relativeBias, finalNorm;
+    private final List<Block> blocks;
+    private final Tensor project0, project3;
+    private final PromptCache cache = new PromptCache(256L << 20);
+
+    private T5Encoder(TextConfig.T5 config, Tensor shared, Checkpoint enc, Tensor project0, Tensor project3) {
+        this.config = config;
+        this.shared = shared;
+        this.relativeBias = enc.get("block.0.layer.0.SelfAttention.relative_attention_bias.weight").toFloats();
+        this.blocks = IntStream.range(0, config.layers()).mapToObj(i -> new Block(enc, "block." + i + ".", config)).toList();
+        this.finalNorm = enc.get("final_layer_norm.weight").expectShape(config.dModel()).toFloats();
+        this.project0 = project0 == null ? null : project0.expectShape(config.outDim(), config.dModel());
+        this.project3 = project3 == null ? null : project3.expectShape(config.outDim(), config.outDim());
+    }
+
+    /**
+     * Loads an HF {@code T5EncoderModel} (single file such as {@code t5xxl_fp16.safetensors}, FP8 variants, or a
+     * sharded diffusers {@code text_encoder_2} folder) or a DistillT5 in either of its key-name forms.
+     * {@code config}: the HF config.json map (or the sidecar's t5_config), or null to infer from shapes.
+     */
+    public static T5Encoder load(Checkpoint ck, Map<String, Object> config) {
+        // "" for T5EncoderModel and DistillT5ComfyUI names, "encoder." for DistillT5's HF class.
+        String root = CheckpointKind.requirePrefix(ck, "encoder.block.0.layer.0.SelfAttention.q.weight", "a T5 text encoder");
+        Checkpoint enc = ck.withPrefix(root + "encoder.");
+        String sharedName = ck.has(root + "shared.weight") ? root + "shared.weight" : root + "encoder.embed_tokens.weight";
+        if (!ck.has(sharedName)) {
+            throw new ModelFormatException(ck.description(), "T5 encoder without a token embedding ('" + root + "shared.weight' or '"
+                    + root + "encoder.embed_tokens.weight')");
+        }
+        Tensor shared = scaled(ck, sharedName);
+        Tensor p0 = null, p3 = null;
+        var projection = CheckpointKind.prefixOf(ck, "final_projection.0.weight");
+        if (projection.isPresent()) {
+            p0 = scaled(ck, projection.get() + "final_projection.0.weight");
+            p3 = scaled(ck, projection.get() + "final_projection.3.weight");
+        }
+        TextConfig.T5 c = TextConfig.T5.resolve(enc, shared, p0, config);
+        LOG.log(System.Logger.Level.DEBUG, "{0} from {1}: {2}", p0 == null ? "T5 encoder" : "DistillT5", ck.description(), c);
+        return new T5Encoder(c, shared, enc, p0, p3);
+    }
+
+    /** Width of each output row: d_model, or the DistillT5 projection width. */
+    public int outDim() { return config.outDim(); }
+
+    public TextConfig.T5 config() { return config; }
+
+    /** Hidden states [ids.length * outDim()] row-major for the ids the model sees (256 or 512 for FLUX). */
+    public float[] encode(int[] ids) {
+        if (ids.length == 0) throw new IllegalArgumentException("T5 needs at least one token id");
+        return cache.get(ids, () -> forward(ids));
+    }
+
+    private float[] forward(int[] ids) {
+        int n = ids.length, d = config.dModel();
+        float[] h = Embedding.rows(shared, ids, n);
+        float[] bias = RelativePositionBias.compute(relativeBias, config.buckets(), config.heads(), config.maxDistance(), n, n);
+        for (Block b : blocks) b.forward(h, n, bias);
+        Ops.rmsNorm(h, n, d, finalNorm, config.eps(), h);
+        if (project0 == null) return h;
+        float[] mid = Matmul.matmul(h, n, d, project0, null);
+        Ops.relu(mid, mid.length);
+        return Matmul.matmul(mid, n, config.outDim(), project3, null);
+    }
+
+    /** Self-attention then gated feed-forward, each pre-RMS-normed and added to the residual stream. */
+    private static final class Block {
+        private final TextConfig.T5 c;
+        private final Tensor q, k, v, o, wi0, wi1, wo;
+        private final float[] attnNorm, ffNorm;
+
+        Block(Checkpoint ck, String p, TextConfig.T5 c) {
+            this.c = c;
+            int d = c.dModel(), inner = c.inner();
+            String a = p + "layer.0.SelfAttention.", f = p + "layer.1.DenseReluDense.";
+            q = scaled(ck, a + "q.weight").expectShape(inner, d);
+            k = scaled(ck, a + "k.weight").expectShape(inner, d);
+            v = scaled(ck, a + "v.weight").expectShape(inner, d);
+            o = scaled(ck, a + "o.weight").expectShape(d, inner);
+            wi0 = scaled(ck, f + "wi_0.weight").expectShape(c.dFf(), d);
+            wi1 = scaled(ck, f + "wi_1.weight").expectShape(c.dFf(), d);
+            wo = scaled(ck, f + "wo.weight").expectShape(d, c.dFf());
+            attnNorm = ck.get(p + "layer.0.layer_norm.weight").expectShape(d).toFloats();
+            ffNorm = ck.get(p + "layer.1.layer_norm.weight").expectShape(d).toFloats();
+        }
+
+        void forward(float[] h, int n, float[] bias) {
+            int d = c.dModel(), inner = c.inner(), ff = c.dFf();
+            float[] x = new float[n * d];
+            Ops.rmsNorm(h, n, d, attnNorm, c.eps(), x);
+            float[] attn = new float[n * inner];
+            // Unscaled: T5 folds 1/sqrt(d_kv) into the initialisation of q.
+            Attention.attention(Matmul.matmul(x, n, d, q, null), Matmul.matmul(x, n, d, k, null), Matmul.matmul(x, n, d, v, null),
+                    n, n, c.heads(), c.dKv(), 1f, bias, false, attn);
+            Ops.add(h, Matmul.matmul(attn, n, inner, o, null), n * d);
+            Ops.rmsNorm(h, n, d, ffNorm, c.eps(), x);
+            float[] gate = Matmul.matmul(x, n, d, wi0, null);
+            c.act().apply(gate, n * ff);
+            multiply(gate, Matmul.matmul(x, n, d, wi1, null), n * ff);
+            Ops.add(h, Matmul.matmul(gate, n, ff, wo, null), n * d);
+        }
+    }
+
+    /** a[i] *= b[i]: the gate of the feed-forward (no such element-wise kernel in tensor.Ops). */
+    private static void multiply(float[] a, float[] b, int n) {
+        for (int i = 0; i < n; i++) a[i] *= b[i];
+    }
+
+    /** A weight with its ComfyUI "scaled fp8" multiplier ({@code <layer>.scale_weight}, a scalar) attached when present. */
+    private static Tensor scaled(Checkpoint ck, String name) {
+        Tensor t = ck.get(name);
+        String scale = name.substring(0, name.length() - "weight".length()) + "scale_weight";
+        if (!ck.has(scale)) return t;
+        Tensor s = ck.get(scale);
+        if (s.numel() != 1) throw new ModelFormatException(ck.description(), "'" + s.name() + "' " + s + " is not a scalar");
+        return t.withScale(s.get(0));
+    }
+}
