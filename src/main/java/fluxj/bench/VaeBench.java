@@ -33,6 +33,9 @@ import java.util.SplittableRandom;
 @Command(name = "vae", mixinStandardHelpOptions = true,
         description = "FLUX VAE decode speed (GFLOP/s, fraction of the GEMM rate) and peak memory, untiled and tiled.")
 public final class VaeBench implements Runnable {
+    private static final ValueLayout.OfShort I16 = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+    private static final ValueLayout.OfFloat F32 = ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+
     @Option(names = "--json", description = "Print one JSON document instead of a table.")
     boolean json;
 
@@ -184,7 +187,7 @@ public final class VaeBench implements Runnable {
 
     private static void norm(Map<String, Tensor> t, String name, int c, Arena arena) {
         MemorySegment one = arena.allocate(4L * c);
-        for (int i = 0; i < c; i++) one.setAtIndex(ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN), i, 1f);
+        for (int i = 0; i < c; i++) one.set(F32, 4L * i, 1f);
         t.put(name + ".weight", new Tensor(name + ".weight", DType.F32, new long[]{c}, one, "memory"));
         t.put(name + ".bias", new Tensor(name + ".bias", DType.F32, new long[]{c}, arena.allocate(4L * c), "memory"));
     }
@@ -193,11 +196,10 @@ public final class VaeBench implements Runnable {
         long n = 1;
         for (long d : shape) n *= d;
         MemorySegment seg = arena.allocate(n * dt.byteSize());
-        var le = ByteOrder.LITTLE_ENDIAN;
         for (long i = 0; i < n; i++) {
             float v = (float) (r.nextDouble() * 2 - 1) * scale;
-            if (dt == DType.BF16) seg.set(ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(le), 2 * i, DType.floatToBf16(v));
-            else seg.set(ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(le), 4 * i, v);
+            if (dt == DType.BF16) seg.set(I16, 2 * i, DType.floatToBf16(v));
+            else seg.set(F32, 4 * i, v);
         }
         return new Tensor(name, dt, shape, seg, "memory");
     }
