@@ -1,6 +1,7 @@
 package fluxj.vae;
 
 import fluxj.io.Checkpoint;
+import fluxj.io.ModelKind;
 import fluxj.tensor.ModelFormatException;
 import fluxj.tensor.Tensor;
 
@@ -82,13 +83,6 @@ public final class VaeLayout {
 
     /** What a checkpoint that is not a VAE seems to be, for the error message. */
     static String looksLike(Checkpoint ck) {
-        var names = ck.names();
-        if (names.isEmpty()) return "it holds no tensors";
-        String what;
-        if (names.stream().anyMatch(n -> n.contains("double_blocks.") || n.contains("transformer_blocks."))) what = "a FLUX transformer";
-        else if (names.stream().anyMatch(n -> n.contains("token_embedding") || n.startsWith("text_model."))) what = "a CLIP text model";
-        else if (names.stream().anyMatch(n -> n.contains("SelfAttention") || n.equals("shared.weight"))) what = "a T5 text encoder";
-        else what = "something else";
-        return "it looks like " + what + " (" + names.size() + " tensors, e.g. '" + names.iterator().next() + "')";
+        return "it looks like: " + ModelKind.of(ck).describe();
     }
 }

@@ -84,9 +84,9 @@ class VaeLayoutTest {
              Checkpoint clip = Checkpoint.open(Fixtures.model("flux1-tiny-schnell-single/clip_l.safetensors"));
              Checkpoint t5 = Checkpoint.open(Fixtures.model("flux1-tiny-schnell-single/t5xxl_fp16.safetensors"))) {
             assertTrue(assertThrows(ModelFormatException.class, () -> AutoEncoder.load(flux, null)).getMessage().contains("not a VAE: no decoder.conv_in.weight"));
-            assertTrue(assertThrows(ModelFormatException.class, () -> AutoEncoder.load(flux, null)).getMessage().contains("a FLUX transformer"));
-            assertTrue(assertThrows(ModelFormatException.class, () -> AutoEncoder.load(clip, null)).getMessage().contains("a CLIP text model"));
-            assertTrue(assertThrows(ModelFormatException.class, () -> AutoEncoder.load(t5, null)).getMessage().contains("a T5 text encoder"));
+            assertTrue(assertThrows(ModelFormatException.class, () -> AutoEncoder.load(flux, null)).getMessage().contains("FLUX.1 transformer"));
+            assertTrue(assertThrows(ModelFormatException.class, () -> AutoEncoder.load(clip, null)).getMessage().contains("CLIP text encoder"));
+            assertTrue(assertThrows(ModelFormatException.class, () -> AutoEncoder.load(t5, null)).getMessage().contains("T5 encoder"));
         }
     }
 
