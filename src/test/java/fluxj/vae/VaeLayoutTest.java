@@ -2,14 +2,19 @@ package fluxj.vae;
 
 import fluxj.io.Checkpoint;
 import fluxj.io.Json;
+import fluxj.io.ModelKind;
+import fluxj.tensor.DType;
 import fluxj.tensor.ModelFormatException;
 import fluxj.tensor.Tensor;
 import fluxj.testing.Fixtures;
 import fluxj.testing.Npy;
+import fluxj.tools.RandomCheckpoint;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
+import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -125,6 +130,30 @@ class VaeLayoutTest {
         s.put("decoder.mid.block_1.conv1.weight", single.get("decoder.mid.block_1.conv2.bias"));
         msg = assertThrows(ModelFormatException.class, () -> AutoEncoder.load(Checkpoint.of("shapes.safetensors", s), null)).getMessage();
         assertTrue(msg.contains("decoder.mid.block_1.conv2.bias") && msg.contains("expected a float [64, 64, 3, 3]"), msg);
+    }
+
+    @Test
+    void otherSizesAreReadFromTheTensors(@TempDir Path dir) throws Exception {
+        // Two levels, one ResNet block per level, 4 latent channels, in both layouts (io's random checkpoints).
+        RandomCheckpoint.VaeShape shape = new RandomCheckpoint.VaeShape(32, List.of(1, 2), 1, 4);
+        for (ModelKind.Layout layout : ModelKind.Layout.values()) {
+            Path file = dir.resolve(layout + ".safetensors");
+            RandomCheckpoint.write(file, RandomCheckpoint.vae(shape, layout, DType.BF16), 5);
+            try (Checkpoint ck = Checkpoint.open(file)) {
+                AutoEncoder ae = AutoEncoder.load(ck, null);
+                VaeConfig c = ae.config();
+                assertEquals(32, c.ch(), layout.toString());
+                assertArrayEquals(new int[]{1, 2}, c.chMult());
+                assertEquals(1, c.numResBlocks());
+                assertEquals(4, ae.latentChannels());
+                assertEquals(2, c.factor());
+                float[] z = ae.encode(new float[3 * 8 * 6], 8, 6);
+                assertEquals(4 * 4 * 3, z.length);
+                float[] img = ae.decode(z, 4, 3);
+                assertEquals(3 * 8 * 6, img.length);
+                for (float v : img) assertTrue(Float.isFinite(v));
+            }
+        }
     }
 
     @Test
