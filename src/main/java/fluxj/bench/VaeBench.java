@@ -59,6 +59,8 @@ public final class VaeBench implements Runnable {
             case "F32" -> DType.F32;
             default -> throw new IllegalArgumentException("--dtype must be BF16 or F32, not " + dtype);
         };
+        // The reference is measured before and after every decode and its best rates used: a short product caught
+        // in a quiet moment is the fairest measure of what the cores can do while other processes come and go.
         double[] gemm = gemmRate();
         List<Map<String, Object>> rows = new ArrayList<>();
         try (Arena arena = Arena.ofShared()) {
@@ -71,20 +73,28 @@ public final class VaeBench implements Runnable {
                 for (int i = 0; i < z.length; i++) z[i] = (float) (r.nextDouble() * 2 - 1);
                 double flops = decodeFlops(shape, h, w);
                 // Tiled first: the JVM keeps heap it has grown, so the smaller footprint must be measured first.
-                if (h > tile || w > tile) rows.add(measure(ae.withTiling(Tiling.always(tile, overlap)), "tiled " + tile + "/" + overlap, side, z, flops, gemm));
-                rows.add(measure(ae.withTiling(Tiling.off()), "untiled", side, z, flops, gemm));
+                if (h > tile || w > tile) {
+                    rows.add(measure(ae.withTiling(Tiling.always(tile, overlap)), "tiled " + tile + "/" + overlap, side, z, flops));
+                    gemm = best(gemm, gemmRate());
+                }
+                rows.add(measure(ae.withTiling(Tiling.off()), "untiled", side, z, flops));
+                gemm = best(gemm, gemmRate());
             }
+        }
+        for (Map<String, Object> row : rows) {
+            row.put("fraction_of_gemm", (double) row.get("gflops") / gemm[0]);
+            row.put("cpu_fraction_of_gemm", (double) row.get("gflop_per_cpu_second") / gemm[1]);
         }
         if (json) {
             Map<String, Object> doc = new LinkedHashMap<>();
             doc.put("gemm_reference_gflops", gemm[0]);
             doc.put("gemm_reference_gflop_per_cpu_second", gemm[1]);
-            doc.put("gemm_reference", "F32 weights, M=1024, K=N=3072, best of 3");
+            doc.put("gemm_reference", "F32 weights, M=1024, K=N=3072, best of 3 before and after each decode");
             doc.put("weights", dt.toString());
             doc.put("decodes", rows);
             System.out.println(Json.write(doc));
         } else {
-            System.out.printf("GEMM reference (F32, M=1024, 3072x3072): %.1f GFLOP/s, %.1f GFLOP per CPU-second%n", gemm[0], gemm[1]);
+            System.out.printf("GEMM reference (F32, M=1024, 3072x3072, best around the decodes): %.1f GFLOP/s, %.1f GFLOP per CPU-second%n", gemm[0], gemm[1]);
             System.out.printf("%-9s %-13s %8s %8s %8s %8s %9s %8s %9s %8s%n", "size", "mode", "seconds", "GFLOP/s", "of GEMM",
                     "CPU s", "GFLOP/cpu", "of GEMM", "VmHWM MB", "est. MB");
             for (Map<String, Object> row : rows) {
@@ -98,7 +108,7 @@ public final class VaeBench implements Runnable {
         }
     }
 
-    private static Map<String, Object> measure(AutoEncoder ae, String mode, int side, float[] z, double flops, double[] gemm) {
+    private static Map<String, Object> measure(AutoEncoder ae, String mode, int side, float[] z, double flops) {
         int h = side / 8, w = side / 8;
         System.gc();
         resetPeaks();
@@ -112,9 +122,7 @@ public final class VaeBench implements Runnable {
         row.put("seconds", s);
         row.put("cpu_seconds", cpu);
         row.put("gflops", flops / s / 1e9);
-        row.put("fraction_of_gemm", flops / s / 1e9 / gemm[0]);
         row.put("gflop_per_cpu_second", flops / cpu / 1e9);
-        row.put("cpu_fraction_of_gemm", flops / cpu / 1e9 / gemm[1]);
         row.put("vm_hwm_mb", vmHwm() >> 20);
         row.put("estimated_mb", ae.plannedDecodeBytes(h, w) >> 20);
         return row;
@@ -137,6 +145,10 @@ public final class VaeBench implements Runnable {
             }
         }
         return 2 * (macs + 9.0 * c.ch() * c.outChannels() * hw);
+    }
+
+    private static double[] best(double[] a, double[] b) {
+        return new double[]{Math.max(a[0], b[0]), Math.max(a[1], b[1])};
     }
 
     /** Best of three F32 M=1024, K=N=3072 products: {GFLOP/s, GFLOP per CPU-second of the process}. */

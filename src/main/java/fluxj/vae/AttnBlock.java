@@ -13,7 +13,7 @@ import fluxj.tensor.Tensor;
  * {@code x + proj_out(softmax(q k^T / sqrt(C)) v)} with q, k, v 1x1 projections of {@code norm(x)}. The projections
  * are stored as 1x1 convolutions [C, C, 1, 1] (BFL) or linears [C, C] (diffusers); both are the same matrix.
  */
-public record AttnBlock(int channels, GroupNorm norm, Tensor q, float[] qBias, Tensor k, float[] kBias,
+record AttnBlock(int channels, GroupNorm norm, Tensor q, float[] qBias, Tensor k, float[] kBias,
                         Tensor v, float[] vBias, Tensor proj, float[] projBias) {
 
     static AttnBlock load(Checkpoint ck, String prefix, int channels, int groups) {

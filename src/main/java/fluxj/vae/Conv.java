@@ -31,8 +31,6 @@ record Conv(Tensor weight, float[] bias, int stride, Conv2d.Padding pad) {
         return load(ck, name, cin, cout, 1, 1, Conv2d.Padding.NONE);
     }
 
-    int out() { return weight.dim(0); }
-
     /** Scratch bytes of one application producing {@code outPixels} pixels. */
     long scratchBytes(long outPixels) {
         int kh = weight.rank() == 4 ? weight.dim(2) : 1, kw = weight.rank() == 4 ? weight.dim(3) : 1;

@@ -4,7 +4,7 @@ import fluxj.io.Checkpoint;
 import fluxj.tensor.Ops;
 
 /** {@code x + conv2(silu(norm2(conv1(silu(norm1(x))))))}, with a 1x1 shortcut on x when the width changes. */
-public record ResnetBlock(int in, int out, GroupNorm norm1, Conv conv1, GroupNorm norm2, Conv conv2, Conv shortcut) {
+record ResnetBlock(int in, int out, GroupNorm norm1, Conv conv1, GroupNorm norm2, Conv conv2, Conv shortcut) {
 
     static ResnetBlock load(Checkpoint ck, String prefix, int in, int out, int groups) {
         Conv shortcut = in == out ? null : Conv.pointwise(ck, prefix + "nin_shortcut", in, out);
