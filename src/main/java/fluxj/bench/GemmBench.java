@@ -6,6 +6,8 @@ import fluxj.tensor.DType;
 import fluxj.tensor.Matmul;
 import fluxj.tensor.Parallel;
 import fluxj.tensor.Tensor;
+import fluxj.tensor.onednn.OneDnnLibrary;
+import fluxj.tensor.onednn.OneDnnMatmul;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
@@ -30,7 +32,8 @@ import java.util.concurrent.TimeUnit;
 /**
  * {@code fluxj bench gemm}: GFLOP/s of {@link Matmul} on FLUX's linear-layer shapes for every weight dtype, on
  * one core and on all cores, against numpy's sgemm (OpenBLAS, f32) on the same shapes measured in the same run
- * by {@code scripts/blas_gemm.py}; plus flash attention at FLUX-dev 1024x1024 size.
+ * by {@code scripts/blas_gemm.py}; plus flash attention at FLUX-dev 1024x1024 size. Where oneDNN is installed,
+ * its bf16 matmul ({@link OneDnnMatmul}, all cores) gets rows too, also as ratios to the Java F32 rate.
  */
 @Command(name = "gemm", mixinStandardHelpOptions = true,
         description = "Matmul GFLOP/s per weight dtype on FLUX shapes, as ratios of numpy/OpenBLAS sgemm; attention GFLOP/s.")
@@ -38,6 +41,8 @@ public final class GemmBench implements Runnable {
     private static final int[][] KN = {{3072, 3072}, {3072, 12288}, {12288, 3072}, {3072, 9216}, {15360, 3072}};
     private static final int[] MS = {1024, 4352};
     private static final DType[] DTYPES = {DType.F32, DType.F16, DType.BF16, DType.F8_E4M3, DType.F8_E5M2};
+    /** BF16 weights are used in place by oneDNN; FP8 ones are narrowed to bf16 per call. */
+    private static final DType[] ONEDNN_DTYPES = {DType.BF16, DType.F8_E4M3};
     private static final int ATTN_TOKENS = 4352, ATTN_HEADS = 24, ATTN_DIM = 128;
 
     @Option(names = "--json", description = "Print one JSON document instead of tables.")
@@ -78,6 +83,7 @@ public final class GemmBench implements Runnable {
         List<Map<String, Object>> gemm = new ArrayList<>(), attention = new ArrayList<>();
         Map<String, Object> blasInfo = new LinkedHashMap<>();
         String blasMissing = script == null ? "scripts/blas_gemm.py not found next to the jar or in the working folder" : null;
+        OneDnnLibrary.Found onednn = OneDnnLibrary.found();
         try {
             SplittableRandom rnd = new SplittableRandom(7);
             warmUp(rnd);
@@ -101,17 +107,24 @@ public final class GemmBench implements Runnable {
                             }
                         }
                         float[] x = activations(m * k, rnd);
+                        double[] f32 = null;
                         for (DType dt : DTYPES) {
                             double[] g = gemmRate(m, k, weights.get(dt), x, reps);
-                            Map<String, Object> row = new LinkedHashMap<>();
-                            row.put("threads", t); row.put("m", m); row.put("k", k); row.put("n", n);
-                            row.put("dtype", dt.name()); row.put("gflops", round(g[0])); row.put("cpuGflops", round(g[1]));
-                            row.put("blasGflops", blas == null ? null : round(blas[0]));
-                            row.put("blasCpuGflops", blas == null ? null : round(blas[1]));
-                            row.put("ratio", blas == null ? null : ratio(g[0], blas[0]));
-                            row.put("cpuRatio", blas == null ? null : ratio(g[1], blas[1]));
+                            if (dt == DType.F32) f32 = g;
+                            Map<String, Object> row = row(t, m, k, n, dt.name(), g, blas);
                             gemm.add(row);
                             if (!json) printRow(row);
+                        }
+                        // oneDNN runs on all cores whatever the Java pool's size: only the all-cores pass compares.
+                        if (t == all && onednn instanceof OneDnnLibrary.Loaded) {
+                            for (DType dt : ONEDNN_DTYPES) {
+                                double[] g = oneDnnRate(m, k, weights.get(dt), x, reps);
+                                Map<String, Object> row = row(t, m, k, n, dt.name() + "/onednn", g, blas);
+                                row.put("javaF32Ratio", ratio(g[0], f32[0]));
+                                row.put("javaF32CpuRatio", ratio(g[1], f32[1]));
+                                gemm.add(row);
+                                if (!json) printRow(row);
+                            }
                         }
                     }
                 }
@@ -133,6 +146,10 @@ public final class GemmBench implements Runnable {
         doc.put("gemm", gemm);
         doc.put("attention", attention);
         doc.put("summary", summary(gemm));
+        doc.put("onednn", switch (onednn) {
+            case OneDnnLibrary.Loaded l -> l.describe();
+            case OneDnnLibrary.Missing m -> "no rows: " + m.reason();
+        });
         if (json) {
             System.out.println(Json.write(doc));
         } else {
@@ -144,15 +161,33 @@ public final class GemmBench implements Runnable {
                 System.out.printf("summary %-8s %s thread(s): mean %.1f GFLOP/s (cpu %.1f), ratio to BLAS mean %s min %s, cpu ratio mean %s min %s%n",
                         s.get("dtype"), s.get("threads"), (Double) s.get("meanGflops"), (Double) s.get("meanCpuGflops"),
                         s.get("meanRatio"), s.get("minRatio"), s.get("meanCpuRatio"), s.get("minCpuRatio"));
+                if (s.get("meanJavaF32Ratio") != null) {
+                    System.out.printf("        %-8s against Java F32 on the same shapes: mean %s (cpu %s), min %s (cpu %s)%n", s.get("dtype"),
+                            s.get("meanJavaF32Ratio"), s.get("meanJavaF32CpuRatio"), s.get("minJavaF32Ratio"), s.get("minJavaF32CpuRatio"));
+                }
             }
+            System.out.println("onednn: " + doc.get("onednn"));
         }
+    }
+
+    private static Map<String, Object> row(int t, int m, int k, int n, String dtype, double[] g, double[] blas) {
+        Map<String, Object> row = new LinkedHashMap<>();
+        row.put("threads", t); row.put("m", m); row.put("k", k); row.put("n", n);
+        row.put("dtype", dtype); row.put("gflops", round(g[0])); row.put("cpuGflops", round(g[1]));
+        row.put("blasGflops", blas == null ? null : round(blas[0]));
+        row.put("blasCpuGflops", blas == null ? null : round(blas[1]));
+        row.put("ratio", blas == null ? null : ratio(g[0], blas[0]));
+        row.put("cpuRatio", blas == null ? null : ratio(g[1], blas[1]));
+        return row;
     }
 
     private static void printRow(Map<String, Object> r) {
         String blas = r.get("ratio") == null ? "" : String.format("   BLAS %6.1f (cpu %6.1f)   ratio %.3f (cpu %.3f)",
                 (Double) r.get("blasGflops"), (Double) r.get("blasCpuGflops"), (Double) r.get("ratio"), (Double) r.get("cpuRatio"));
-        System.out.printf("gemm M=%-5s K=%-6s N=%-6s %-8s %s thread(s): %6.1f GFLOP/s (cpu %6.1f)%s%n", r.get("m"), r.get("k"),
-                r.get("n"), r.get("dtype"), r.get("threads"), (Double) r.get("gflops"), (Double) r.get("cpuGflops"), blas);
+        String java = r.get("javaF32Ratio") == null ? "" : String.format("   Java F32 ratio %.3f (cpu %.3f)",
+                (Double) r.get("javaF32Ratio"), (Double) r.get("javaF32CpuRatio"));
+        System.out.printf("gemm M=%-5s K=%-6s N=%-6s %-8s %s thread(s): %6.1f GFLOP/s (cpu %6.1f)%s%s%n", r.get("m"), r.get("k"),
+                r.get("n"), r.get("dtype"), r.get("threads"), (Double) r.get("gflops"), (Double) r.get("cpuGflops"), blas, java);
     }
 
     /** Per dtype and thread count: mean rates and mean/worst ratios to BLAS, by wall clock and by CPU time. */
@@ -166,9 +201,9 @@ public final class GemmBench implements Runnable {
             s.put("threads", g.get(0).get("threads"));
             s.put("meanGflops", round(g.stream().mapToDouble(r -> (Double) r.get("gflops")).average().orElse(0)));
             s.put("meanCpuGflops", round(g.stream().mapToDouble(r -> (Double) r.get("cpuGflops")).average().orElse(0)));
-            boolean ratios = g.stream().allMatch(r -> r.get("ratio") != null);
-            for (String key : new String[] {"ratio", "cpuRatio"}) {
-                String name = key.equals("ratio") ? "Ratio" : "CpuRatio";
+            for (String key : new String[] {"ratio", "cpuRatio", "javaF32Ratio", "javaF32CpuRatio"}) {
+                boolean ratios = g.stream().allMatch(r -> r.get(key) != null);
+                String name = Character.toUpperCase(key.charAt(0)) + key.substring(1);
                 s.put("mean" + name, ratios ? ratio(g.stream().mapToDouble(r -> (Double) r.get(key)).average().orElse(0), 1) : null);
                 s.put("min" + name, ratios ? g.stream().mapToDouble(r -> (Double) r.get(key)).min().orElse(0) : null);
             }
@@ -205,6 +240,13 @@ public final class GemmBench implements Runnable {
         float[] y = new float[m * w.rows()];
         Matmul.matmul(x, Math.min(m, 192), k, w, null, y);
         return best(2.0 * m * k * w.rows(), reps, () -> Matmul.matmul(x, m, k, w, null, y));
+    }
+
+    /** Like {@link #gemmRate} for oneDNN; the warm-up call is full size, as oneDNN compiles a primitive per shape. */
+    static double[] oneDnnRate(int m, int k, Tensor w, float[] x, int reps) {
+        float[] y = new float[m * w.rows()];
+        OneDnnMatmul.bf16(x, m, k, w, null, y);
+        return best(2.0 * m * k * w.rows(), reps, () -> OneDnnMatmul.bf16(x, m, k, w, null, y));
     }
 
     private static double[] best(double flops, int reps, Runnable work) {

@@ -1,6 +1,7 @@
 package fluxj.cli;
 
 import fluxj.tensor.ModelFormatException;
+import fluxj.tensor.onednn.MatmulBackend;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -22,6 +23,13 @@ import java.nio.file.NoSuchFileException;
 public final class Main implements Runnable {
     @Option(names = "--debug", description = "Print stack traces of errors.", scope = CommandLine.ScopeType.INHERIT)
     boolean debug;
+
+    @Option(names = "--matmul", paramLabel = "java|onednn|auto", scope = CommandLine.ScopeType.INHERIT,
+            description = "Matmul backend: java (exact f32, the default), onednn (bf16 through the system's oneDNN library) "
+                    + "or auto (onednn when the library is present and the CPU has bf16 dot products).")
+    void matmul(String mode) {
+        MatmulBackend.select(mode);
+    }
 
     @Override
     public void run() {

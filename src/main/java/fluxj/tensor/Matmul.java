@@ -1,12 +1,19 @@
 package fluxj.tensor;
 
+import fluxj.tensor.onednn.MatmulBackend;
+import fluxj.tensor.onednn.OneDnnMatmul;
+
 /**
  * {@code y[M,N] = x[M,K] * w[N,K]^T + bias[N]}: f32 activations times weights in their stored dtype, widened
  * inside the kernel, accumulated in f32. The one seam every linear layer and convolution goes through; the
- * work is done by the {@link MatmulKernel} chosen at startup ({@link VectorMatmul}, pure Java).
+ * work is done by the {@link MatmulKernel} chosen at startup by {@code --matmul}: {@link VectorMatmul}, pure Java
+ * (the default), or oneDNN's bf16 matmul ({@link OneDnnMatmul}).
  */
 public final class Matmul {
-    private static final MatmulKernel KERNEL = new VectorMatmul();
+    private static final MatmulKernel KERNEL = switch (MatmulBackend.current()) {
+        case JAVA -> new VectorMatmul();
+        case ONEDNN -> new OneDnnMatmul(new VectorMatmul());
+    };
 
     private Matmul() {}
 

@@ -1,0 +1,253 @@
+package fluxj.bench;
+
+import fluxj.io.Checkpoint;
+import fluxj.io.Json;
+import fluxj.tensor.DType;
+import fluxj.tensor.Matmul;
+import fluxj.tensor.Tensor;
+import fluxj.vae.AutoEncoder;
+import fluxj.vae.Tiling;
+import fluxj.vae.VaeConfig;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+import java.io.IOException;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.lang.management.ManagementFactory;
+import java.nio.ByteOrder;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.SplittableRandom;
+
+/**
+ * {@code fluxj bench vae}: FLUX VAE decodes (ch 128, ch_mult 1,2,4,4, 2 ResNet blocks, 16 latent channels; random
+ * weights built in memory) at 512x512 and 1024x1024, untiled and tiled: seconds, GFLOP/s and that rate as a
+ * fraction of an F32 M=1024 3072x3072 {@link Matmul} measured in the same run (the convolutions are matrix
+ * multiplies, so that is the rate they can reach), peak memory.
+ */
+@Command(name = "vae", mixinStandardHelpOptions = true,
+        description = "FLUX VAE decode speed (GFLOP/s, fraction of the GEMM rate) and peak memory, untiled and tiled.")
+public final class VaeBench implements Runnable {
+    private static final ValueLayout.OfShort I16 = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+    private static final ValueLayout.OfFloat F32 = ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+
+    @Option(names = "--json", description = "Print one JSON document instead of a table.")
+    boolean json;
+
+    @Option(names = "--dtype", description = "Weight dtype: BF16 (default) or F32.")
+    String dtype = "BF16";
+
+    @Option(names = "--sizes", split = ",", description = "Image sides to decode (default 512,1024).")
+    int[] sizes = {512, 1024};
+
+    @Option(names = "--tile", description = "Tile side in latent pixels for the tiled runs (default ${DEFAULT-VALUE}).")
+    int tile = Tiling.DEFAULT_TILE;
+
+    @Option(names = "--overlap", description = "Tile overlap in latent pixels (default ${DEFAULT-VALUE}).")
+    int overlap = Tiling.DEFAULT_OVERLAP;
+
+    @Override
+    public void run() {
+        DType dt = switch (dtype.toUpperCase()) {
+            case "BF16" -> DType.BF16;
+            case "F32" -> DType.F32;
+            default -> throw new IllegalArgumentException("--dtype must be BF16 or F32, not " + dtype);
+        };
+        // The reference is measured before and after every decode and its best rates used: a short product caught
+        // in a quiet moment is the fairest measure of what the cores can do while other processes come and go.
+        double[] gemm = gemmRate();
+        List<Map<String, Object>> rows = new ArrayList<>();
+        try (Arena arena = Arena.ofShared()) {
+            VaeConfig shape = new VaeConfig(3, 3, 128, new int[]{1, 2, 4, 4}, 2, 16, 32, VaeConfig.FLUX_SCALE, VaeConfig.FLUX_SHIFT);
+            AutoEncoder ae = AutoEncoder.load(randomDecoder(shape, dt, arena), null);
+            for (int side : sizes) {
+                int h = side / 8, w = side / 8;
+                float[] z = new float[16 * h * w];
+                SplittableRandom r = new SplittableRandom(side);
+                for (int i = 0; i < z.length; i++) z[i] = (float) (r.nextDouble() * 2 - 1);
+                double flops = decodeFlops(shape, h, w);
+                // Tiled first: the JVM keeps heap it has grown, so the smaller footprint must be measured first.
+                if (h > tile || w > tile) {
+                    rows.add(measure(ae.withTiling(Tiling.always(tile, overlap)), "tiled " + tile + "/" + overlap, side, z, flops));
+                    gemm = best(gemm, gemmRate());
+                }
+                rows.add(measure(ae.withTiling(Tiling.off()), "untiled", side, z, flops));
+                gemm = best(gemm, gemmRate());
+            }
+        }
+        for (Map<String, Object> row : rows) {
+            row.put("fraction_of_gemm", (double) row.get("gflops") / gemm[0]);
+            row.put("cpu_fraction_of_gemm", (double) row.get("gflop_per_cpu_second") / gemm[1]);
+        }
+        if (json) {
+            Map<String, Object> doc = new LinkedHashMap<>();
+            doc.put("gemm_reference_gflops", gemm[0]);
+            doc.put("gemm_reference_gflop_per_cpu_second", gemm[1]);
+            doc.put("gemm_reference", "F32 weights, M=1024, K=N=3072, best of 3 before and after each decode");
+            doc.put("weights", dt.toString());
+            doc.put("decodes", rows);
+            System.out.println(Json.write(doc));
+        } else {
+            System.out.printf("GEMM reference (F32, M=1024, 3072x3072, best around the decodes): %.1f GFLOP/s, %.1f GFLOP per CPU-second%n", gemm[0], gemm[1]);
+            System.out.printf("%-9s %-13s %8s %8s %8s %8s %9s %8s %9s %8s%n", "size", "mode", "seconds", "GFLOP/s", "of GEMM",
+                    "CPU s", "GFLOP/cpu", "of GEMM", "VmHWM MB", "est. MB");
+            for (Map<String, Object> row : rows) {
+                System.out.printf("%-9s %-13s %8.2f %8.1f %8.2f %8.2f %9.1f %8.2f %9d %8d%n", row.get("size"), row.get("mode"), row.get("seconds"),
+                        row.get("gflops"), row.get("fraction_of_gemm"), row.get("cpu_seconds"), row.get("gflop_per_cpu_second"),
+                        row.get("cpu_fraction_of_gemm"), row.get("vm_hwm_mb"), row.get("estimated_mb"));
+            }
+            System.out.println("Per CPU-second rates discount other processes sharing the cores; wall-clock rates do not.");
+            System.out.println("VmHWM: peak resident memory of the whole process (weights, JVM, heap the GC has grown and kept),"
+                    + " reset before each decode; est.: the planner's estimate of the decode's activations.");
+        }
+    }
+
+    private static Map<String, Object> measure(AutoEncoder ae, String mode, int side, float[] z, double flops) {
+        int h = side / 8, w = side / 8;
+        System.gc();
+        resetPeaks();
+        long t0 = System.nanoTime(), c0 = cpuNanos();
+        float[] img = ae.decode(z, h, w);
+        double s = (System.nanoTime() - t0) / 1e9, cpu = (cpuNanos() - c0) / 1e9;
+        if (img.length != 3 * side * side) throw new IllegalStateException("decode returned " + img.length + " values");
+        Map<String, Object> row = new LinkedHashMap<>();
+        row.put("size", side + "x" + side);
+        row.put("mode", mode);
+        row.put("seconds", s);
+        row.put("cpu_seconds", cpu);
+        row.put("gflops", flops / s / 1e9);
+        row.put("gflop_per_cpu_second", flops / cpu / 1e9);
+        row.put("vm_hwm_mb", vmHwm() >> 20);
+        row.put("estimated_mb", ae.plannedDecodeBytes(h, w) >> 20);
+        return row;
+    }
+
+    /** Multiply-adds x 2 of a decode of an h x w latent: every convolution plus the attention's products. */
+    static double decodeFlops(VaeConfig c, int h, int w) {
+        double hw = (double) h * w, top = c.channels(c.levels() - 1), macs = 9.0 * c.zChannels() * top * hw;
+        macs += 4 * 9.0 * top * top * hw + 4 * top * top * hw + 2 * hw * hw * top;
+        double in = top;
+        for (int level = c.levels() - 1; level >= 0; level--) {
+            double out = c.channels(level);
+            for (int i = 0; i <= c.numResBlocks(); i++) {
+                macs += 9 * in * out * hw + 9 * out * out * hw + (in != out ? in * out * hw : 0);
+                in = out;
+            }
+            if (level > 0) {
+                hw *= 4;
+                macs += 9 * out * out * hw;
+            }
+        }
+        return 2 * (macs + 9.0 * c.ch() * c.outChannels() * hw);
+    }
+
+    private static double[] best(double[] a, double[] b) {
+        return new double[]{Math.max(a[0], b[0]), Math.max(a[1], b[1])};
+    }
+
+    /** Best of three F32 M=1024, K=N=3072 products: {GFLOP/s, GFLOP per CPU-second of the process}. */
+    static double[] gemmRate() {
+        int m = 1024, k = 3072, n = 3072;
+        SplittableRandom r = new SplittableRandom(3);
+        float[] x = new float[m * k], y = new float[m * n];
+        for (int i = 0; i < x.length; i++) x[i] = (float) r.nextDouble();
+        try (Arena arena = Arena.ofShared()) {
+            Tensor w = random("gemm", DType.F32, new long[]{n, k}, 0.02f, r, arena);
+            double best = Double.MAX_VALUE, bestCpu = Double.MAX_VALUE;
+            for (int rep = 0; rep < 3; rep++) {
+                long t0 = System.nanoTime(), c0 = cpuNanos();
+                Matmul.matmul(x, m, k, w, null, y);
+                best = Math.min(best, (System.nanoTime() - t0) / 1e9);
+                bestCpu = Math.min(bestCpu, (cpuNanos() - c0) / 1e9);
+            }
+            return new double[]{2.0 * m * k * n / best / 1e9, 2.0 * m * k * n / bestCpu / 1e9};
+        }
+    }
+
+    /** A decoder-only checkpoint in BFL names with the given sizes and random weights (fan-in scaled). */
+    public static Checkpoint randomDecoder(VaeConfig c, DType dt, Arena arena) {
+        Map<String, Tensor> t = new LinkedHashMap<>();
+        SplittableRandom r = new SplittableRandom(42);
+        int top = c.channels(c.levels() - 1);
+        conv(t, "decoder.conv_in", c.zChannels(), top, 3, dt, r, arena);
+        for (String b : List.of("decoder.mid.block_1.", "decoder.mid.block_2.")) resnet(t, b, top, top, dt, r, arena);
+        norm(t, "decoder.mid.attn_1.norm", top, arena);
+        for (String p : List.of("q", "k", "v", "proj_out")) conv(t, "decoder.mid.attn_1." + p, top, top, 1, dt, r, arena);
+        int in = top;
+        for (int level = c.levels() - 1; level >= 0; level--) {
+            int out = c.channels(level);
+            for (int i = 0; i <= c.numResBlocks(); i++) {
+                resnet(t, "decoder.up." + level + ".block." + i + ".", in, out, dt, r, arena);
+                in = out;
+            }
+            if (level > 0) conv(t, "decoder.up." + level + ".upsample.conv", out, out, 3, dt, r, arena);
+        }
+        norm(t, "decoder.norm_out", in, arena);
+        conv(t, "decoder.conv_out", in, c.outChannels(), 3, dt, r, arena);
+        return Checkpoint.of("random FLUX VAE decoder (" + dt + ")", t);
+    }
+
+    private static void resnet(Map<String, Tensor> t, String p, int in, int out, DType dt, SplittableRandom r, Arena arena) {
+        norm(t, p + "norm1", in, arena);
+        conv(t, p + "conv1", in, out, 3, dt, r, arena);
+        norm(t, p + "norm2", out, arena);
+        conv(t, p + "conv2", out, out, 3, dt, r, arena);
+        if (in != out) conv(t, p + "nin_shortcut", in, out, 1, dt, r, arena);
+    }
+
+    private static void conv(Map<String, Tensor> t, String name, int in, int out, int k, DType dt, SplittableRandom r, Arena arena) {
+        t.put(name + ".weight", random(name + ".weight", dt, new long[]{out, in, k, k}, (float) Math.sqrt(3.0 / (in * k * k)), r, arena));
+        t.put(name + ".bias", random(name + ".bias", DType.F32, new long[]{out}, 0.02f, r, arena));
+    }
+
+    private static void norm(Map<String, Tensor> t, String name, int c, Arena arena) {
+        MemorySegment one = arena.allocate(4L * c);
+        for (int i = 0; i < c; i++) one.set(F32, 4L * i, 1f);
+        t.put(name + ".weight", new Tensor(name + ".weight", DType.F32, new long[]{c}, one, "memory"));
+        t.put(name + ".bias", new Tensor(name + ".bias", DType.F32, new long[]{c}, arena.allocate(4L * c), "memory"));
+    }
+
+    private static Tensor random(String name, DType dt, long[] shape, float scale, SplittableRandom r, Arena arena) {
+        long n = 1;
+        for (long d : shape) n *= d;
+        MemorySegment seg = arena.allocate(n * dt.byteSize());
+        for (long i = 0; i < n; i++) {
+            float v = (float) (r.nextDouble() * 2 - 1) * scale;
+            if (dt == DType.BF16) seg.set(I16, 2 * i, DType.floatToBf16(v));
+            else seg.set(F32, 4 * i, v);
+        }
+        return new Tensor(name, dt, shape, seg, "memory");
+    }
+
+    /** CPU time of the whole process (all threads, GC and JIT included), nanoseconds. */
+    private static long cpuNanos() {
+        return ((com.sun.management.OperatingSystemMXBean) ManagementFactory.getOperatingSystemMXBean()).getProcessCpuTime();
+    }
+
+    /** Resets the kernel's peak-RSS counter (Linux: "5" to clear_refs). */
+    private static void resetPeaks() {
+        try {
+            Files.writeString(Path.of("/proc/self/clear_refs"), "5");
+        } catch (IOException | UnsupportedOperationException e) {
+            // Not Linux, or not permitted: VmHWM then is the peak since the process started.
+        }
+    }
+
+    /** Peak resident set size of the whole process (VmHWM), or -1 where /proc is absent. */
+    private static long vmHwm() {
+        try {
+            for (String line : Files.readAllLines(Path.of("/proc/self/status"))) {
+                if (line.startsWith("VmHWM:")) return Long.parseLong(line.replaceAll("\\D", "")) * 1024;
+            }
+        } catch (IOException e) {
+            return -1;
+        }
+        return -1;
+    }
+}

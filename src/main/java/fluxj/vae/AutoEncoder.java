@@ -1,0 +1,100 @@
+package fluxj.vae;
+
+import fluxj.io.Checkpoint;
+import fluxj.tensor.ModelFormatException;
+
+import java.util.Map;
+
+/**
+ * FLUX's KL autoencoder (BFL {@code AutoEncoder}, diffusers {@code AutoencoderKL}): {@link #decode} turns the
+ * sampler's latent into an image, {@link #encode} an image into the latent the sampler would use. Loads BFL,
+ * diffusers and ComfyUI-prefixed layouts (see {@link VaeLayout}), weights in any float dtype.
+ */
+public final class AutoEncoder {
+    private static final System.Logger LOG = System.getLogger(AutoEncoder.class.getName());
+    private final VaeConfig config;
+    private final Encoder encoder;
+    private final Decoder decoder;
+    private final Tiling tiling;
+    private final String source;
+
+    private AutoEncoder(VaeConfig config, Encoder encoder, Decoder decoder, Tiling tiling, String source) {
+        this.config = config;
+        this.encoder = encoder;
+        this.decoder = decoder;
+        this.tiling = tiling;
+        this.source = source;
+    }
+
+    /**
+     * @param config a diffusers {@code config.json} map, a sidecar {@code ae_params} map, or null (sizes from the
+     *               tensors, FLUX's scale 0.3611 and shift 0.1159)
+     */
+    public static AutoEncoder load(Checkpoint ck, Map<String, Object> config) {
+        Checkpoint bfl = VaeLayout.toBfl(ck);
+        VaeConfig c = VaeConfig.infer(bfl, config);
+        Encoder enc = bfl.has("encoder.conv_in.weight") ? new Encoder(bfl, c) : null;
+        LOG.log(System.Logger.Level.DEBUG, () -> "VAE " + ck.description() + ": " + c + (enc == null ? " (decoder only)" : ""));
+        return new AutoEncoder(c, enc, new Decoder(bfl, c), Tiling.defaults(), ck.description());
+    }
+
+    /** This autoencoder with other tiling options (the weights are shared). */
+    public AutoEncoder withTiling(Tiling t) { return new AutoEncoder(config, encoder, decoder, t, source); }
+
+    public Tiling tiling() { return tiling; }
+
+    public VaeConfig config() { return config; }
+
+    public int latentChannels() { return config.zChannels(); }
+
+    /**
+     * z [zc, h, w] as the sampler produces it -> image [out, f*h, f*w] in about [-1, 1], not clamped. Computes
+     * {@code decoder(z / scale + shift)}, in tiles when {@link #tiling()} says so for this size.
+     */
+    public float[] decode(float[] z, int h, int w) {
+        int n = config.zChannels() * h * w;
+        if (h < 1 || w < 1 || z.length != n) throw new IllegalArgumentException("decode: latent holds " + z.length + " values, expected " + config.zChannels() + "x" + h + "x" + w);
+        float[] x = new float[n];
+        for (int i = 0; i < n; i++) x[i] = z[i] / config.scaleFactor() + config.shiftFactor();
+        if (tiling.applies(h, w, decodeBytes(h, w))) {
+            TiledDecoder td = tiledDecoder(h, w);
+            LOG.log(System.Logger.Level.DEBUG, () -> "decoding " + h + "x" + w + " latent in " + tiling.tile() + "-pixel tiles"
+                    + (td.wholeTrunk() ? "" : " (trunk tiled too)"));
+            return td.decode(x, h, w);
+        }
+        return decoder.decode(x, h, w);
+    }
+
+    /** image [in, H, W] (H, W multiples of 8 for FLUX) -> {@code (mean - shift) * scale}, [zc, H/8, W/8]. */
+    public float[] encode(float[] image, int height, int width) {
+        if (encoder == null) throw new ModelFormatException(source, "this VAE checkpoint holds no encoder weights");
+        int f = config.factor();
+        if (height < f || width < f || height % f != 0 || width % f != 0) {
+            throw new IllegalArgumentException("encode: image " + width + "x" + height + " is not a positive multiple of " + f + " on each side");
+        }
+        if (image.length != config.inChannels() * height * width) throw new IllegalArgumentException("encode: image holds " + image.length + " values, expected " + config.inChannels() + "x" + height + "x" + width);
+        float[] mean = encoder.mean(image, height, width);
+        for (int i = 0; i < mean.length; i++) mean[i] = (mean[i] - config.shiftFactor()) * config.scaleFactor();
+        return mean;
+    }
+
+    /** Estimated peak bytes of activations of an untiled decode of an h x w latent. */
+    public long decodeBytes(int h, int w) { return decoder.activationBytes(h, w); }
+
+    /** Estimated peak bytes of a tiled decode of an h x w latent with this tiling's tile size (output included). */
+    public long tileBytes(int h, int w) { return tiledDecoder(h, w).peakBytes(h, w); }
+
+    /**
+     * The tiled decoder for an h x w latent: the trunk (and its attention) on the whole latent when that fits the
+     * memory budget, which it does but for huge images (its maps are 1/f^2 of the pixels); else all in tiles.
+     */
+    private TiledDecoder tiledDecoder(int h, int w) {
+        TiledDecoder whole = new TiledDecoder(decoder, tiling.tile(), tiling.overlap(), true);
+        return whole.peakBytes(h, w) <= tiling.memoryBudget() ? whole : new TiledDecoder(decoder, tiling.tile(), tiling.overlap(), false);
+    }
+
+    /** Estimated peak bytes of {@link #decode} of an h x w latent as the current tiling options decide it. */
+    public long plannedDecodeBytes(int h, int w) {
+        return tiling.applies(h, w, decodeBytes(h, w)) ? tileBytes(h, w) : decodeBytes(h, w);
+    }
+}

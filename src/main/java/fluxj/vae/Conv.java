@@ -1,0 +1,41 @@
+package fluxj.vae;
+
+import fluxj.io.Checkpoint;
+import fluxj.tensor.Conv2d;
+import fluxj.tensor.ModelFormatException;
+import fluxj.tensor.Tensor;
+
+import java.util.Arrays;
+
+/** A convolution layer: stored weight [Cout, Cin, k, k] (or [Cout, Cin] for 1x1), f32 bias, stride, padding. */
+record Conv(Tensor weight, float[] bias, int stride, Conv2d.Padding pad) {
+
+    static Conv load(Checkpoint ck, String name, int cin, int cout, int kernel, int stride, Conv2d.Padding pad) {
+        Tensor w = ck.get(name + ".weight");
+        boolean ok = Arrays.equals(w.shape(), new long[]{cout, cin, kernel, kernel})
+                || (kernel == 1 && Arrays.equals(w.shape(), new long[]{cout, cin}));
+        if (!ok || !w.dtype().isFloat()) {
+            throw new ModelFormatException(w.source(), "tensor '" + w.name() + "' is " + w + ", expected a float ["
+                    + cout + ", " + cin + ", " + kernel + ", " + kernel + "] convolution weight");
+        }
+        float[] b = ck.find(name + ".bias").map(t -> t.expectShape(cout).toFloats()).orElse(null);
+        return new Conv(w, b, stride, pad);
+    }
+
+    /** 3x3, stride 1, zero padding 1: the size-keeping convolution of every ResNet block. */
+    static Conv same3x3(Checkpoint ck, String name, int cin, int cout) {
+        return load(ck, name, cin, cout, 3, 1, Conv2d.Padding.same(3));
+    }
+
+    static Conv pointwise(Checkpoint ck, String name, int cin, int cout) {
+        return load(ck, name, cin, cout, 1, 1, Conv2d.Padding.NONE);
+    }
+
+    /** Scratch bytes of one application producing {@code outPixels} pixels. */
+    long scratchBytes(long outPixels) {
+        int kh = weight.rank() == 4 ? weight.dim(2) : 1, kw = weight.rank() == 4 ? weight.dim(3) : 1;
+        return Conv2d.scratchBytes(weight.dim(1), kh, kw, weight.dim(0), outPixels);
+    }
+
+    float[] apply(float[] x, int h, int w) { return Conv2d.conv2d(x, h, w, weight, bias, stride, pad); }
+}

@@ -1,0 +1,126 @@
+package fluxj.vae;
+
+import fluxj.io.Checkpoint;
+import fluxj.tensor.Upsample;
+
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * Latent [z, h, w] (already un-scaled) to image [out, f*h, f*w], f = 2^(levels-1): conv_in, mid (ResNet,
+ * attention, ResNet), then from the lowest resolution up: num_res_blocks+1 ResNets per level and a nearest 2x
+ * upsample + 3x3 conv between levels, GroupNorm + SiLU, conv_out.
+ */
+public final class Decoder {
+    private final VaeConfig config;
+    private final Conv postQuantConv, convIn, convOut;
+    private final ResnetBlock mid1, mid2;
+    private final AttnBlock attn;
+    private final List<List<ResnetBlock>> up = new ArrayList<>();
+    private final List<Conv> upsample = new ArrayList<>();
+    private final GroupNorm normOut;
+
+    Decoder(Checkpoint ck, VaeConfig c) {
+        config = c;
+        int z = c.zChannels(), top = c.channels(c.levels() - 1), g = c.groups();
+        postQuantConv = ck.has("post_quant_conv.weight") ? Conv.pointwise(ck, "post_quant_conv", z, z) : null;
+        convIn = Conv.same3x3(ck, "decoder.conv_in", z, top);
+        mid1 = ResnetBlock.load(ck, "decoder.mid.block_1.", top, top, g);
+        attn = ck.has("decoder.mid.attn_1.q.weight") ? AttnBlock.load(ck, "decoder.mid.attn_1.", top, g) : null;
+        mid2 = ResnetBlock.load(ck, "decoder.mid.block_2.", top, top, g);
+        int in = top;
+        for (int level = 0; level < c.levels(); level++) {
+            up.add(null);
+            upsample.add(null);
+        }
+        for (int level = c.levels() - 1; level >= 0; level--) {
+            List<ResnetBlock> blocks = new ArrayList<>();
+            for (int i = 0; i <= c.numResBlocks(); i++) {
+                blocks.add(ResnetBlock.load(ck, "decoder.up." + level + ".block." + i + ".", in, c.channels(level), g));
+                in = c.channels(level);
+            }
+            up.set(level, blocks);
+            if (level > 0) upsample.set(level, Conv.same3x3(ck, "decoder.up." + level + ".upsample.conv", in, in));
+        }
+        normOut = GroupNorm.load(ck, "decoder.norm_out", in, g);
+        convOut = Conv.same3x3(ck, "decoder.conv_out", in, c.outChannels());
+    }
+
+    public VaeConfig config() { return config; }
+
+    /** z [zc, h, w] in the decoder's own scale (after z / scale + shift) -> image [out, f*h, f*w]. */
+    public float[] decode(float[] z, int h, int w) {
+        return upper(trunk(z, h, w), h, w);
+    }
+
+    /** Channels of the {@link #trunk} output. */
+    int trunkChannels() { return config.channels(config.levels() - 1); }
+
+    /**
+     * The lowest-resolution part, z [zc, h, w] -> [trunkChannels, h, w]: conv_in, mid (with the only attention)
+     * and the lowest level's ResNets. Small next to the rest (1/f^2 of the pixels), and the one part whose
+     * attention sees the whole latent, so tiled decoding runs it untiled.
+     */
+    float[] trunk(float[] z, int h, int w) {
+        float[] x = postQuantConv == null ? z : postQuantConv.apply(z, h, w);
+        x = convIn.apply(x, h, w);
+        x = mid1.forward(x, h, w);
+        if (attn != null) x = attn.forward(x, h, w);
+        x = mid2.forward(x, h, w);
+        for (ResnetBlock b : up.get(config.levels() - 1)) x = b.forward(x, h, w);
+        return x;
+    }
+
+    /** The upsampling levels and output, trunk features [trunkChannels, h, w] -> image [out, f*h, f*w]. */
+    float[] upper(float[] x, int h, int w) {
+        for (int level = config.levels() - 1; level >= 0; level--) {
+            if (level < config.levels() - 1) {
+                for (ResnetBlock b : up.get(level)) x = b.forward(x, h, w);
+            }
+            if (level > 0) {
+                x = Upsample.nearest2x(x, config.channels(level), h, w);
+                h *= 2;
+                w *= 2;
+                x = upsample.get(level).apply(x, h, w);
+            }
+        }
+        return convOut.apply(normOut.siluInPlace(x, h * w), h, w);
+    }
+
+    /** Bytes of activations live at the peak of {@link #decode} on an h x w latent. */
+    public long activationBytes(int h, int w) {
+        return Math.max(trunkBytes(h, w), upperBytes(h, w));
+    }
+
+    /**
+     * Peak bytes of {@link #trunk} on an h x w latent: the largest of its steps' inputs + outputs + convolution
+     * scratch, following the arrays the forward pass allocates.
+     */
+    long trunkBytes(int h, int w) {
+        long hw = (long) h * w;
+        long peak = (config.zChannels() + (long) trunkChannels()) * hw * 4 + convIn.scratchBytes(hw);
+        peak = Math.max(peak, mid1.peakBytes(h, w));
+        if (attn != null) peak = Math.max(peak, attn.peakBytes(h, w));
+        for (ResnetBlock b : up.get(config.levels() - 1)) peak = Math.max(peak, b.peakBytes(h, w));
+        return peak;
+    }
+
+    /** Peak bytes of {@link #upper} on h x w trunk features (the output image included). */
+    long upperBytes(int h, int w) {
+        long hw = (long) h * w, peak = 0;
+        for (int level = config.levels() - 1; level >= 0; level--) {
+            if (level < config.levels() - 1) {
+                for (ResnetBlock b : up.get(level)) peak = Math.max(peak, b.peakBytes(h, w));
+            }
+            if (level > 0) {
+                long c = config.channels(level);
+                // the input and its 4x copy, then the copy and the conv output
+                peak = Math.max(peak, Math.max(5 * c * hw * 4, 8 * c * hw * 4 + upsample.get(level).scratchBytes(4 * hw)));
+                h *= 2;
+                w *= 2;
+                hw *= 4;
+            }
+        }
+        return Math.max(peak, ((long) config.channels(0) + config.outChannels()) * hw * 4 + convOut.scratchBytes(hw));
+    }
+}

@@ -1,0 +1,30 @@
+package fluxj.vae;
+
+import fluxj.io.Checkpoint;
+import fluxj.tensor.Ops;
+
+/** {@code x + conv2(silu(norm2(conv1(silu(norm1(x))))))}, with a 1x1 shortcut on x when the width changes. */
+record ResnetBlock(int in, int out, GroupNorm norm1, Conv conv1, GroupNorm norm2, Conv conv2, Conv shortcut) {
+
+    static ResnetBlock load(Checkpoint ck, String prefix, int in, int out, int groups) {
+        Conv shortcut = in == out ? null : Conv.pointwise(ck, prefix + "nin_shortcut", in, out);
+        return new ResnetBlock(in, out, GroupNorm.load(ck, prefix + "norm1", in, groups), Conv.same3x3(ck, prefix + "conv1", in, out),
+                GroupNorm.load(ck, prefix + "norm2", out, groups), Conv.same3x3(ck, prefix + "conv2", out, out), shortcut);
+    }
+
+    /** x [in, h, w] -> [out, h, w]. */
+    public float[] forward(float[] x, int h, int w) {
+        int hw = h * w;
+        float[] y = conv2.apply(norm2.siluInPlace(conv1.apply(norm1.silu(x, hw), h, w), hw), h, w);
+        Ops.add(y, shortcut == null ? x : shortcut.apply(x, h, w), y.length);
+        return y;
+    }
+
+    /** Peak bytes of live activations while running on an [in, h, w] input (input included). */
+    long peakBytes(int h, int w) {
+        long hw = (long) h * w;
+        long norm1Conv1 = (2L * in + out) * hw * 4 + conv1.scratchBytes(hw);
+        long conv2AndShortcut = (in + 3L * out) * hw * 4 + conv2.scratchBytes(hw);
+        return Math.max(norm1Conv1, conv2AndShortcut);
+    }
+}
