@@ -30,6 +30,11 @@ public final class FluxPipeline implements AutoCloseable {
         this.parts = parts;
     }
 
+    /** Loads the model {@code source} names, downloading a repo's files first when the cache lacks them. */
+    public static FluxPipeline open(ModelSource source, HubClient.Listener listener) throws java.io.IOException {
+        return new FluxPipeline(FluxComponents.load(source.resolve(listener)));
+    }
+
     public ModelInfo model() {
         return parts.info();
     }
