@@ -181,7 +181,7 @@ public final class HubClient {
     }
 
     private HubException offline(String repoId, Exception e) {
-        return new HubException("cannot reach " + config.endpoint() + " to download " + repoId + " (" + (e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage())
+        return new HubException("cannot reach " + config.endpoint() + " to download " + repoId + " (" + (e.getMessage() == null ? "no connection: " + e.getClass().getSimpleName() : e.getMessage())
                 + "). It is not in the Hugging Face cache " + repoDir(repoId) + "; connect to the internet, set HF_ENDPOINT to a mirror, or pass --model DIR|FILE with local weights");
     }
 
