@@ -4,6 +4,7 @@ import fluxj.memory.WeightDtype;
 import fluxj.sampling.EulerSampler;
 import fluxj.sampling.TrueCfg;
 
+import java.io.IOException;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.concurrent.ThreadLocalRandom;
@@ -31,7 +32,7 @@ public final class FluxPipeline implements AutoCloseable {
     }
 
     /** Loads the model {@code source} names, downloading a repo's files first when the cache lacks them. */
-    public static FluxPipeline open(ModelSource source, HubClient.Listener listener) throws java.io.IOException {
+    public static FluxPipeline open(ModelSource source, HubClient.Listener listener) throws IOException {
         return new FluxPipeline(FluxComponents.load(source.resolve(listener)));
     }
 
