@@ -1,6 +1,8 @@
 package fluxj.cli;
 
 import fluxj.memory.ByteSize;
+import fluxj.memory.MemoryPlan;
+import fluxj.memory.ProcessMemory;
 import fluxj.memory.WeightDtype;
 import fluxj.pipeline.FluxPipeline;
 import fluxj.pipeline.GenerationRequest;
@@ -25,7 +27,7 @@ import java.util.concurrent.Callable;
 @Command(name = "generate", sortOptions = false, usageHelpAutoWidth = true,
         description = {"Generate images from a text prompt with a FLUX.1 model.",
                 "Exit codes: 0 ok, 1 runtime failure (model files, I/O), 2 bad arguments, 3 launcher (no JDK 25, build failed)."})
-final class GenerateCommand implements Callable<Integer> {
+class GenerateCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;
 
@@ -69,7 +71,7 @@ final class GenerateCommand implements Callable<Integer> {
     String memoryBudget;
     @Option(names = "--weight-dtype", paramLabel = "stored|fp8", description = "Hold transformer weights as stored (default) or as FP8.")
     String weightDtype;
-    @Option(names = "--output", paramLabel = "FILE.png", required = true, description = "Where to write the image; with --count N: FILE.png, FILE-1.png, ... FILE-(N-1).png.")
+    @Option(names = "--output", paramLabel = "FILE.png", description = "Where to write the image (required); with --count N: FILE.png, FILE-1.png, ... FILE-(N-1).png.")
     Path output;
     @Option(names = "--overwrite", description = "Replace existing output files (refused otherwise).")
     boolean overwrite;
@@ -87,6 +89,12 @@ final class GenerateCommand implements Callable<Integer> {
         plan.notes().forEach(n -> progress.warning(n));
         ModelSource source = ModelSource.of(plan.model()).withParts(vae, clipL, t5, clipTokenizer, t5Tokenizer, config);
         try (FluxPipeline pipeline = FluxPipeline.open(source, progress)) {
+            if (planOnly()) {
+                MemoryPlan mp = pipeline.plan(pipeline.resolve(plan.request()));
+                out.print(mp.render());
+                out.flush();
+                return mp.fits() ? 0 : 1;
+            }
             if (plan.expectedHash() != null && !plan.expectedHash().equals(pipeline.model().hash())) {
                 progress.warning(from + " was made with model hash " + plan.expectedHash() + ", this model's is " + pipeline.model().hash() + ": the image will differ");
             }
@@ -106,8 +114,12 @@ final class GenerateCommand implements Callable<Integer> {
                 if (!quiet) out.println(file);
             }
         }
+        if (!quiet && ProcessMemory.peakRss() > 0) progress.line("peak memory (RSS) " + ByteSize.format(ProcessMemory.peakRss()));
         return 0;
     }
+
+    /** Whether to print the memory plan instead of generating ({@code fluxj plan}). */
+    boolean planOnly() { return false; }
 
     /** Everything checked and settled before any model is loaded. */
     record Plan(GenerationRequest request, String model, List<Path> outputs, String expectedHash, List<String> notes) {}
@@ -177,6 +189,8 @@ final class GenerateCommand implements Callable<Integer> {
 
     /** FILE.png, then FILE-1.png, FILE-2.png ...; refuses existing files unless --overwrite. */
     private List<Path> outputs(int n) throws IOException {
+        if (planOnly()) return List.of();
+        if (output == null) throw new IllegalArgumentException("--output FILE.png is required");
         String name = output.getFileName().toString();
         if (!name.toLowerCase(java.util.Locale.ROOT).endsWith(".png")) throw new IllegalArgumentException("--output must name a .png file, got " + output);
         Path dir = output.toAbsolutePath().getParent();

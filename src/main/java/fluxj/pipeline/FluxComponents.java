@@ -12,7 +12,9 @@ import fluxj.text.T5Tokenizer;
 import fluxj.vae.AutoEncoder;
 
 import java.io.IOException;
+import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -21,11 +23,14 @@ import java.util.Map;
 final class FluxComponents {
     private FluxComponents() {}
 
+    /**
+     * Maps every part once to check that they fit together and to size them, then hands them to
+     * {@link ManagedModels}, which maps each again only in its phase, as the memory plan says.
+     */
     static FluxPipeline.Parts load(ModelFiles f) throws IOException {
-        List<Checkpoint> open = new ArrayList<>();
+        Map<Path, Checkpoint> open = new LinkedHashMap<>();
         try {
-            Checkpoint tck = opened(open, f.transformer());
-            FluxTransformer transformer = FluxTransformer.load(tck, f.transformerConfig());
+            FluxTransformer transformer = FluxTransformer.load(opened(open, f.transformer()), f.transformerConfig());
             AutoEncoder ae = AutoEncoder.load(opened(open, f.vae()), f.vaeConfig());
             ClipTextModel clip = ClipTextModel.load(opened(open, f.clip()), f.clipConfig());
             T5Encoder t5 = T5Encoder.load(opened(open, f.t5()), f.t5Config());
@@ -40,18 +45,17 @@ final class FluxComponents {
             boolean dev = c.guidanceEmbed();
             Schedule schedule = f.schedulerConfig() != null ? Schedule.fromSchedulerConfig(f.schedulerConfig()) : Schedule.forModel(dev);
             ModelInfo info = new ModelInfo(f.name(), ModelHash.of(f.transformerFiles()), dev, ae.latentChannels(), ModelInfo.t5MaxLengthFor(dev), schedule);
-            List<Checkpoint> toClose = List.copyOf(open);
-            return new FluxPipeline.Parts(info, text(clipTok, clip, t5Tok, t5, info.t5MaxLength()), denoiser(transformer),
-                    ae::decode, () -> toClose.forEach(Checkpoint::close));
-        } catch (IOException | RuntimeException e) {
-            open.forEach(Checkpoint::close);
-            throw e;
+            ManagedModels models = new ManagedModels(f, transformer, clip, t5, ae, open, info.t5MaxLength());
+            return new FluxPipeline.Parts(info, text(clipTok, models, t5Tok, info.t5MaxLength()), denoiser(models),
+                    (z, h, w) -> models.vae().decode(z, h, w), models, models::close);
+        } finally {
+            open.values().forEach(Checkpoint::close);
         }
     }
 
-    private static Checkpoint opened(List<Checkpoint> open, java.nio.file.Path p) throws IOException {
+    private static Checkpoint opened(Map<Path, Checkpoint> open, Path p) throws IOException {
         Checkpoint ck = Checkpoint.open(p);
-        open.add(ck);
+        open.put(p, ck);
         return ck;
     }
 
@@ -60,7 +64,7 @@ final class FluxComponents {
     }
 
     /** T5 sequence padded to the model's length, pooled CLIP over 77 tokens; warns when either truncates the prompt. */
-    private static TextConditioner text(ClipTokenizer clipTok, ClipTextModel clip, T5Tokenizer t5Tok, T5Encoder t5, int t5Len) {
+    private static TextConditioner text(ClipTokenizer clipTok, ManagedModels models, T5Tokenizer t5Tok, int t5Len) {
         return prompt -> {
             List<String> warnings = new ArrayList<>();
             int clipCount = clipTok.encode(prompt).length, t5Count = t5Tok.encode(prompt).length;
@@ -70,15 +74,16 @@ final class FluxComponents {
             }
             if (t5Count > t5Len) warnings.add("the prompt has " + t5Count + " T5 tokens; this model reads the first " + t5Len + ", the rest is ignored");
             int[] t5Ids = t5Tok.encodePadded(prompt, t5Len);
-            return new Conditioning(t5.encode(t5Ids), t5Len, clip.pooled(clipTok.encodePadded(prompt, ModelInfo.CLIP_MAX_LENGTH)), warnings);
+            float[] txt = models.t5().encode(t5Ids);
+            return new Conditioning(txt, t5Len, models.clip().pooled(clipTok.encodePadded(prompt, ModelInfo.CLIP_MAX_LENGTH)), warnings);
         };
     }
 
     /** Position ids are the same for every step of an image: built once per grid size and text length. */
-    private static Denoiser denoiser(FluxTransformer transformer) {
+    private static Denoiser denoiser(ManagedModels models) {
         Map<Long, float[]> imgIds = new HashMap<>();
         Map<Integer, float[]> txtIds = new HashMap<>();
-        return (img, h, w, t, cond, guidance) -> transformer.forward(img, h * w,
+        return (img, h, w, t, cond, guidance) -> models.transformer().forward(img, h * w,
                 imgIds.computeIfAbsent(((long) h << 32) | w, k -> Latents.imageIds(h, w)),
                 cond.txt(), cond.txtLen(), txtIds.computeIfAbsent(cond.txtLen(), Latents::textIds),
                 t, cond.vec(), guidance);

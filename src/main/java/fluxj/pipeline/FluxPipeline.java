@@ -1,6 +1,7 @@
 package fluxj.pipeline;
 
-import fluxj.memory.WeightDtype;
+import fluxj.memory.MemoryPlan;
+import fluxj.memory.Phase;
 import fluxj.sampling.EulerSampler;
 import fluxj.sampling.TrueCfg;
 
@@ -17,7 +18,7 @@ import java.util.concurrent.ThreadLocalRandom;
  */
 public final class FluxPipeline implements AutoCloseable {
     /** The model parts behind their interfaces; {@code onClose} releases their weights. */
-    public record Parts(ModelInfo info, TextConditioner text, Denoiser denoiser, LatentDecoder decoder, Runnable onClose) {}
+    public record Parts(ModelInfo info, TextConditioner text, Denoiser denoiser, LatentDecoder decoder, MemoryControl memory, Runnable onClose) {}
 
     private final Parts parts;
     private final Map<String, Conditioning> recentPrompts = new LinkedHashMap<>(4, 0.75f, true) {
@@ -49,20 +50,28 @@ public final class FluxPipeline implements AutoCloseable {
         return b.build();
     }
 
+    /** The memory plan {@code request} would run under (nothing is loaded); null for parts without memory control. */
+    public MemoryPlan plan(GenerationRequest request) {
+        return parts.memory() == null ? null : parts.memory().prepare(resolve(request));
+    }
+
     /** Generates one image. */
     public GenerationResult generate(GenerationRequest request, ProgressListener listener) {
         GenerationRequest r = resolve(request);
-        if (r.weightDtype() == WeightDtype.FP8) {
-            listener.warning("--weight-dtype fp8 is not available yet: the weights are used as stored");
-            r = r.toBuilder().weightDtype(null).build();
-        }
         ModelInfo info = model();
+        MemoryControl memory = parts.memory();
+        if (memory != null) {
+            MemoryPlan plan = memory.prepare(r);
+            listener.plan(plan);
+            if (!plan.fits()) throw new IllegalStateException("the memory plan does not fit the budget:" + System.lineSeparator() + plan.render().stripTrailing());
+        }
         int h = r.height() / 16, w = r.width() / 16, c = info.latentChannels();
 
         listener.stage(ProgressListener.Stage.ENCODING_PROMPT);
         Conditioning pos = condition(r.prompt(), listener);
         TrueCfg cfg = r.trueCfg() ? new TrueCfg(r.cfgScale(), r.intervalLo(), r.intervalHi()) : null;
         Conditioning neg = cfg == null ? null : condition(r.negativePrompt(), listener);
+        if (memory != null) memory.done(Phase.ENCODE);
 
         float[] x = Latents.pack(Latents.noise(r.seed(), c, r.height(), r.width()), c, h, w);
         float[] timesteps = info.schedule().timesteps(r.steps(), h * w);
@@ -77,8 +86,11 @@ public final class FluxPipeline implements AutoCloseable {
                 cfg,
                 (i, n, latent, guided) -> listener.step(new ProgressListener.Step(i, n, timesteps[i - 1], guided, System.nanoTime() - start, latent)));
 
+        if (memory != null) memory.done(Phase.DENOISE);
+
         listener.stage(ProgressListener.Stage.DECODING);
         float[] image = parts.decoder().decode(Latents.unpack(x, c, h, w), 2 * h, 2 * w);
+        if (memory != null) memory.done(Phase.DECODE);
         return new GenerationResult(RgbImage.fromDecoded(image, r.width(), r.height()), r, info.name(), info.hash());
     }
 

@@ -20,6 +20,9 @@ public interface ProgressListener {
 
     default void step(Step step) {}
 
+    /** The memory plan made for the coming image, before anything is loaded. */
+    default void plan(fluxj.memory.MemoryPlan plan) {}
+
     /** Something the user should know (a truncated prompt, an option without effect). */
     default void warning(String message) {}
 }

@@ -54,7 +54,7 @@ class FluxPipelineTest {
                 public void step(Step s) { seen.add(s.latent().clone()); }
             };
             int seed = id.startsWith("p01") ? 42 : 7;
-            GenerationResult r = new FluxPipeline(new FluxPipeline.Parts(SCHNELL, p -> COND, replay, decoder, null))
+            GenerationResult r = new FluxPipeline(new FluxPipeline.Parts(SCHNELL, p -> COND, replay, decoder, null, null))
                     .generate(GenerationRequest.builder("p").size(64, 64).steps(steps).seed((long) seed).build(), l);
             assertEquals(steps, seen.size());
             for (int i = 0; i < steps; i++) assertArrayEquals(Arrays.copyOfRange(allLatents, i * n, (i + 1) * n), seen.get(i), 0f, id + " latent " + i);
@@ -78,7 +78,7 @@ class FluxPipelineTest {
             return new float[img.length];
         };
         TextConditioner text = p -> p.equals("bad") ? neg : COND;
-        FluxPipeline pipe = new FluxPipeline(new FluxPipeline.Parts(SCHNELL, text, d, (z, h, w) -> new float[3 * 64 * h * w], null));
+        FluxPipeline pipe = new FluxPipeline(new FluxPipeline.Parts(SCHNELL, text, d, (z, h, w) -> new float[3 * 64 * h * w], null, null));
         GenerationRequest r = GenerationRequest.builder("good").size(32, 32).steps(4).seed(1L).negativePrompt("bad").cfgScale(4).build();
 
         pipe.generate(r.toBuilder().guidanceInterval(0.3, 0.8).build(), ProgressListener.NONE);
@@ -107,7 +107,7 @@ class FluxPipelineTest {
             guidances.add(g);
             return new float[img.length];
         };
-        GenerationResult r = new FluxPipeline(new FluxPipeline.Parts(dev, p -> COND, d, (z, h, w) -> new float[3 * 64 * h * w], null))
+        GenerationResult r = new FluxPipeline(new FluxPipeline.Parts(dev, p -> COND, d, (z, h, w) -> new float[3 * 64 * h * w], null, null))
                 .generate(GenerationRequest.builder("p").size(64, 32).seed(1L).build(), ProgressListener.NONE);
         assertEquals(28, r.request().steps());
         float[] expected = Schedule.DEV.timesteps(28, 4 * 2); // 64x32 pixels = 4x2 tokens
@@ -120,7 +120,7 @@ class FluxPipelineTest {
         List<String> warnings = new ArrayList<>();
         Conditioning truncated = new Conditioning(new float[4], 1, new float[4], List.of("prompt truncated"));
         FluxPipeline pipe = new FluxPipeline(new FluxPipeline.Parts(SCHNELL, p -> truncated,
-                (img, h, w, t, c, g) -> new float[img.length], (z, h, w) -> new float[3 * 64 * h * w], null));
+                (img, h, w, t, c, g) -> new float[img.length], (z, h, w) -> new float[3 * 64 * h * w], null, null));
         ProgressListener l = new ProgressListener() {
             @Override
             public void warning(String m) { warnings.add(m); }
