@@ -37,6 +37,10 @@ public final class Main implements Runnable {
     }
 
     public static void main(String[] args) {
+        // System.Logger goes to java.util.logging: one line per record, not its default two-line form.
+        if (System.getProperty("java.util.logging.SimpleFormatter.format") == null) {
+            System.setProperty("java.util.logging.SimpleFormatter.format", "%4$s: %5$s%6$s%n");
+        }
         System.exit(execute(args));
     }
 
