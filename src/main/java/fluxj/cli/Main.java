@@ -1,6 +1,7 @@
 package fluxj.cli;
 
 import fluxj.tensor.ModelFormatException;
+import fluxj.tensor.onednn.MatmulBackend;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -18,10 +19,17 @@ import java.nio.file.NoSuchFileException;
  */
 @Command(name = "fluxj", mixinStandardHelpOptions = true, version = "fluxj 0.1.0",
         description = "FLUX.1 text-to-image in pure Java.",
-        subcommands = {BenchCommand.class, InspectCommand.class, DevCommand.class})
+        subcommands = {BenchCommand.class, InspectCommand.class, DevCommand.class, TokenizeCommand.class})
 public final class Main implements Runnable {
     @Option(names = "--debug", description = "Print stack traces of errors.", scope = CommandLine.ScopeType.INHERIT)
     boolean debug;
+
+    @Option(names = "--matmul", paramLabel = "java|onednn|auto", scope = CommandLine.ScopeType.INHERIT,
+            description = "Matmul backend: java (exact f32, the default), onednn (bf16 through the system's oneDNN library) "
+                    + "or auto (onednn when the library is present and the CPU has bf16 dot products).")
+    void matmul(String mode) {
+        MatmulBackend.select(mode);
+    }
 
     @Override
     public void run() {

@@ -94,20 +94,19 @@ public enum DType {
     /** Round-to-nearest-even f32 to float8_e4m3fn with saturation to +-448 (as torch's cast of in-range values). */
     public static byte floatToFp8E4M3(float f) {
         if (Float.isNaN(f)) return (byte) 0x7f;
-        int sign = f < 0 || (f == 0 && 1 / f < 0) ? 0x80 : 0;
-        float a = Math.min(Math.abs(f), 448f);
-        int best = 0;
-        float bestErr = Float.MAX_VALUE;
-        // Binary search over the monotone positive half of the table, then ties to even mantissa.
-        int lo = 0, hi = 0x7e;
-        while (lo < hi) {
-            int mid = (lo + hi + 1) >>> 1;
-            if (FP8_E4M3_TABLE[mid] <= a) lo = mid; else hi = mid - 1;
+        int bits = Float.floatToRawIntBits(f);
+        int sign = (bits >>> 24) & 0x80;
+        float a = Math.abs(f);
+        int code;
+        if (a < 0x1p-6f) {
+            // Subnormals are multiples of 2^-9; rint rounds half to even, and 8 * 2^-9 is code 0x08 = 2^-6.
+            code = (int) Math.rint(a * 512f);
+        } else {
+            // Round the f32 mantissa to 3 bits, half to even; a carry moves into the exponent as it should.
+            int ab = bits & 0x7fffffff;
+            int r = ab + 0x7ffff + ((ab >>> 20) & 1);
+            code = Math.min(0x7e, (((r >>> 23) - 120) << 3) | ((r >>> 20) & 7));
         }
-        for (int c = Math.max(0, lo - 1); c <= Math.min(0x7e, lo + 1); c++) {
-            float err = Math.abs(FP8_E4M3_TABLE[c] - a);
-            if (err < bestErr || (err == bestErr && (c & 1) == 0)) { bestErr = err; best = c; }
-        }
-        return (byte) (sign | best);
+        return (byte) (sign | code);
     }
 }

@@ -1,125 +1,151 @@
 package fluxj.tensor;
 
+import jdk.incubator.vector.DoubleVector;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorShape;
+import jdk.incubator.vector.VectorSpecies;
+
 /**
  * Element-wise and normalisation kernels on f32 activations laid out row-major. In-place unless stated.
- * Reductions accumulate in double where the reference's f32 sum is itself rounding-sensitive only in the
- * last bits; all results are within f32 rounding of the reference.
+ *
+ * <p>Vectorised with the Vector API and spread over the cores for large inputs. Sums run in f32 vector lanes
+ * (16 partial sums, then a reduction, which is more accurate than one running f32 sum); normalisations take
+ * two passes (mean, then centred variance) like torch. exp and tanh are the Vector API's lane-wise operators
+ * (within 1 ulp, like {@link Math#exp}), so every result is within f32 rounding of the scalar formula.
  */
 public final class Ops {
+    private static final VectorSpecies<Float> F = FloatVector.SPECIES_PREFERRED;
+    private static final VectorSpecies<Double> D = DoubleVector.SPECIES_PREFERRED;
+    private static final int L = F.length();
+    /** Floats matching the double lanes one for one (GELU-erf widens to double). */
+    private static final VectorSpecies<Float> FD = VectorSpecies.of(float.class, VectorShape.forBitSize(D.vectorBitSize() / 2));
+    /** Element-wise work below this size stays on the calling thread (forking costs more than it saves). */
+    private static final int GRAIN = 1 << 15;
+    private static final float SQRT_2_OVER_PI = (float) Math.sqrt(2 / Math.PI);
+
     private Ops() {}
 
     /** LayerNorm over the last dim of x[rows, dim]; gamma/beta may be null (no affine). */
     public static void layerNorm(float[] x, int rows, int dim, float[] gamma, float[] beta, float eps, float[] out) {
-        Parallel.forEach(chunks(rows), c -> {
-            for (int r = chunkStart(c, rows); r < chunkStart(c + 1, rows); r++) {
+        forRows(rows, dim, (r0, r1) -> {
+            for (int r = r0; r < r1; r++) {
                 int o = r * dim;
-                double mean = 0;
-                for (int i = 0; i < dim; i++) mean += x[o + i];
-                mean /= dim;
-                double var = 0;
-                for (int i = 0; i < dim; i++) { double d = x[o + i] - mean; var += d * d; }
-                var /= dim;
-                float inv = (float) (1.0 / Math.sqrt(var + eps));
-                float mf = (float) mean;
-                for (int i = 0; i < dim; i++) {
-                    float v = (x[o + i] - mf) * inv;
-                    if (gamma != null) v *= gamma[i];
-                    if (beta != null) v += beta[i];
-                    out[o + i] = v;
-                }
+                float mean = (float) (sum(x, o, dim) / dim);
+                float inv = (float) (1.0 / Math.sqrt(centredSquares(x, o, dim, mean) / dim + eps));
+                normalise(x, o, dim, mean, inv, gamma, beta, out);
             }
         });
     }
 
-    /** RMSNorm over the last dim: x * rsqrt(mean(x^2) + eps) * weight. */
+    /** RMSNorm over the last dim: x * rsqrt(mean(x^2) + eps) * weight (weight may be null). */
     public static void rmsNorm(float[] x, int rows, int dim, float[] weight, float eps, float[] out) {
-        Parallel.forEach(chunks(rows), c -> {
-            for (int r = chunkStart(c, rows); r < chunkStart(c + 1, rows); r++) {
+        forRows(rows, dim, (r0, r1) -> {
+            for (int r = r0; r < r1; r++) {
                 int o = r * dim;
-                double ss = 0;
-                for (int i = 0; i < dim; i++) ss += (double) x[o + i] * x[o + i];
-                float inv = (float) (1.0 / Math.sqrt(ss / dim + eps));
-                for (int i = 0; i < dim; i++) out[o + i] = x[o + i] * inv * (weight == null ? 1f : weight[i]);
+                float inv = (float) (1.0 / Math.sqrt(centredSquares(x, o, dim, 0f) / dim + eps));
+                normalise(x, o, dim, 0f, inv, weight, null, out);
             }
         });
     }
 
-    /** GroupNorm on x[C, HW] (NCHW, batch 1) with per-channel affine. */
+    /** GroupNorm on x[C, HW] (NCHW, batch 1) with per-channel affine (gamma/beta may be null). */
     public static void groupNorm(float[] x, int channels, int hw, int groups, float[] gamma, float[] beta, float eps, float[] out) {
         int cpg = channels / groups;
         Parallel.forEach(groups, g -> {
             int o = g * cpg * hw, n = cpg * hw;
-            double mean = 0;
-            for (int i = 0; i < n; i++) mean += x[o + i];
-            mean /= n;
-            double var = 0;
-            for (int i = 0; i < n; i++) { double d = x[o + i] - mean; var += d * d; }
-            var /= n;
-            float inv = (float) (1.0 / Math.sqrt(var + eps));
-            float mf = (float) mean;
+            float mean = (float) (sum(x, o, n) / n);
+            float inv = (float) (1.0 / Math.sqrt(centredSquares(x, o, n, mean) / n + eps));
             for (int c = g * cpg; c < (g + 1) * cpg; c++) {
-                float a = gamma == null ? 1f : gamma[c], b = beta == null ? 0f : beta[c];
-                for (int i = c * hw; i < (c + 1) * hw; i++) out[i] = (x[i] - mf) * inv * a + b;
+                float a = gamma == null ? inv : gamma[c] * inv, b = beta == null ? 0f : beta[c];
+                affine(x, c * hw, hw, mean, a, b, out);
             }
         });
     }
 
     /** GELU with the tanh approximation (torch approximate="tanh"). */
     public static void geluTanh(float[] x, int n) {
-        final float c = (float) Math.sqrt(2 / Math.PI);
-        for (int i = 0; i < n; i++) {
-            float v = x[i];
-            x[i] = 0.5f * v * (1f + (float) Math.tanh(c * (v + 0.044715f * v * v * v)));
-        }
+        forRange(n, (lo, hi) -> {
+            int i = lo, up = lo + (hi - lo) / L * L;
+            for (; i < up; i += L) {
+                FloatVector v = FloatVector.fromArray(F, x, i);
+                FloatVector inner = v.mul(v).mul(v).mul(0.044715f).add(v).mul(SQRT_2_OVER_PI);
+                v.mul(0.5f).mul(inner.lanewise(VectorOperators.TANH).add(1f)).intoArray(x, i);
+            }
+            for (; i < hi; i++) {
+                float v = x[i];
+                x[i] = 0.5f * v * (1f + (float) Math.tanh(SQRT_2_OVER_PI * (v + 0.044715f * v * v * v)));
+            }
+        });
     }
 
-    /** Exact GELU, 0.5 x (1 + erf(x / sqrt 2)). */
+    /** Exact GELU, 0.5 x (1 + erf(x / sqrt 2)), evaluated in double lanes. */
     public static void geluErf(float[] x, int n) {
-        for (int i = 0; i < n; i++) x[i] = (float) (0.5 * x[i] * (1 + erf(x[i] / Math.sqrt(2))));
+        int dl = D.length();
+        forRange(n, (lo, hi) -> {
+            int i = lo, up = lo + (hi - lo) / dl * dl;
+            for (; i < up; i += dl) {
+                DoubleVector v = (DoubleVector) FloatVector.fromArray(FD, x, i).convertShape(VectorOperators.F2D, D, 0);
+                DoubleVector g = v.mul(0.5).mul(erf(v.mul(1 / Math.sqrt(2))).add(1.0));
+                ((FloatVector) g.convertShape(VectorOperators.D2F, FD, 0)).intoArray(x, i);
+            }
+            for (; i < hi; i++) x[i] = (float) (0.5 * x[i] * (1 + erf(x[i] / Math.sqrt(2))));
+        });
     }
 
     /** CLIP's quick GELU, x * sigmoid(1.702 x). */
-    public static void quickGelu(float[] x, int n) {
-        for (int i = 0; i < n; i++) x[i] = x[i] / (1f + (float) Math.exp(-1.702f * x[i]));
-    }
+    public static void quickGelu(float[] x, int n) { sigmoidGate(x, n, 1.702f); }
 
-    public static void silu(float[] x, int n) {
-        for (int i = 0; i < n; i++) x[i] = x[i] / (1f + (float) Math.exp(-x[i]));
-    }
+    /** x * sigmoid(x). */
+    public static void silu(float[] x, int n) { sigmoidGate(x, n, 1f); }
 
     public static void relu(float[] x, int n) {
-        for (int i = 0; i < n; i++) x[i] = Math.max(0f, x[i]);
+        forRange(n, (lo, hi) -> {
+            int i = lo, up = lo + (hi - lo) / L * L;
+            for (; i < up; i += L) FloatVector.fromArray(F, x, i).max(0f).intoArray(x, i);
+            for (; i < hi; i++) x[i] = Math.max(0f, x[i]);
+        });
     }
 
     /** Softmax over the last dim of x[rows, cols], in place. */
     public static void softmax(float[] x, int rows, int cols) {
-        for (int r = 0; r < rows; r++) {
-            int o = r * cols;
-            float max = Float.NEGATIVE_INFINITY;
-            for (int i = 0; i < cols; i++) max = Math.max(max, x[o + i]);
-            double sum = 0;
-            for (int i = 0; i < cols; i++) { float e = (float) Math.exp(x[o + i] - max); x[o + i] = e; sum += e; }
-            float inv = (float) (1 / sum);
-            for (int i = 0; i < cols; i++) x[o + i] *= inv;
-        }
+        forRows(rows, cols, (r0, r1) -> {
+            for (int r = r0; r < r1; r++) softmaxRow(x, r * cols, cols);
+        });
     }
 
     /** a[i] += b[i] for i < n. */
     public static void add(float[] a, float[] b, int n) {
-        for (int i = 0; i < n; i++) a[i] += b[i];
+        forRange(n, (lo, hi) -> {
+            int i = lo, up = lo + (hi - lo) / L * L;
+            for (; i < up; i += L) FloatVector.fromArray(F, a, i).add(FloatVector.fromArray(F, b, i)).intoArray(a, i);
+            for (; i < hi; i++) a[i] += b[i];
+        });
     }
 
     /** x[rows, cols] += v[cols] broadcast over rows. */
     public static void addRow(float[] x, int rows, int cols, float[] v) {
-        for (int r = 0; r < rows; r++) for (int i = 0; i < cols; i++) x[r * cols + i] += v[i];
+        forRows(rows, cols, (r0, r1) -> {
+            for (int r = r0; r < r1; r++) {
+                int o = r * cols, i = 0, up = cols - cols % L;
+                for (; i < up; i += L) FloatVector.fromArray(F, x, o + i).add(FloatVector.fromArray(F, v, i)).intoArray(x, o + i);
+                for (; i < cols; i++) x[o + i] += v[i];
+            }
+        });
     }
 
     /** x[rows, cols] *= v[cols] broadcast over rows. */
     public static void mulRow(float[] x, int rows, int cols, float[] v) {
-        for (int r = 0; r < rows; r++) for (int i = 0; i < cols; i++) x[r * cols + i] *= v[i];
+        forRows(rows, cols, (r0, r1) -> {
+            for (int r = r0; r < r1; r++) {
+                int o = r * cols, i = 0, up = cols - cols % L;
+                for (; i < up; i += L) FloatVector.fromArray(F, x, o + i).mul(FloatVector.fromArray(F, v, i)).intoArray(x, o + i);
+                for (; i < cols; i++) x[o + i] *= v[i];
+            }
+        });
     }
 
-    /** Abramowitz-Stegun-free erf: via the complementary error function with double precision (|err| < 1.2e-7). */
+    /** erf from the complementary error function's Chebyshev fit (Numerical Recipes erfcc): |error| < 1.2e-7. */
     public static double erf(double z) {
         double t = 1.0 / (1.0 + 0.5 * Math.abs(z));
         double ans = 1 - t * Math.exp(-z * z - 1.26551223 + t * (1.00002368 + t * (0.37409196 + t * (0.09678418
@@ -128,7 +154,108 @@ public final class Ops {
         return z >= 0 ? ans : -ans;
     }
 
-    private static int chunks(int rows) { return Math.min(rows, Parallel.threads() * 4); }
+    /** {@link #erf(double)} lane-wise, same formula. */
+    private static DoubleVector erf(DoubleVector z) {
+        DoubleVector t = DoubleVector.broadcast(D, 1.0).div(z.abs().mul(0.5).add(1.0));
+        DoubleVector poly = t.mul(0.17087277).add(-0.82215223).mul(t).add(1.48851587).mul(t).add(-1.13520398).mul(t)
+                .add(0.27886807).mul(t).add(-0.18628806).mul(t).add(0.09678418).mul(t).add(0.37409196).mul(t)
+                .add(1.00002368).mul(t).add(-1.26551223);
+        DoubleVector ans = t.mul(z.mul(z).neg().add(poly).lanewise(VectorOperators.EXP)).neg().add(1.0);
+        return ans.blend(ans.neg(), z.compare(VectorOperators.LT, 0.0));
+    }
 
-    private static int chunkStart(int c, int rows) { return (int) ((long) c * rows / chunks(rows)); }
+    /** x * sigmoid(a x) = x / (1 + exp(-a x)). */
+    private static void sigmoidGate(float[] x, int n, float a) {
+        forRange(n, (lo, hi) -> {
+            int i = lo, up = lo + (hi - lo) / L * L;
+            for (; i < up; i += L) {
+                FloatVector v = FloatVector.fromArray(F, x, i);
+                v.div(v.mul(-a).lanewise(VectorOperators.EXP).add(1f)).intoArray(x, i);
+            }
+            for (; i < hi; i++) x[i] = x[i] / (1f + (float) Math.exp(-a * x[i]));
+        });
+    }
+
+    private static void softmaxRow(float[] x, int o, int n) {
+        int up = n - n % L, i = 0;
+        FloatVector mv = FloatVector.broadcast(F, Float.NEGATIVE_INFINITY);
+        for (; i < up; i += L) mv = mv.max(FloatVector.fromArray(F, x, o + i));
+        float max = mv.reduceLanes(VectorOperators.MAX);
+        for (; i < n; i++) max = Math.max(max, x[o + i]);
+        FloatVector sv = FloatVector.zero(F);
+        for (i = 0; i < up; i += L) {
+            FloatVector e = FloatVector.fromArray(F, x, o + i).sub(max).lanewise(VectorOperators.EXP);
+            e.intoArray(x, o + i);
+            sv = sv.add(e);
+        }
+        double sum = sv.reduceLanes(VectorOperators.ADD);
+        for (; i < n; i++) { float e = (float) Math.exp(x[o + i] - max); x[o + i] = e; sum += e; }
+        float inv = (float) (1 / sum);
+        for (i = 0; i < up; i += L) FloatVector.fromArray(F, x, o + i).mul(inv).intoArray(x, o + i);
+        for (; i < n; i++) x[o + i] *= inv;
+    }
+
+    private static double sum(float[] x, int o, int n) {
+        FloatVector acc = FloatVector.zero(F);
+        int i = 0, up = n - n % L;
+        for (; i < up; i += L) acc = acc.add(FloatVector.fromArray(F, x, o + i));
+        double s = acc.reduceLanes(VectorOperators.ADD);
+        for (; i < n; i++) s += x[o + i];
+        return s;
+    }
+
+    /** Sum of (x - mean)^2 over x[o .. o+n). */
+    private static double centredSquares(float[] x, int o, int n, float mean) {
+        FloatVector acc = FloatVector.zero(F);
+        int i = 0, up = n - n % L;
+        for (; i < up; i += L) {
+            FloatVector d = FloatVector.fromArray(F, x, o + i).sub(mean);
+            acc = d.fma(d, acc);
+        }
+        double s = acc.reduceLanes(VectorOperators.ADD);
+        for (; i < n; i++) { double d = x[o + i] - mean; s += d * d; }
+        return s;
+    }
+
+    /** out = (x - mean) * inv * gamma + beta over one row (gamma/beta indexed from 0, may be null). */
+    private static void normalise(float[] x, int o, int n, float mean, float inv, float[] gamma, float[] beta, float[] out) {
+        int i = 0, up = n - n % L;
+        for (; i < up; i += L) {
+            FloatVector v = FloatVector.fromArray(F, x, o + i).sub(mean).mul(inv);
+            if (gamma != null) v = v.mul(FloatVector.fromArray(F, gamma, i));
+            if (beta != null) v = v.add(FloatVector.fromArray(F, beta, i));
+            v.intoArray(out, o + i);
+        }
+        for (; i < n; i++) {
+            float v = (x[o + i] - mean) * inv;
+            if (gamma != null) v *= gamma[i];
+            if (beta != null) v += beta[i];
+            out[o + i] = v;
+        }
+    }
+
+    /** out = (x - mean) * a + b over x[o .. o+n). */
+    private static void affine(float[] x, int o, int n, float mean, float a, float b, float[] out) {
+        int i = 0, up = n - n % L;
+        for (; i < up; i += L) FloatVector.fromArray(F, x, o + i).sub(mean).fma(a, b).intoArray(out, o + i);
+        for (; i < n; i++) out[o + i] = (x[o + i] - mean) * a + b;
+    }
+
+    /** A range body over [lo, hi). */
+    private interface Range { void run(int lo, int hi); }
+
+    /** body over [0, n) in chunks of at least GRAIN elements (multiples of the vector length), spread over the cores. */
+    private static void forRange(int n, Range body) {
+        int chunks = Math.max(1, Math.min(Parallel.threads() * 4, n / GRAIN));
+        if (chunks == 1) { body.run(0, n); return; }
+        int step = (n / chunks + L - 1) / L * L;
+        Parallel.forEach((n + step - 1) / step, c -> body.run(c * step, Math.min(n, (c + 1) * step)));
+    }
+
+    /** body over row ranges of x[rows, cols], a few chunks per core when the rows hold enough work. */
+    private static void forRows(int rows, int cols, Range body) {
+        int chunks = (int) Math.max(1, Math.min(Math.min(rows, Parallel.threads() * 4L), (long) rows * cols / GRAIN));
+        if (chunks == 1) { body.run(0, rows); return; }
+        Parallel.forEach(chunks, c -> body.run((int) ((long) c * rows / chunks), (int) ((long) (c + 1) * rows / chunks)));
+    }
 }

@@ -348,20 +348,10 @@ public final class RandomCheckpoint {
             case F16 -> out.set(I16, i * 2, Float.floatToFloat16(v));
             case F32 -> out.set(F32, i * 4, v);
             case F64 -> out.set(F64, i * 8, v);
-            case F8_E4M3 -> out.set(ValueLayout.JAVA_BYTE, i, fp8e4m3(v));
+            case F8_E4M3 -> out.set(ValueLayout.JAVA_BYTE, i, DType.floatToFp8E4M3(v));
             case F8_E5M2 -> out.set(ValueLayout.JAVA_BYTE, i, (byte) (Float.floatToFloat16(v) >> 8));
             default -> throw new IllegalArgumentException("random values need a float dtype, not " + dt);
         }
-    }
-
-    /** Round-to-nearest-even float8_e4m3fn for normal-range values (the usual case), else the exact table search. */
-    static byte fp8e4m3(float v) {
-        int bits = Float.floatToRawIntBits(v), abs = bits & 0x7fffffff;
-        if (abs < 0x3c800000 || abs >= 0x43e00000) return DType.floatToFp8E4M3(v);
-        int r = abs + 0x7ffff + ((abs >>> 20) & 1);
-        int e = (r >>> 23) - 127 + 7, m = (r >>> 20) & 7;
-        if (e > 15 || (e == 15 && m == 7)) return DType.floatToFp8E4M3(v);
-        return (byte) (((bits >>> 24) & 0x80) | e << 3 | m);
     }
 
     /** SplitMix64's finaliser: decorrelates neighbouring seeds. */

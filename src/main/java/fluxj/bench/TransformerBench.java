@@ -1,0 +1,143 @@
+package fluxj.bench;
+
+import fluxj.flux.FluxConfig;
+import fluxj.flux.FluxTransformer;
+import fluxj.io.Checkpoint;
+import fluxj.io.Json;
+import fluxj.tensor.DType;
+import fluxj.tensor.Matmul;
+import fluxj.tensor.Tensor;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+import java.lang.foreign.Arena;
+import java.lang.management.ManagementFactory;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.SplittableRandom;
+import java.util.concurrent.Callable;
+
+/**
+ * {@code fluxj bench transformer}: one forward of a full-width FLUX.1 transformer (random BF16 weights, 1 double
+ * + 1 single block) per image size: seconds per block, the projected 19 + 38 block forward, and the achieved
+ * GFLOP/s (matmuls + attention) as a fraction of a plain BF16 GEMM (M=1024, 3072x3072) measured in the same run.
+ * The fraction is given on wall time and on the process's CPU time; the latter stays meaningful when other
+ * processes share the cores.
+ */
+@Command(name = "transformer", mixinStandardHelpOptions = true,
+        description = "FLUX.1 transformer forward throughput (full width, random BF16 weights) against the plain GEMM rate.")
+public final class TransformerBench implements Callable<Integer> {
+    static final int HIDDEN = 3072, HEADS = 24, MLP = 12288, CONTEXT = 4096, VEC = 768, CHANNELS = 64;
+    static final int FULL_DOUBLE = 19, FULL_SINGLE = 38, TXT = 256;
+
+    @Option(names = "--json", description = "Print one JSON document.")
+    boolean json;
+
+    @Option(names = "--sizes", split = ",", defaultValue = "512,1024", description = "Square image sizes in pixels (default: ${DEFAULT-VALUE}).")
+    int[] sizes;
+
+    /** Wall and process CPU nanoseconds of one measured interval. */
+    private record Span(long wall, long cpu) {
+        static Span measure(Runnable r) {
+            long w0 = System.nanoTime(), c0 = cpuNanos();
+            r.run();
+            return new Span(System.nanoTime() - w0, cpuNanos() - c0);
+        }
+    }
+
+    @Override
+    public Integer call() {
+        for (int side : sizes) {
+            if (side < 16 || side % 16 != 0) throw new IllegalArgumentException("--sizes: " + side + " is not a positive multiple of 16");
+        }
+        FluxConfig c = new FluxConfig(HIDDEN, HEADS, 1, 1, MLP, CHANNELS, CHANNELS, CONTEXT, VEC, false, true,
+                new int[] {16, 56, 56}, 10000);
+        Map<String, Object> out = new LinkedHashMap<>();
+        try (Arena arena = Arena.ofShared()) {
+            Span gemm = gemm(DType.BF16, arena);
+            double gemmFlops = 2.0 * 1024 * 3072 * 3072;
+            double gemmWall = gemmFlops / gemm.wall(), gemmCpu = gemmFlops / gemm.cpu();
+            out.put("gemm_bf16_gflops", round(gemmWall));
+            out.put("gemm_bf16_gflops_per_cpu_second", round(gemmCpu));
+            if (!json) {
+                System.out.printf("plain BF16 GEMM M=1024 K=3072 N=3072: %.1f GFLOP/s wall, %.1f GFLOP per CPU-second%n", gemmWall, gemmCpu);
+            }
+            Checkpoint ck = RandomFlux.build(c, DType.BF16, 7, arena);
+            FluxTransformer t = FluxTransformer.load(ck, null);
+            List<Object> runs = new ArrayList<>();
+            for (int side : sizes) runs.add(run(t, side, gemmWall, gemmCpu));
+            out.put("sizes", runs);
+        }
+        if (json) System.out.println(Json.write(out));
+        return 0;
+    }
+
+    private Map<String, Object> run(FluxTransformer t, int side, double gemmWall, double gemmCpu) {
+        int grid = side / 16, imgLen = grid * grid, len = imgLen + TXT;
+        float[] ids = new float[imgLen * 3];
+        for (int i = 0; i < imgLen; i++) {
+            ids[3 * i + 1] = i / grid;
+            ids[3 * i + 2] = i % grid;
+        }
+        float[] img = noise(imgLen * CHANNELS, 1), txt = noise(TXT * CONTEXT, 2), vec = noise(VEC, 3);
+        FluxTransformer.Timed[] r = new FluxTransformer.Timed[1];
+        Span total = Span.measure(() -> r[0] = t.forwardTimed(img, imgLen, ids, txt, TXT, new float[TXT * 3], 0.5f, vec, 0f));
+        double dbl = r[0].doubleNanos()[0] / 1e9, sgl = r[0].singleNanos()[0] / 1e9, rest = (r[0].embedNanos() + r[0].finalNanos()) / 1e9;
+
+        double h = HIDDEN, attention = 4.0 * len * len * h;
+        double doubleFlops = 2.0 * len * h * (4 * h + 2 * MLP) + 2 * (2.0 * h * 6 * h) + attention;
+        double singleFlops = 2.0 * len * h * (4 * h + MLP + (h + MLP)) + 2.0 * h * 3 * h + attention;
+        double restFlops = 2.0 * h * (imgLen * CHANNELS + TXT * CONTEXT + 256 + VEC + 2 * h + 2 * h + imgLen * CHANNELS);
+        double flops = doubleFlops + singleFlops + restFlops;
+        double rateWall = flops / total.wall(), rateCpu = flops / total.cpu();
+        double full = FULL_DOUBLE * dbl + FULL_SINGLE * sgl + rest;
+
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("size", side);
+        m.put("img_tokens", imgLen);
+        m.put("txt_tokens", TXT);
+        m.put("double_block_s", round(dbl));
+        m.put("single_block_s", round(sgl));
+        m.put("embed_and_final_s", round(rest));
+        m.put("projected_full_forward_s", round(full));
+        m.put("gflops", round(rateWall));
+        m.put("fraction_of_gemm", round(rateWall / gemmWall));
+        m.put("gflops_per_cpu_second", round(rateCpu));
+        m.put("fraction_of_gemm_cpu", round(rateCpu / gemmCpu));
+        if (!json) {
+            System.out.printf("%dx%d (%d image + %d text tokens): double block %.2f s, single block %.2f s, embed+final %.2f s; "
+                            + "19+38 forward %.1f s%n  %.1f GFLOP/s wall = %.2f of the GEMM rate; %.1f GFLOP per CPU-second = %.2f of the GEMM's%n",
+                    side, side, imgLen, TXT, dbl, sgl, rest, full, rateWall, rateWall / gemmWall, rateCpu, rateCpu / gemmCpu);
+        }
+        return m;
+    }
+
+    /** y[1024, 3072] = x[1024, 3072] w[3072, 3072]^T five times: the least wall and the least CPU time seen. */
+    private static Span gemm(DType dtype, Arena arena) {
+        int m = 1024, n = 3072, k = 3072;
+        Tensor w = RandomFlux.uniform("w", dtype, new long[] {n, k}, -0.02f, 0.02f, 11, arena);
+        float[] x = noise(m * k, 5), y = new float[m * n];
+        long wall = Long.MAX_VALUE, cpu = Long.MAX_VALUE;
+        for (int rep = 0; rep < 5; rep++) {
+            Span s = Span.measure(() -> Matmul.matmul(x, m, k, w, null, y));
+            wall = Math.min(wall, s.wall());
+            cpu = Math.min(cpu, s.cpu());
+        }
+        return new Span(wall, cpu);
+    }
+
+    private static long cpuNanos() {
+        return ((com.sun.management.OperatingSystemMXBean) ManagementFactory.getOperatingSystemMXBean()).getProcessCpuTime();
+    }
+
+    private static float[] noise(int n, int seed) {
+        SplittableRandom r = new SplittableRandom(seed);
+        float[] a = new float[n];
+        for (int i = 0; i < n; i++) a[i] = (float) r.nextGaussian();
+        return a;
+    }
+
+    private static double round(double v) { return Math.round(v * 1000) / 1000.0; }
+}

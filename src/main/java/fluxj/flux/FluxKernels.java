@@ -1,0 +1,78 @@
+package fluxj.flux;
+
+import fluxj.tensor.Parallel;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorSpecies;
+
+/**
+ * Element-wise kernels the FLUX blocks need beyond {@link fluxj.tensor.Ops}: ones that read or write at row
+ * offsets and strides (so the blocks need no extra copies), parallel over rows.
+ */
+final class FluxKernels {
+    private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
+    private static final float GELU_C = (float) Math.sqrt(2 / Math.PI);
+
+    private FluxKernels() {}
+
+    /** x[rows, cols] += gate[cols] * y[rows, cols] (torch order: the product rounded, then the sum). */
+    static void addGated(float[] x, float[] y, float[] gate, int rows, int cols) {
+        forRows(rows, r -> {
+            int o = r * cols, i = 0;
+            for (int up = S.loopBound(cols); i < up; i += S.length()) {
+                FloatVector g = FloatVector.fromArray(S, gate, i);
+                FloatVector p = g.mul(FloatVector.fromArray(S, y, o + i));
+                p.add(FloatVector.fromArray(S, x, o + i)).intoArray(x, o + i);
+            }
+            for (; i < cols; i++) x[o + i] += gate[i] * y[o + i];
+        });
+    }
+
+    /** dst[r * dstCols + dstCol + i] = gelu_tanh(src[r * cols + i]): the MLP activation written into its place in a concatenation. */
+    static void geluTanhInto(float[] src, int rows, int cols, float[] dst, int dstCols, int dstCol) {
+        forRows(rows, r -> {
+            int so = r * cols, d = r * dstCols + dstCol, i = 0;
+            for (int up = S.loopBound(cols); i < up; i += S.length()) {
+                FloatVector v = FloatVector.fromArray(S, src, so + i);
+                FloatVector inner = v.mul(v).mul(v).mul(0.044715f).add(v).mul(GELU_C);
+                v.mul(0.5f).mul(inner.lanewise(VectorOperators.TANH).add(1f)).intoArray(dst, d + i);
+            }
+            for (; i < cols; i++) {
+                float v = src[so + i];
+                dst[d + i] = 0.5f * v * (1f + (float) Math.tanh(GELU_C * (v + 0.044715f * v * v * v)));
+            }
+        });
+    }
+
+    /** dst[(dstRow + r) * dstCols + dstCol ..][cols] = src[(srcRow + r) * cols ..][cols] for r < rows. */
+    static void copyRows(float[] src, int srcRow, int rows, int cols, float[] dst, int dstRow, int dstCols, int dstCol) {
+        forRows(rows, r -> System.arraycopy(src, (srcRow + r) * cols, dst, (dstRow + r) * dstCols + dstCol, cols));
+    }
+
+    /**
+     * Rotates the (even, odd) pairs of every head of x[rows, heads * 2 * pairs] by the per-row angles given as
+     * cos/sin [rows, pairs]: (a, b) -> (cos a - sin b, sin a + cos b), as BFL's apply_rope.
+     */
+    static void rope(float[] x, int rows, int heads, int pairs, float[] cos, float[] sin) {
+        int width = heads * 2 * pairs;
+        forRows(rows, r -> {
+            int t = r * pairs;
+            for (int h = 0; h < heads; h++) {
+                int o = r * width + h * 2 * pairs;
+                for (int p = 0; p < pairs; p++) {
+                    float a = x[o + 2 * p], b = x[o + 2 * p + 1], c = cos[t + p], s = sin[t + p];
+                    x[o + 2 * p] = c * a + -s * b;
+                    x[o + 2 * p + 1] = s * a + c * b;
+                }
+            }
+        });
+    }
+
+    private static void forRows(int rows, java.util.function.IntConsumer body) {
+        int chunks = Math.min(rows, Parallel.threads() * 8);
+        Parallel.forEach(chunks, c -> {
+            int r1 = (int) ((long) (c + 1) * rows / chunks);
+            for (int r = (int) ((long) c * rows / chunks); r < r1; r++) body.accept(r);
+        });
+    }
+}

@@ -1,0 +1,55 @@
+package fluxj.memory;
+
+import fluxj.io.Checkpoint;
+import fluxj.tensor.DType;
+import fluxj.tensor.Tensor;
+
+import java.util.EnumMap;
+import java.util.Map;
+
+/** Turns a checkpoint and the run's sizes into the planner's {@link Component}s. */
+public final class Sizing {
+    private Sizing() {}
+
+    /** The dtype holding most bytes of the checkpoint's weight matrices (rank >= 2). */
+    public static String dominantDtype(Checkpoint ck) {
+        Map<DType, Long> bytes = new EnumMap<>(DType.class);
+        for (Tensor t : ck.tensors().values()) if (t.rank() >= 2) bytes.merge(t.dtype(), t.data().byteSize(), Long::sum);
+        return bytes.entrySet().stream().max(Map.Entry.comparingByValue()).map(e -> e.getKey().name()).orElse("F32");
+    }
+
+    /** Parameters held in weight matrices (rank >= 2), the part FP8 conversion shrinks. */
+    public static long matrixParams(Checkpoint ck) {
+        return ck.tensors().values().stream().filter(t -> t.rank() >= 2).mapToLong(Tensor::numel).sum();
+    }
+
+    public static long tensorBytes(Checkpoint ck) {
+        return ck.tensors().values().stream().mapToLong(t -> t.data().byteSize()).sum();
+    }
+
+    /** A component described from its checkpoint; streamable when it has repeated blocks and {@code streamable}. */
+    public static Component component(String name, Phase phase, Checkpoint ck, long workspace, boolean streamable, boolean convertible) {
+        BlockLayout layout = BlockLayout.of(ck);
+        return new Component(name, phase, tensorBytes(ck), dominantDtype(ck), matrixParams(ck), workspace,
+                streamable ? layout.largestBlockBytes() : 0, streamable ? layout.blocks().size() : 0, convertible);
+    }
+
+    /**
+     * Heap for one transformer forward over {@code tokens} (image + text): the residual streams, the fused
+     * projections of the widest block (single-stream linear1: 3*hidden + mlp) and its attention and MLP outputs.
+     */
+    public static long transformerWorkspace(int tokens, int hidden, int mlpHidden) {
+        return 4L * tokens * (10L * hidden + 2L * mlpHidden) + (64L << 20);
+    }
+
+    /** Heap for a T5 encoder pass: hidden states, q/k/v, the gated FF and the [heads, L, L] position bias. */
+    public static long t5Workspace(int tokens, int dModel, int inner, int dFf, int heads) {
+        return 4L * tokens * (3L * dModel + 4L * inner + 3L * dFf) + 4L * heads * tokens * tokens + (16L << 20);
+    }
+
+    /** Heap for a VAE decode of an h x w latent (or one tile of it): a few feature maps at the top resolution. */
+    public static long vaeWorkspace(int latentH, int latentW, int baseChannels) {
+        long pixels = 64L * latentH * latentW;
+        return 4L * pixels * baseChannels * 4 + (64L << 20);
+    }
+}

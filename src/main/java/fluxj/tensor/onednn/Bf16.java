@@ -1,0 +1,90 @@
+package fluxj.tensor.onednn;
+
+import fluxj.tensor.DType;
+import fluxj.tensor.Tensor;
+
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.ByteOrder;
+
+/**
+ * Narrowing to bf16 (round to nearest even, as torch's {@code .to(bfloat16)}) into native buffers for oneDNN.
+ * Plain loops over arrays, in chunks: C2 vectorises them by itself and, unlike Vector API code, they are fast
+ * from the first calls (an interpreted Vector API loop costs seconds on the first large matmul).
+ */
+final class Bf16 {
+    private static final int CHUNK = 8192;
+    private static final ValueLayout.OfShort I16_LE = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+    private static final ValueLayout.OfFloat F32_LE = ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+    private static final short[] E4M3 = table(DType.FP8_E4M3_TABLE), E5M2 = table(DType.FP8_E5M2_TABLE);
+
+    private Bf16() {}
+
+    /** x[from, from+n) as bf16 into {@code out} from element {@code outIndex}. */
+    static void fromFloats(float[] x, int from, int n, MemorySegment out, long outIndex) {
+        short[] buf = new short[Math.min(n, CHUNK)];
+        for (int c = 0; c < n; c += CHUNK) {
+            int len = Math.min(CHUNK, n - c);
+            round(x, from + c, len, buf);
+            MemorySegment.copy(buf, 0, out, I16_LE, (outIndex + c) * 2, len);
+        }
+    }
+
+    /**
+     * Rows [r0, r1) of the weight matrix {@code w} as bf16 into {@code out}, row-major. The per-tensor scale is NOT
+     * applied (the caller scales the product): FP8 values are then exact in bf16, F16 and F32 are rounded.
+     */
+    static void fromWeights(Tensor w, int r0, int r1, MemorySegment out) {
+        long base = (long) r0 * w.cols(), n = (long) (r1 - r0) * w.cols();
+        MemorySegment in = w.data();
+        DType dt = w.dtype();
+        if (dt == DType.BF16) {
+            MemorySegment.copy(in, base * 2, out, 0, n * 2);
+            return;
+        }
+        short[] buf = new short[(int) Math.min(n, CHUNK)];
+        float[] f = dt == DType.F32 ? new float[buf.length] : null;
+        short[] h = dt == DType.F16 ? new short[buf.length] : null;
+        for (long c = 0; c < n; c += CHUNK) {
+            int len = (int) Math.min(CHUNK, n - c);
+            long i0 = base + c;
+            switch (dt) {
+                case F32 -> {
+                    MemorySegment.copy(in, F32_LE, i0 * 4, f, 0, len);
+                    round(f, 0, len, buf);
+                }
+                case F16 -> {
+                    MemorySegment.copy(in, I16_LE, i0 * 2, h, 0, len);
+                    for (int i = 0; i < len; i++) buf[i] = round(Float.float16ToFloat(h[i]));
+                }
+                case F8_E4M3 -> lookup(in, i0, len, E4M3, buf);
+                case F8_E5M2 -> lookup(in, i0, len, E5M2, buf);
+                default -> {
+                    for (int i = 0; i < len; i++) buf[i] = round(dt.get(in, i0 + i));
+                }
+            }
+            MemorySegment.copy(buf, 0, out, I16_LE, c * 2, len);
+        }
+    }
+
+    private static void round(float[] x, int from, int n, short[] out) {
+        for (int i = 0; i < n; i++) out[i] = round(x[from + i]);
+    }
+
+    /** Round to nearest even on the bit pattern; NaN stays a quiet NaN (the rounding add would carry it to inf). */
+    private static short round(float f) {
+        int b = Float.floatToRawIntBits(f);
+        int r = (b + 0x7fff + ((b >>> 16) & 1)) >>> 16;
+        return (short) ((b & 0x7fffffff) > 0x7f800000 ? 0x7fc0 : r);
+    }
+
+    private static void lookup(MemorySegment in, long from, int n, short[] table, short[] out) {
+        for (int i = 0; i < n; i++) out[i] = table[in.get(ValueLayout.JAVA_BYTE, from + i) & 0xff];
+    }
+
+    private static short[] table(float[] values) {
+        short[] t = new short[values.length];
+        for (int i = 0; i < t.length; i++) t[i] = DType.floatToBf16(values[i]);
+        return t;
+    }
+}

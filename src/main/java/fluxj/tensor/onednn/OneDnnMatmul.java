@@ -1,0 +1,153 @@
+package fluxj.tensor.onednn;
+
+import fluxj.tensor.DType;
+import fluxj.tensor.MatmulKernel;
+import fluxj.tensor.Parallel;
+import fluxj.tensor.Tensor;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.concurrent.locks.ReentrantLock;
+
+/**
+ * The matmul backend of {@code --matmul onednn}: {@code y[M,N] = x[M,K] * w[N,K]^T + bias[N]} through oneDNN's
+ * bf16 matmul (the CPU's bf16 dot products, f32 accumulation). Activations are rounded to bf16; BF16 weights are
+ * used in place from their mapped file, other dtypes are narrowed to bf16 a block of rows at a time. The
+ * per-tensor scale and the bias are applied in f32 while copying the product out. Products with few rows and
+ * weights that would need narrowing go to the Java kernel, which is faster there (narrowing costs K*N per call).
+ *
+ * <p>Calls are serialised: oneDNN runs each one on all cores (its OpenMP team) while the Java pool waits, so the
+ * two never compete for the cores.
+ */
+public final class OneDnnMatmul implements MatmulKernel {
+    // Narrowing non-BF16 weights per call pays off from about this many rows (measured crossover 16..64 rows).
+    private static final int NARROWED_MIN_ROWS = 64;
+    // Weight blocks of about this many rows bound the bf16 copy of non-BF16 weights (12 MB at K = 3072).
+    private static final int BLOCK_ROWS = 2048;
+    // Rows of x per oneDNN call: bounds the f32 product buffer (96 MB at N = 21504) at no cost in speed.
+    private static final int ROW_TILE = 1024;
+    private static final int CACHED_PRIMITIVES = 64;
+    private static final ReentrantLock LOCK = new ReentrantLock();
+    private static final Map<Shape, Dnnl.Primitive> PRIMITIVES = new LinkedHashMap<>(16, 0.75f, true) {
+        @Override
+        protected boolean removeEldestEntry(Map.Entry<Shape, Dnnl.Primitive> eldest) {
+            if (size() <= CACHED_PRIMITIVES) return false;
+            eldest.getValue().destroy();
+            return true;
+        }
+    };
+    private static final Buffer SRC = new Buffer(), DST = new Buffer(), WEIGHTS = new Buffer();
+
+    /** A primitive is compiled for fixed sizes. */
+    private record Shape(int m, int k, int n) {}
+
+    private final MatmulKernel small;
+
+    /** @param small the kernel for products oneDNN does not speed up */
+    public OneDnnMatmul(MatmulKernel small) {
+        this.small = small;
+    }
+
+    @Override
+    public String name() {
+        return OneDnnLibrary.require().describe() + ", " + small.name() + " below " + NARROWED_MIN_ROWS + " rows of non-BF16 weights";
+    }
+
+    @Override
+    public void matmul(float[] x, int m, int k, Tensor w, float[] bias, float[] y) {
+        if (inPlace(w) || m >= NARROWED_MIN_ROWS) bf16(x, m, k, w, bias, y);
+        else small.matmul(x, m, k, w, bias, y);
+    }
+
+    private static boolean inPlace(Tensor w) {
+        return w.dtype() == DType.BF16 && w.data().isNative();
+    }
+
+    /** The oneDNN product for any shape and float dtype, with the contract of {@link fluxj.tensor.Matmul#matmul}. */
+    public static void bf16(float[] x, int m, int k, Tensor w, float[] bias, float[] y) {
+        int n = w.rows();
+        if (w.cols() != k) throw new IllegalArgumentException("matmul: " + w + " has " + w.cols() + " columns, input has " + k);
+        if (x.length < (long) m * k || y.length < (long) m * n) throw new IllegalArgumentException("matmul: array too small");
+        if (!w.dtype().isFloat()) throw new IllegalArgumentException("matmul: " + w + " is not a float tensor");
+        if (m == 0 || n == 0) return;
+        if (k == 0) {
+            for (int i = 0; i < m; i++) for (int j = 0; j < n; j++) y[i * n + j] = bias == null ? 0f : bias[j];
+            return;
+        }
+        Dnnl dnnl = OneDnnLibrary.require().dnnl();
+        LOCK.lock();
+        try {
+            MemorySegment src = SRC.atLeast((long) m * k * 2);
+            toBf16(x, m, k, src);
+            boolean inPlace = inPlace(w);
+            int blocks = inPlace ? 1 : (n + BLOCK_ROWS - 1) / BLOCK_ROWS, cols = (n + blocks - 1) / blocks;
+            int tile = Math.min(m, ROW_TILE);
+            MemorySegment weights = inPlace ? w.data() : WEIGHTS.atLeast((long) cols * k * 2);
+            MemorySegment dst = DST.atLeast((long) tile * cols * 4);
+            for (int n0 = 0; n0 < n; n0 += cols) {
+                int nb = Math.min(cols, n - n0);
+                if (!inPlace) weightsToBf16(w, n0, n0 + nb, weights);
+                for (int m0 = 0; m0 < m; m0 += tile) {
+                    int mt = Math.min(tile, m - m0);
+                    primitive(dnnl, new Shape(mt, k, nb)).execute(src.address() + (long) m0 * k * 2, weights.address(), dst.address());
+                    copyOut(dst, mt, nb, w.scale(), bias, n0, y, m0, n);
+                }
+            }
+        } finally {
+            LOCK.unlock();
+        }
+    }
+
+    private static Dnnl.Primitive primitive(Dnnl dnnl, Shape s) {
+        return PRIMITIVES.computeIfAbsent(s, key -> dnnl.matmul(key.m(), key.k(), key.n()));
+    }
+
+    private static void toBf16(float[] x, int m, int k, MemorySegment out) {
+        long total = (long) m * k;
+        int chunks = (int) Math.min(Parallel.threads() * 4L, (total + 65535) / 65536);
+        Parallel.forEach(chunks, c -> {
+            int from = (int) (total * c / chunks), to = (int) (total * (c + 1) / chunks);
+            Bf16.fromFloats(x, from, to - from, out, from);
+        });
+    }
+
+    private static void weightsToBf16(Tensor w, int r0, int r1, MemorySegment out) {
+        int chunks = Math.min(Parallel.threads() * 4, r1 - r0);
+        long rowBytes = (long) w.cols() * 2;
+        Parallel.forEach(chunks, c -> {
+            int a = r0 + (r1 - r0) * c / chunks, b = r0 + (r1 - r0) * (c + 1) / chunks;
+            Bf16.fromWeights(w, a, b, out.asSlice((a - r0) * rowBytes, (b - a) * rowBytes));
+        });
+    }
+
+    /** y[m0 + r, n0 + c] = dst[r, c] * scale + bias[n0 + c] for the mt x nb product in dst, rows spread over the pool. */
+    private static void copyOut(MemorySegment dst, int mt, int nb, float scale, float[] bias, int n0, float[] y, int m0, int n) {
+        int parts = Math.min(mt, Parallel.threads() * 4);
+        Parallel.forEach(parts, p -> {
+            for (int r = mt * p / parts, end = mt * (p + 1) / parts; r < end; r++) {
+                int o = (m0 + r) * n + n0;
+                MemorySegment.copy(dst, ValueLayout.JAVA_FLOAT, (long) r * nb * 4, y, o, nb);
+                if (bias != null) for (int c = 0; c < nb; c++) y[o + c] = y[o + c] * scale + bias[n0 + c];
+                else if (scale != 1f) for (int c = 0; c < nb; c++) y[o + c] *= scale;
+            }
+        });
+    }
+
+    /** A native buffer that only grows, reused across calls (only touched under the lock). */
+    private static final class Buffer {
+        private Arena arena;
+        private MemorySegment segment = MemorySegment.NULL;
+
+        MemorySegment atLeast(long bytes) {
+            if (segment.byteSize() < bytes) {
+                if (arena != null) arena.close();
+                arena = Arena.ofShared();
+                segment = arena.allocate(bytes, 64);
+            }
+            return segment;
+        }
+    }
+}

@@ -1,0 +1,33 @@
+package fluxj.bench;
+
+import fluxj.cli.Main;
+import fluxj.tensor.DType;
+import fluxj.tensor.Tensor;
+import org.junit.jupiter.api.Test;
+
+import java.util.SplittableRandom;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+class GemmBenchTest {
+    @Test
+    void registeredUnderBench() {
+        assertEquals(0, Main.execute("bench", "gemm", "--help"));
+    }
+
+    @Test
+    void benchWeightsHoldTheirValuesInEveryDtype() {
+        // The bench's weights are U(-0.1, 0.1) in every dtype (FP8 stored x1000 with a 1e-3 scale), so all
+        // dtypes do the same arithmetic on comparable data.
+        for (DType dt : new DType[] {DType.F32, DType.F16, DType.BF16, DType.F8_E4M3, DType.F8_E5M2}) {
+            Tensor w = GemmBench.weight(dt, 3, 50, new SplittableRandom(1));
+            double max = 0;
+            for (int i = 0; i < 150; i++) max = Math.max(max, Math.abs(w.get(i)));
+            assertTrue(max > 0.05 && max < 0.11, dt + " max |w| " + max);
+        }
+        double[] rate = GemmBench.gemmRate(6, 50, GemmBench.weight(DType.BF16, 3, 50, new SplittableRandom(2)),
+                GemmBench.activations(300, new SplittableRandom(3)), 1);
+        assertTrue(rate[0] > 0 && rate[1] > 0);
+    }
+}

@@ -1,0 +1,94 @@
+package fluxj.tensor;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
+
+import java.util.Random;
+
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+class MatmulTest {
+    /**
+     * Plain scalar reference in double: y = x w^T + b with w widened element by element (dtype table and scale).
+     * Returns also sum |x||w| per output, which bounds the f32 rounding of any summation order.
+     */
+    private static double[][] reference(float[] x, int m, int k, Tensor w, float[] bias) {
+        int n = w.rows();
+        double[] y = new double[m * n], mag = new double[m * n];
+        for (int i = 0; i < m; i++) {
+            for (int j = 0; j < n; j++) {
+                double s = bias == null ? 0 : bias[j], a = bias == null ? 0 : Math.abs(bias[j]);
+                for (int p = 0; p < k; p++) {
+                    double wv = w.get((long) j * k + p);
+                    s += x[i * k + p] * wv;
+                    a += Math.abs(x[i * k + p] * wv);
+                }
+                y[i * n + j] = s;
+                mag[i * n + j] = a;
+            }
+        }
+        return new double[][] {y, mag};
+    }
+
+    /**
+     * f32 accumulation in any order errs by at most ~K * eps * sum|x||w| (eps = 2^-24 per rounding, K additions);
+     * widening is exact, and the fp8 scale adds one rounding per weight (another eps * sum|x||w|).
+     */
+    private static void check(int m, int k, int n, DType dt, float scale, boolean withBias, long seed) {
+        Random rnd = new Random(seed);
+        Tensor w = Weights.random(dt, n, k, scale, rnd);
+        float[] x = Weights.randomFloats(m * k, rnd);
+        float[] bias = withBias ? Weights.randomFloats(n, rnd) : null;
+        float[] y = new float[m * n];
+        java.util.Arrays.fill(y, Float.NaN);
+        Matmul.matmul(x, m, k, w, bias, y);
+        double[][] ref = reference(x, m, k, w, bias);
+        for (int i = 0; i < m * n; i++) {
+            double tol = (k + 2) * 0x1p-24 * ref[1][i] + 1e-30;
+            double err = Math.abs(y[i] - ref[0][i]);
+            int row = i / n, col = i % n;
+            assertTrue(err <= tol, () -> String.format("%s m=%d k=%d n=%d y[%d,%d]=%g, reference %g (err %.3g > tol %.3g)",
+                    dt, m, k, n, row, col, y[row * n + col], ref[0][row * n + col], err, tol));
+        }
+    }
+
+    @ParameterizedTest
+    @EnumSource(value = DType.class, names = {"F32", "F16", "BF16", "F8_E4M3", "F8_E5M2"})
+    void everyWeightDtypeOddSizes(DType dt) {
+        // Odd sizes. Row-dot path (m <= 64): GEMV (m = 1), row groups of 4 and leftovers, k not a multiple of the
+        // vector length and longer than one 1024 chunk. Packed path (m > 64): ragged row tiles (m % 6), ragged
+        // column panels (n % 64), k spanning two 384-deep blocks.
+        int[][] shapes = {{1, 37, 70}, {2, 1100, 31}, {3, 5, 3}, {7, 300, 65}, {13, 17, 129}, {64, 40, 9},
+                {65, 300, 131}, {66, 64, 64}, {71, 400, 70}, {100, 17, 3}};
+        long seed = 1;
+        for (int[] s : shapes) {
+            check(s[0], s[1], s[2], dt, 1f, true, seed++);
+            check(s[0], s[1], s[2], dt, 1f, false, seed++);
+        }
+    }
+
+    @ParameterizedTest
+    @EnumSource(value = DType.class, names = {"F8_E4M3", "F8_E5M2"})
+    void scaledFp8(DType dt) {
+        check(1, 129, 40, dt, 0.0123f, true, 11);
+        check(9, 129, 70, dt, 3.5f, true, 12);
+        check(67, 129, 70, dt, 3.5f, true, 13);
+    }
+
+    @Test
+    void manyColumnBlocksAndRowBlocks() {
+        // Enough column blocks to split over threads, and few enough to split rows too.
+        check(70, 70, 600, DType.BF16, 1f, true, 21);
+        check(130, 40, 30, DType.F32, 1f, true, 22);
+    }
+
+    @Test
+    void rejectsMismatchedShapes() {
+        Tensor w = Weights.random(DType.F32, 4, 8, 1f, new Random(1));
+        assertThrows(IllegalArgumentException.class, () -> Matmul.matmul(new float[9], 1, 9, w, null));
+        assertThrows(IllegalArgumentException.class, () -> Matmul.matmul(new float[8], 2, 8, w, null));
+        assertThrows(IllegalArgumentException.class, () -> Matmul.matmul(new float[8], 1, 8, w, new float[3]));
+    }
+}
