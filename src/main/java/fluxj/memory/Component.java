@@ -9,10 +9,11 @@ package fluxj.memory;
  * @param workspaceBytes  activation memory its forward pass needs at this run's sizes (heap)
  * @param blockBytes      stored bytes of its largest repeated block, or 0 when it cannot be streamed
  * @param blockCount      the number of such blocks
+ * @param blocksBytes     stored bytes of all its blocks together (the rest stays resident when streamed)
  * @param convertible     whether --weight-dtype fp8 applies (the transformer)
  */
 public record Component(String name, Phase phase, long fileBytes, String storedDtype, long matrixParams,
-                        long workspaceBytes, long blockBytes, int blockCount, boolean convertible) {
+                        long workspaceBytes, long blockBytes, int blockCount, long blocksBytes, boolean convertible) {
 
     public boolean streamable() { return blockBytes > 0 && blockCount > 1; }
 
@@ -25,10 +26,20 @@ public record Component(String name, Phase phase, long fileBytes, String storedD
         return fileBytes;
     }
 
-    /** Bytes of one block in {@code dtype}. */
-    public long blockBytes(WeightDtype dtype) {
-        if (dtype == WeightDtype.FP8 && convertible && !storedDtype.startsWith("F8")) return blockBytes / bytesPerParam();
-        return blockBytes;
+    /** Bytes of the largest block in {@code dtype}. */
+    public long blockBytes(WeightDtype dtype) { return shrunk(blockBytes, dtype); }
+
+    /** Bytes of all blocks in {@code dtype}. */
+    public long blocksBytes(WeightDtype dtype) { return shrunk(blocksBytes, dtype); }
+
+    /** Block bytes are almost all matrix weights, which FP8 stores in one byte per parameter. */
+    private long shrunk(long bytes, WeightDtype dtype) {
+        return dtype == WeightDtype.FP8 && convertible && !storedDtype.startsWith("F8") ? bytes / bytesPerParam() : bytes;
+    }
+
+    /** This component with the activation memory of a particular run. */
+    public Component withWorkspace(long bytes) {
+        return new Component(name, phase, fileBytes, storedDtype, matrixParams, bytes, blockBytes, blockCount, blocksBytes, convertible);
     }
 
     private int bytesPerParam() {

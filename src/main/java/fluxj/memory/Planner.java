@@ -63,9 +63,8 @@ public final class Planner {
 
     private static MemoryPlan.Entry streamed(MemoryPlan.Entry e) {
         Component c = e.component();
-        long block = c.blockBytes(e.dtype());
-        long fixed = e.residentBytes() - block * c.blockCount();
-        return new MemoryPlan.Entry(c, e.dtype(), MemoryPlan.Residency.STREAMED, fixed + block * PREFETCH_WINDOW, PREFETCH_WINDOW);
+        long fixed = e.residentBytes() - c.blocksBytes(e.dtype());
+        return new MemoryPlan.Entry(c, e.dtype(), MemoryPlan.Residency.STREAMED, fixed + c.blockBytes(e.dtype()) * PREFETCH_WINDOW, PREFETCH_WINDOW);
     }
 
     private static Map<Phase, Long> phasePeaks(List<MemoryPlan.Entry> entries) {

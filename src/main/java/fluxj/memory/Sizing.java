@@ -31,7 +31,8 @@ public final class Sizing {
     public static Component component(String name, Phase phase, Checkpoint ck, long workspace, boolean streamable, boolean convertible) {
         BlockLayout layout = BlockLayout.of(ck);
         return new Component(name, phase, tensorBytes(ck), dominantDtype(ck), matrixParams(ck), workspace,
-                streamable ? layout.largestBlockBytes() : 0, streamable ? layout.blocks().size() : 0, convertible);
+                streamable ? layout.largestBlockBytes() : 0, streamable ? layout.blocks().size() : 0,
+                streamable ? tensorBytes(ck) - layout.otherBytes() : 0, convertible);
     }
 
     /**

@@ -11,18 +11,18 @@ class PlannerTest {
     static final Device CPU = new Device.Cpu(24 * G);
 
     // Real FLUX.1-schnell component sizes (BF16 transformer 23.8 GB over 57 blocks, F16 T5-XXL 9.5 GB).
-    static final Component CLIP = new Component("clip-l", Phase.ENCODE, 246 * M, "F16", 123_000_000L, 20 * M, 0, 0, false);
-    static final Component T5 = new Component("t5xxl", Phase.ENCODE, 9_524 * M, "F16", 4_760_000_000L, 300 * M, 0, 0, false);
+    static final Component CLIP = new Component("clip-l", Phase.ENCODE, 246 * M, "F16", 123_000_000L, 20 * M, 0, 0, 0, false);
+    static final Component T5 = new Component("t5xxl", Phase.ENCODE, 9_524 * M, "F16", 4_760_000_000L, 300 * M, 0, 0, 0, false);
     static final Component FLUX = new Component("transformer", Phase.DENOISE, 23_800 * M, "BF16", 11_900_000_000L,
-            600 * M, 405 * M, 57, true);
-    static final Component VAE = new Component("vae", Phase.DECODE, 160 * M, "F32", 83_000_000L, 1_500 * M, 0, 0, false);
+            600 * M, 405 * M, 57, 57 * 405 * M, true);
+    static final Component VAE = new Component("vae", Phase.DECODE, 160 * M, "F32", 83_000_000L, 1_500 * M, 0, 0, 0, false);
     static final List<Component> ALL = List.of(CLIP, T5, FLUX, VAE);
 
     @Test
     void everythingKeptWhenItFits() {
         List<Component> small = List.of(
-                new Component("clip-l", Phase.ENCODE, 100 * M, "F16", 50_000_000L, 10 * M, 0, 0, false),
-                new Component("transformer", Phase.DENOISE, 2 * G, "BF16", 1_000_000_000L, 200 * M, 100 * M, 10, true));
+                new Component("clip-l", Phase.ENCODE, 100 * M, "F16", 50_000_000L, 10 * M, 0, 0, 0, false),
+                new Component("transformer", Phase.DENOISE, 2 * G, "BF16", 1_000_000_000L, 200 * M, 100 * M, 10, 10 * 100 * M, true));
         MemoryPlan p = Planner.plan(CPU, 8 * G, small, WeightDtype.STORED, false);
         assertTrue(p.keepAll());
         assertTrue(p.fits());
@@ -56,7 +56,7 @@ class PlannerTest {
 
     @Test
     void fp8ChosenAutomaticallyOnlyWhenStoredCannotFitAndTheUserDidNotChoose() {
-        Component unstreamable = new Component("transformer", Phase.DENOISE, 23_800 * M, "BF16", 11_900_000_000L, 600 * M, 0, 0, true);
+        Component unstreamable = new Component("transformer", Phase.DENOISE, 23_800 * M, "BF16", 11_900_000_000L, 600 * M, 0, 0, 0, true);
         MemoryPlan auto = Planner.plan(CPU, 14 * G, List.of(unstreamable), WeightDtype.STORED, false);
         assertTrue(auto.fits(), auto::render);
         assertEquals(WeightDtype.FP8, auto.entry("transformer").dtype());
@@ -78,7 +78,7 @@ class PlannerTest {
 
     @Test
     void hugeActivationsSuggestASmallerImage() {
-        Component vae = new Component("vae", Phase.DECODE, 160 * M, "F32", 83_000_000L, 20 * G, 0, 0, false);
+        Component vae = new Component("vae", Phase.DECODE, 160 * M, "F32", 83_000_000L, 20 * G, 0, 0, 0, false);
         MemoryPlan p = Planner.plan(CPU, 8 * G, List.of(vae), WeightDtype.STORED, false);
         assertFalse(p.fits());
         assertTrue(p.advice().stream().anyMatch(a -> a.contains("--width/--height")), p::render);

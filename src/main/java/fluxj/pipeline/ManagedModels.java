@@ -1,0 +1,170 @@
+package fluxj.pipeline;
+
+import fluxj.flux.FluxConfig;
+import fluxj.flux.FluxTransformer;
+import fluxj.io.Checkpoint;
+import fluxj.memory.BlockLayout;
+import fluxj.memory.BlockStreamer;
+import fluxj.memory.Component;
+import fluxj.memory.Device;
+import fluxj.memory.Fp8Cache;
+import fluxj.memory.MemoryPlan;
+import fluxj.memory.Phase;
+import fluxj.memory.Planner;
+import fluxj.memory.Sizing;
+import fluxj.memory.WeightDtype;
+import fluxj.text.ClipTextModel;
+import fluxj.text.T5Encoder;
+import fluxj.text.TextConfig;
+import fluxj.vae.AutoEncoder;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * The four weight-holding components, each mapped only while the memory plan wants it: loaded on first use in
+ * its phase, released after the phase (Arena close: the mapping goes, the OS reclaims the pages) unless the plan
+ * keeps everything, the transformer streamed block by block or converted to FP8 when the plan says so.
+ */
+final class ManagedModels implements MemoryControl, AutoCloseable {
+    private static final System.Logger LOG = System.getLogger(ManagedModels.class.getName());
+
+    /** One component: its file, how to build the model over the mapping, and the live mapping if loaded. */
+    private static final class Handle<T> {
+        interface Loader<T> { T load(Checkpoint ck); }
+
+        private final Path path;
+        private final Loader<T> loader;
+        private Path loadedFrom;
+        private Checkpoint ck;
+        private T model;
+        private BlockStreamer streamer;
+
+        Handle(Path path, Loader<T> loader) {
+            this.path = path;
+            this.loader = loader;
+        }
+
+        T get(Path from) {
+            if (model == null || !from.equals(loadedFrom)) {
+                release();
+                try {
+                    ck = Checkpoint.open(from);
+                } catch (IOException e) {
+                    throw new UncheckedIOException(e);
+                }
+                model = loader.load(ck);
+                loadedFrom = from;
+            }
+            return model;
+        }
+
+        T get() { return get(path); }
+
+        boolean loaded() { return model != null; }
+
+        void release() {
+            if (streamer != null) streamer.close();
+            if (ck != null) ck.close();
+            streamer = null;
+            ck = null;
+            model = null;
+        }
+    }
+
+    private final Device device = Device.Cpu.detect();
+    private final Handle<ClipTextModel> clip;
+    private final Handle<T5Encoder> t5;
+    private final Handle<FluxTransformer> flux;
+    private final Handle<AutoEncoder> vae;
+    private final Component clipC, t5C, fluxC, vaeC;
+    private final FluxConfig fluxConfig;
+    private final TextConfig.T5 t5Config;
+    private final int clipWidth;
+    private final AutoEncoder vaeShape;
+    private final int t5Length;
+    private MemoryPlan plan;
+
+    ManagedModels(ModelFiles f, FluxTransformer transformer, ClipTextModel clipModel, T5Encoder t5Model, AutoEncoder ae,
+                  Map<Path, Checkpoint> opened, int t5Length) {
+        clip = new Handle<>(f.clip(), ck -> ClipTextModel.load(ck, f.clipConfig()));
+        t5 = new Handle<>(f.t5(), ck -> T5Encoder.load(ck, f.t5Config()));
+        flux = new Handle<>(f.transformer(), ck -> FluxTransformer.load(ck, f.transformerConfig()));
+        vae = new Handle<>(f.vae(), ck -> AutoEncoder.load(ck, f.vaeConfig()));
+        clipC = Sizing.component("clip-l", Phase.ENCODE, opened.get(f.clip()), 0, false, false);
+        t5C = Sizing.component(t5Model.config().outDim() != t5Model.config().dModel() ? "distillt5" : "t5", Phase.ENCODE, opened.get(f.t5()), 0, false, false);
+        fluxC = Sizing.component("transformer", Phase.DENOISE, opened.get(f.transformer()), 0, true, true);
+        vaeC = Sizing.component("vae", Phase.DECODE, opened.get(f.vae()), 0, false, false);
+        fluxConfig = transformer.config();
+        t5Config = t5Model.config();
+        clipWidth = clipModel.width();
+        vaeShape = ae;
+        this.t5Length = t5Length;
+    }
+
+    @Override
+    public MemoryPlan prepare(GenerationRequest r) {
+        long budget = r.memoryBudget() > 0 ? r.memoryBudget() : device.defaultBudget();
+        int lh = r.height() / 8, lw = r.width() / 8, imgTokens = (r.height() / 16) * (r.width() / 16);
+        int inner = t5Config.heads() * t5Config.dKv();
+        List<Component> parts = List.of(
+                clipC.withWorkspace(Sizing.t5Workspace(77, clipWidth, clipWidth, 4 * clipWidth, clipWidth / 64)),
+                t5C.withWorkspace(Sizing.t5Workspace(t5Length, t5Config.dModel(), inner, t5Config.dFf(), t5Config.heads())),
+                fluxC.withWorkspace(Sizing.transformerWorkspace(imgTokens + t5Length, fluxConfig.hidden(), fluxConfig.mlpHidden())),
+                vaeC.withWorkspace(vaeShape.plannedDecodeBytes(lh, lw)));
+        WeightDtype dtype = r.weightDtype() == null ? WeightDtype.STORED : r.weightDtype();
+        MemoryPlan next = Planner.plan(device, budget, parts, dtype, r.weightDtype() != null);
+        if (plan == null || !plan.entry("transformer").equals(next.entry("transformer"))) flux.release();
+        plan = next;
+        return next;
+    }
+
+    ClipTextModel clip() { return clip.get(); }
+
+    T5Encoder t5() { return t5.get(); }
+
+    AutoEncoder vae() { return vae.get(); }
+
+    /** The transformer as planned: from the FP8 cache when converted, with a block streamer when streamed. */
+    FluxTransformer transformer() {
+        MemoryPlan.Entry e = plan == null ? null : plan.entry("transformer");
+        Path from = flux.path;
+        if (e != null && e.dtype() == WeightDtype.FP8 && !fluxC.storedDtype().startsWith("F8")) {
+            if (flux.loaded() && flux.loadedFrom.equals(flux.path)) flux.release();
+            try (Checkpoint stored = Checkpoint.open(flux.path)) {
+                from = Fp8Cache.convert(stored, Fp8Cache.defaultDir());
+            } catch (IOException ex) {
+                throw new UncheckedIOException(ex);
+            }
+        }
+        boolean fresh = !flux.loaded() || !from.equals(flux.loadedFrom);
+        FluxTransformer t = flux.get(from);
+        if (fresh && e != null && e.residency() == MemoryPlan.Residency.STREAMED) {
+            flux.streamer = new BlockStreamer(BlockLayout.of(flux.ck).segments(), e.prefetchBlocks());
+            t.setBlockHook(flux.streamer);
+            LOG.log(System.Logger.Level.INFO, "streaming the transformer's blocks (" + e.prefetchBlocks() + " resident at a time)");
+        }
+        return t;
+    }
+
+    @Override
+    public void done(Phase phase) {
+        if (plan != null && plan.keepAll()) return;
+        switch (phase) {
+            case ENCODE -> { clip.release(); t5.release(); }
+            case DENOISE -> flux.release();
+            case DECODE -> vae.release();
+        }
+    }
+
+    @Override
+    public void close() {
+        clip.release();
+        t5.release();
+        flux.release();
+        vae.release();
+    }
+}
