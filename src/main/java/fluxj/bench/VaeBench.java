@@ -63,6 +63,7 @@ public final class VaeBench implements Runnable {
         // in a quiet moment is the fairest measure of what the cores can do while other processes come and go.
         double[] gemm = gemmRate();
         List<Map<String, Object>> rows = new ArrayList<>();
+        List<String> skipped = new ArrayList<>();
         try (Arena arena = Arena.ofShared()) {
             VaeConfig shape = new VaeConfig(3, 3, 128, new int[]{1, 2, 4, 4}, 2, 16, 32, VaeConfig.FLUX_SCALE, VaeConfig.FLUX_SHIFT);
             AutoEncoder ae = AutoEncoder.load(randomDecoder(shape, dt, arena), null);
@@ -76,6 +77,12 @@ public final class VaeBench implements Runnable {
                 if (h > tile || w > tile) {
                     rows.add(measure(ae.withTiling(Tiling.always(tile, overlap)), "tiled " + tile + "/" + overlap, side, z, flops));
                     gemm = best(gemm, gemmRate());
+                }
+                long need = ae.decodeBytes(h, w);
+                if (need > Runtime.getRuntime().maxMemory() * 9 / 10) {
+                    skipped.add(side + "x" + side + " untiled: needs about " + (need >> 20) + " MB of activations, the heap holds "
+                            + (Runtime.getRuntime().maxMemory() >> 20) + " MB");
+                    continue;
                 }
                 rows.add(measure(ae.withTiling(Tiling.off()), "untiled", side, z, flops));
                 gemm = best(gemm, gemmRate());
@@ -92,6 +99,7 @@ public final class VaeBench implements Runnable {
             doc.put("gemm_reference", "F32 weights, M=1024, K=N=3072, best of 3 before and after each decode");
             doc.put("weights", dt.toString());
             doc.put("decodes", rows);
+            doc.put("skipped", skipped);
             System.out.println(Json.write(doc));
         } else {
             System.out.printf("GEMM reference (F32, M=1024, 3072x3072, best around the decodes): %.1f GFLOP/s, %.1f GFLOP per CPU-second%n", gemm[0], gemm[1]);
@@ -102,6 +110,7 @@ public final class VaeBench implements Runnable {
                         row.get("gflops"), row.get("fraction_of_gemm"), row.get("cpu_seconds"), row.get("gflop_per_cpu_second"),
                         row.get("cpu_fraction_of_gemm"), row.get("vm_hwm_mb"), row.get("estimated_mb"));
             }
+            skipped.forEach(m -> System.out.println("skipped " + m));
             System.out.println("Per CPU-second rates discount other processes sharing the cores; wall-clock rates do not.");
             System.out.println("VmHWM: peak resident memory of the whole process (weights, JVM, heap the GC has grown and kept),"
                     + " reset before each decode; est.: the planner's estimate of the decode's activations.");
