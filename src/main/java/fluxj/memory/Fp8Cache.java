@@ -31,9 +31,9 @@ public final class Fp8Cache {
 
     private Fp8Cache() {}
 
-    /** The cache folder: {@code $FLUXJ_CACHE/fp8}, else {@code ~/.cache/fluxj/fp8}. */
+    /** The cache folder: {@code -Dfluxj.cache} or {@code $FLUXJ_CACHE}, then {@code /fp8}; else {@code ~/.cache/fluxj/fp8}. */
     public static Path defaultDir() {
-        String env = System.getenv("FLUXJ_CACHE");
+        String env = System.getProperty("fluxj.cache", System.getenv("FLUXJ_CACHE"));
         Path base = env != null && !env.isBlank() ? Path.of(env) : Path.of(System.getProperty("user.home"), ".cache", "fluxj");
         return base.resolve("fp8");
     }
@@ -47,7 +47,7 @@ public final class Fp8Cache {
     public static Path convert(Checkpoint ck, Path dir) throws IOException {
         Path out = dir.resolve(cacheName(ck));
         if (Files.isRegularFile(out)) {
-            LOG.log(System.Logger.Level.INFO, "FP8 weights from cache " + out);
+            LOG.log(System.Logger.Level.INFO, "FP8 weights from the cache: " + out);
             return out;
         }
         Files.createDirectories(dir);

@@ -87,6 +87,7 @@ final class ManagedModels implements MemoryControl, AutoCloseable {
     private final AutoEncoder vaeShape;
     private final int t5Length;
     private MemoryPlan plan;
+    private Path fp8Copy;
 
     ManagedModels(ModelFiles f, FluxTransformer transformer, ClipTextModel clipModel, T5Encoder t5Model, AutoEncoder ae,
                   Map<Path, Checkpoint> opened, int t5Length) {
@@ -133,12 +134,15 @@ final class ManagedModels implements MemoryControl, AutoCloseable {
         MemoryPlan.Entry e = plan == null ? null : plan.entry("transformer");
         Path from = flux.path;
         if (e != null && e.dtype() == WeightDtype.FP8 && !fluxC.storedDtype().startsWith("F8")) {
-            if (flux.loaded() && flux.loadedFrom.equals(flux.path)) flux.release();
-            try (Checkpoint stored = Checkpoint.open(flux.path)) {
-                from = Fp8Cache.convert(stored, Fp8Cache.defaultDir());
-            } catch (IOException ex) {
-                throw new UncheckedIOException(ex);
+            if (fp8Copy == null) {
+                if (flux.loaded()) flux.release();
+                try (Checkpoint stored = Checkpoint.open(flux.path)) {
+                    fp8Copy = Fp8Cache.convert(stored, Fp8Cache.defaultDir());
+                } catch (IOException ex) {
+                    throw new UncheckedIOException(ex);
+                }
             }
+            from = fp8Copy;
         }
         boolean fresh = !flux.loaded() || !from.equals(flux.loadedFrom);
         FluxTransformer t = flux.get(from);
