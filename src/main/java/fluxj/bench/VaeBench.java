@@ -3,7 +3,6 @@ package fluxj.bench;
 import fluxj.io.Checkpoint;
 import fluxj.io.Json;
 import fluxj.tensor.DType;
-import fluxj.tensor.Matmul;
 import fluxj.tensor.Tensor;
 import fluxj.vae.AutoEncoder;
 import fluxj.vae.Tiling;
@@ -28,7 +27,7 @@ import java.util.SplittableRandom;
 /**
  * {@code fluxj bench vae}: FLUX VAE decodes (ch 128, ch_mult 1,2,4,4, 2 ResNet blocks, 16 latent channels; random
  * weights built in memory) at 512x512 and 1024x1024, untiled and tiled: seconds, GFLOP/s and that rate as a
- * fraction of an F32 M=1024 3072x3072 {@link Matmul} measured in the same run (the convolutions are matrix
+ * fraction of the GEMM benchmark's best rate ({@link GemmBench#reference()}) measured in the same run (the convolutions are matrix
  * multiplies, so that is the rate they can reach), peak memory.
  */
 @Command(name = "vae", mixinStandardHelpOptions = true,
@@ -59,9 +58,8 @@ public final class VaeBench implements Runnable {
             case "F32" -> DType.F32;
             default -> throw new IllegalArgumentException("--dtype must be BF16 or F32, not " + dtype);
         };
-        // The reference is measured before and after every decode and its best rates used: a short product caught
-        // in a quiet moment is the fairest measure of what the cores can do while other processes come and go.
-        double[] gemm = gemmRate();
+        // The reference is measured again after every decode and its best rates used (see GemmBench.remeasure).
+        GemmBench.reference();
         List<Map<String, Object>> rows = new ArrayList<>();
         try (Arena arena = Arena.ofShared()) {
             VaeConfig shape = new VaeConfig(3, 3, 128, new int[]{1, 2, 4, 4}, 2, 16, 32, VaeConfig.FLUX_SCALE, VaeConfig.FLUX_SHIFT);
@@ -75,12 +73,14 @@ public final class VaeBench implements Runnable {
                 // Tiled first: the JVM keeps heap it has grown, so the smaller footprint must be measured first.
                 if (h > tile || w > tile) {
                     rows.add(measure(ae.withTiling(Tiling.always(tile, overlap)), "tiled " + tile + "/" + overlap, side, z, flops));
-                    gemm = best(gemm, gemmRate());
+                    GemmBench.remeasure();
                 }
                 rows.add(measure(ae.withTiling(Tiling.off()), "untiled", side, z, flops));
-                gemm = best(gemm, gemmRate());
+                GemmBench.remeasure();
             }
         }
+        GemmBench.Rate ref = GemmBench.reference();
+        double[] gemm = {ref.gflops(), ref.gflopPerCpuSecond()};
         for (Map<String, Object> row : rows) {
             row.put("fraction_of_gemm", (double) row.get("gflops") / gemm[0]);
             row.put("cpu_fraction_of_gemm", (double) row.get("gflop_per_cpu_second") / gemm[1]);
@@ -89,7 +89,7 @@ public final class VaeBench implements Runnable {
             Map<String, Object> doc = new LinkedHashMap<>();
             doc.put("gemm_reference_gflops", gemm[0]);
             doc.put("gemm_reference_gflop_per_cpu_second", gemm[1]);
-            doc.put("gemm_reference", "F32 weights, M=1024, K=N=3072, best of 3 before and after each decode");
+            doc.put("gemm_reference", "F32 weights, M=1024, K=N=3072, best of 3, measured before and again after each decode (GemmBench)");
             doc.put("weights", dt.toString());
             doc.put("decodes", rows);
             System.out.println(Json.write(doc));
@@ -145,29 +145,6 @@ public final class VaeBench implements Runnable {
             }
         }
         return 2 * (macs + 9.0 * c.ch() * c.outChannels() * hw);
-    }
-
-    private static double[] best(double[] a, double[] b) {
-        return new double[]{Math.max(a[0], b[0]), Math.max(a[1], b[1])};
-    }
-
-    /** Best of three F32 M=1024, K=N=3072 products: {GFLOP/s, GFLOP per CPU-second of the process}. */
-    static double[] gemmRate() {
-        int m = 1024, k = 3072, n = 3072;
-        SplittableRandom r = new SplittableRandom(3);
-        float[] x = new float[m * k], y = new float[m * n];
-        for (int i = 0; i < x.length; i++) x[i] = (float) r.nextDouble();
-        try (Arena arena = Arena.ofShared()) {
-            Tensor w = random("gemm", DType.F32, new long[]{n, k}, 0.02f, r, arena);
-            double best = Double.MAX_VALUE, bestCpu = Double.MAX_VALUE;
-            for (int rep = 0; rep < 3; rep++) {
-                long t0 = System.nanoTime(), c0 = cpuNanos();
-                Matmul.matmul(x, m, k, w, null, y);
-                best = Math.min(best, (System.nanoTime() - t0) / 1e9);
-                bestCpu = Math.min(bestCpu, (cpuNanos() - c0) / 1e9);
-            }
-            return new double[]{2.0 * m * k * n / best / 1e9, 2.0 * m * k * n / bestCpu / 1e9};
-        }
     }
 
     /** A decoder-only checkpoint in BFL names with the given sizes and random weights (fan-in scaled). */
