@@ -5,7 +5,6 @@ import fluxj.io.Json;
 import fluxj.tensor.DType;
 import fluxj.tensor.Matmul;
 import fluxj.tensor.Ops;
-import fluxj.tensor.Parallel;
 import fluxj.tensor.Tensor;
 import fluxj.text.T5Encoder;
 import picocli.CommandLine.Command;
@@ -15,9 +14,6 @@ import picocli.CommandLine.Spec;
 
 import java.io.PrintWriter;
 import java.lang.foreign.Arena;
-import java.lang.foreign.MemorySegment;
-import java.lang.foreign.ValueLayout;
-import java.nio.ByteOrder;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
@@ -35,8 +31,6 @@ import java.util.concurrent.Callable;
 @Command(name = "text", mixinStandardHelpOptions = true,
         description = "T5-XXL / DistillT5 encoding time (random weights; one block timed, full depth projected).")
 public final class TextBench implements Callable<Integer> {
-    private static final ValueLayout.OfShort I16 = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
-    private static final ValueLayout.OfFloat F32 = ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
     /** Rows of the random embedding table: the lookup touches only the ids' rows, so the real 32128 are not needed. */
     private static final int VOCAB = 1024;
 
@@ -161,21 +155,12 @@ public final class TextBench implements Callable<Integer> {
 
     /** BF16 values uniform in +-1/sqrt(cols), so activations stay in a normal range. */
     private static Tensor random(Arena arena, String name, SplittableRandom rnd, int rows, int cols) {
-        MemorySegment seg = arena.allocate((long) rows * cols * 2, 8);
-        float range = (float) (2 / Math.sqrt(cols));
-        long seed = rnd.nextLong();
-        Parallel.forEach(rows, r -> {
-            SplittableRandom local = new SplittableRandom(seed + r);
-            long base = (long) r * cols;
-            for (int c = 0; c < cols; c++) seg.setAtIndex(I16, base + c, DType.floatToBf16((float) (local.nextDouble() - 0.5) * range));
-        });
-        return new Tensor(name, DType.BF16, new long[]{rows, cols}, seg, "random");
+        float a = (float) (1 / Math.sqrt(cols));
+        return RandomFlux.uniform(name, DType.BF16, new long[]{rows, cols}, -a, a, rnd.nextLong(), arena);
     }
 
     private static Tensor ones(Arena arena, String name, int n) {
-        MemorySegment seg = arena.allocate((long) n * 4, 8);
-        for (int i = 0; i < n; i++) seg.setAtIndex(F32, i, 1f);
-        return new Tensor(name, DType.F32, new long[]{n}, seg, "random");
+        return RandomFlux.uniform(name, DType.F32, new long[]{n}, 1f, 1f, 0, arena);
     }
 
     private static int[] ids(SplittableRandom rnd, int n) {

@@ -12,10 +12,7 @@ import picocli.CommandLine.Option;
 
 import java.io.IOException;
 import java.lang.foreign.Arena;
-import java.lang.foreign.MemorySegment;
-import java.lang.foreign.ValueLayout;
 import java.lang.management.ManagementFactory;
-import java.nio.ByteOrder;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -33,8 +30,6 @@ import java.util.SplittableRandom;
 @Command(name = "vae", mixinStandardHelpOptions = true,
         description = "FLUX VAE decode speed (GFLOP/s, fraction of the GEMM rate) and peak memory, untiled and tiled.")
 public final class VaeBench implements Runnable {
-    private static final ValueLayout.OfShort I16 = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
-    private static final ValueLayout.OfFloat F32 = ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
 
     @Option(names = "--json", description = "Print one JSON document instead of a table.")
     boolean json;
@@ -184,22 +179,12 @@ public final class VaeBench implements Runnable {
     }
 
     private static void norm(Map<String, Tensor> t, String name, int c, Arena arena) {
-        MemorySegment one = arena.allocate(4L * c);
-        for (int i = 0; i < c; i++) one.set(F32, 4L * i, 1f);
-        t.put(name + ".weight", new Tensor(name + ".weight", DType.F32, new long[]{c}, one, "memory"));
-        t.put(name + ".bias", new Tensor(name + ".bias", DType.F32, new long[]{c}, arena.allocate(4L * c), "memory"));
+        t.put(name + ".weight", RandomFlux.uniform(name + ".weight", DType.F32, new long[]{c}, 1f, 1f, 0, arena));
+        t.put(name + ".bias", RandomFlux.uniform(name + ".bias", DType.F32, new long[]{c}, 0f, 0f, 0, arena));
     }
 
     private static Tensor random(String name, DType dt, long[] shape, float scale, SplittableRandom r, Arena arena) {
-        long n = 1;
-        for (long d : shape) n *= d;
-        MemorySegment seg = arena.allocate(n * dt.byteSize());
-        for (long i = 0; i < n; i++) {
-            float v = (float) (r.nextDouble() * 2 - 1) * scale;
-            if (dt == DType.BF16) seg.set(I16, 2 * i, DType.floatToBf16(v));
-            else seg.set(F32, 4 * i, v);
-        }
-        return new Tensor(name, dt, shape, seg, "memory");
+        return RandomFlux.uniform(name, dt, shape, -scale, scale, r.nextLong(), arena);
     }
 
     /** CPU time of the whole process (all threads, GC and JIT included), nanoseconds. */
