@@ -74,6 +74,27 @@ class FluxTransformerLoadTest {
         assertTrue(e.getMessage().contains("rope axes"), e.getMessage());
     }
 
+    /** Config values of the wrong JSON type are named as such; reals without a fraction count as integers. */
+    @Test
+    void configValuesOfTheWrongTypeAreNamed() {
+        Checkpoint ck = RandomFlux.build(smallHeads(false), DType.BF16, 1, ARENA);
+        Map<String, Object> reals = new LinkedHashMap<>(FLUX_PARAMS);
+        reals.put("hidden_size", 64.0);
+        reals.put("axes_dim", List.of(8.0, 12L, 12.0));
+        reals.put("theta", 10000.0);
+        assertEquals(64, FluxTransformer.load(ck, reals).config().hidden());
+
+        for (var bad : List.of(Map.entry("hidden_size", (Object) "64"), Map.entry("hidden_size", 64.5), Map.entry("depth", true),
+                Map.entry("guidance_embed", "false"), Map.entry("theta", "10000"), Map.entry("mlp_ratio", "4"),
+                Map.entry("axes_dim", List.of(8.5, 12L, 12L)), Map.entry("axes_dim", "8,12,12"))) {
+            Map<String, Object> cfg = new LinkedHashMap<>(FLUX_PARAMS);
+            cfg.put(bad.getKey(), bad.getValue());
+            var e = assertThrows(ModelFormatException.class, () -> FluxTransformer.load(ck, cfg), bad.toString());
+            assertTrue(e.getMessage().startsWith(ck.description() + ": config " + bad.getKey() + " = " + bad.getValue() + " is not "),
+                    e.getMessage());
+        }
+    }
+
     /** A dev-style model: guidance_in is found and the guidance value changes the velocity. */
     @Test
     void guidanceEmbedderIsUsed() {
