@@ -5,7 +5,6 @@ import fluxj.io.Json;
 import fluxj.tensor.DType;
 import fluxj.tensor.Matmul;
 import fluxj.tensor.Ops;
-import fluxj.tensor.Parallel;
 import fluxj.tensor.Tensor;
 import fluxj.text.T5Encoder;
 import picocli.CommandLine.Command;
@@ -15,9 +14,6 @@ import picocli.CommandLine.Spec;
 
 import java.io.PrintWriter;
 import java.lang.foreign.Arena;
-import java.lang.foreign.MemorySegment;
-import java.lang.foreign.ValueLayout;
-import java.nio.ByteOrder;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
@@ -30,13 +26,11 @@ import java.util.concurrent.Callable;
  * {@code fluxj bench text}: T5-XXL and DistillT5 encoding time with random full-size BF16 weights. A whole
  * T5-XXL is ~9.5 GB in BF16, so ONE block is built and timed (through {@link T5Encoder}, so embedding lookup,
  * position bias and final norm are included once) and the time is multiplied by the depth. Figures are also
- * given as a fraction of an F32 GEMM rate measured in the same run.
+ * given as a fraction of the GEMM benchmark's best rate ({@link GemmBench#bestRate()}) measured in the same run.
  */
 @Command(name = "text", mixinStandardHelpOptions = true,
         description = "T5-XXL / DistillT5 encoding time (random weights; one block timed, full depth projected).")
 public final class TextBench implements Callable<Integer> {
-    private static final ValueLayout.OfShort I16 = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
-    private static final ValueLayout.OfFloat F32 = ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
     /** Rows of the random embedding table: the lookup touches only the ids' rows, so the real 32128 are not needed. */
     private static final int VOCAB = 1024;
 
@@ -161,21 +155,12 @@ public final class TextBench implements Callable<Integer> {
 
     /** BF16 values uniform in +-1/sqrt(cols), so activations stay in a normal range. */
     private static Tensor random(Arena arena, String name, SplittableRandom rnd, int rows, int cols) {
-        MemorySegment seg = arena.allocate((long) rows * cols * 2, 8);
-        float range = (float) (2 / Math.sqrt(cols));
-        long seed = rnd.nextLong();
-        Parallel.forEach(rows, r -> {
-            SplittableRandom local = new SplittableRandom(seed + r);
-            long base = (long) r * cols;
-            for (int c = 0; c < cols; c++) seg.setAtIndex(I16, base + c, DType.floatToBf16((float) (local.nextDouble() - 0.5) * range));
-        });
-        return new Tensor(name, DType.BF16, new long[]{rows, cols}, seg, "random");
+        float a = (float) (1 / Math.sqrt(cols));
+        return RandomFlux.uniform(name, DType.BF16, new long[]{rows, cols}, -a, a, rnd.nextLong(), arena);
     }
 
     private static Tensor ones(Arena arena, String name, int n) {
-        MemorySegment seg = arena.allocate((long) n * 4, 8);
-        for (int i = 0; i < n; i++) seg.setAtIndex(F32, i, 1f);
-        return new Tensor(name, DType.F32, new long[]{n}, seg, "random");
+        return RandomFlux.uniform(name, DType.F32, new long[]{n}, 1f, 1f, 0, arena);
     }
 
     private static int[] ids(SplittableRandom rnd, int n) {
@@ -184,28 +169,15 @@ public final class TextBench implements Callable<Integer> {
         return ids;
     }
 
-    /** The GEMM rate the figures are compared with: F32 x F32 M=1024, K=N=3072, best of two after a warm-up. */
+    /** The GEMM rate the figures are compared with, described for the output. */
     private static Map<String, Object> gemmReference() {
-        int m = 1024, k = 3072, n = 3072;
-        try (Arena arena = Arena.ofShared()) {
-            SplittableRandom rnd = new SplittableRandom(2);
-            MemorySegment seg = arena.allocate((long) n * k * 4, 8);
-            for (long i = 0; i < (long) n * k; i++) seg.setAtIndex(F32, i, (float) rnd.nextDouble() - 0.5f);
-            Tensor w = new Tensor("reference", DType.F32, new long[]{n, k}, seg, "random");
-            float[] x = new float[m * k];
-            for (int i = 0; i < x.length; i++) x[i] = (float) rnd.nextDouble() - 0.5f;
-            float[] y = new float[m * n];
-            Matmul.matmul(x, 64, k, w, null, y);
-            double best = Double.MAX_VALUE;
-            for (int rep = 0; rep < 2; rep++) best = Math.min(best, seconds(() -> Matmul.matmul(x, m, k, w, null, y)));
-            double gflop = 2.0 * m * k * n / 1e9;
-            Map<String, Object> r = new LinkedHashMap<>();
-            r.put("name", "F32 GEMM M=1024 K=3072 N=3072 (tensor.Matmul, measured in this run)");
-            r.put("gflop", gflop);
-            r.put("seconds", best);
-            r.put("gflop_per_s", gflop / best);
-            return r;
-        }
+        double gflop = 2.0 * 1024 * 3072 * 3072 / 1e9, rate = GemmBench.bestRate();
+        Map<String, Object> r = new LinkedHashMap<>();
+        r.put("name", "F32 GEMM M=1024 K=3072 N=3072 (GemmBench's best rate, measured in this run)");
+        r.put("gflop", gflop);
+        r.put("seconds", gflop / rate);
+        r.put("gflop_per_s", rate);
+        return r;
     }
 
     private static double seconds(Runnable r) {

@@ -5,8 +5,6 @@ import fluxj.flux.FluxTransformer;
 import fluxj.io.Checkpoint;
 import fluxj.io.Json;
 import fluxj.tensor.DType;
-import fluxj.tensor.Matmul;
-import fluxj.tensor.Tensor;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
@@ -22,7 +20,8 @@ import java.util.concurrent.Callable;
 /**
  * {@code fluxj bench transformer}: one forward of a full-width FLUX.1 transformer (random BF16 weights, 1 double
  * + 1 single block) per image size: seconds per block, the projected 19 + 38 block forward, and the achieved
- * GFLOP/s (matmuls + attention) as a fraction of a plain BF16 GEMM (M=1024, 3072x3072) measured in the same run.
+ * GFLOP/s (matmuls + attention) as a fraction of the GEMM benchmark's best rate ({@link GemmBench#reference()})
+ * measured in the same run.
  * The fraction is given on wall time and on the process's CPU time; the latter stays meaningful when other
  * processes share the cores.
  */
@@ -56,13 +55,12 @@ public final class TransformerBench implements Callable<Integer> {
                 new int[] {16, 56, 56}, 10000);
         Map<String, Object> out = new LinkedHashMap<>();
         try (Arena arena = Arena.ofShared()) {
-            Span gemm = gemm(DType.BF16, arena);
-            double gemmFlops = 2.0 * 1024 * 3072 * 3072;
-            double gemmWall = gemmFlops / gemm.wall(), gemmCpu = gemmFlops / gemm.cpu();
-            out.put("gemm_bf16_gflops", round(gemmWall));
-            out.put("gemm_bf16_gflops_per_cpu_second", round(gemmCpu));
+            GemmBench.Rate gemm = GemmBench.reference();
+            double gemmWall = gemm.gflops(), gemmCpu = gemm.gflopPerCpuSecond();
+            out.put("gemm_gflops", round(gemmWall));
+            out.put("gemm_gflops_per_cpu_second", round(gemmCpu));
             if (!json) {
-                System.out.printf("plain BF16 GEMM M=1024 K=3072 N=3072: %.1f GFLOP/s wall, %.1f GFLOP per CPU-second%n", gemmWall, gemmCpu);
+                System.out.printf("GEMM reference (F32 M=1024 K=3072 N=3072, GemmBench): %.1f GFLOP/s wall, %.1f GFLOP per CPU-second%n", gemmWall, gemmCpu);
             }
             Checkpoint ck = RandomFlux.build(c, DType.BF16, 7, arena);
             FluxTransformer t = FluxTransformer.load(ck, null);
@@ -112,20 +110,6 @@ public final class TransformerBench implements Callable<Integer> {
                     side, side, imgLen, TXT, dbl, sgl, rest, full, rateWall, rateWall / gemmWall, rateCpu, rateCpu / gemmCpu);
         }
         return m;
-    }
-
-    /** y[1024, 3072] = x[1024, 3072] w[3072, 3072]^T five times: the least wall and the least CPU time seen. */
-    private static Span gemm(DType dtype, Arena arena) {
-        int m = 1024, n = 3072, k = 3072;
-        Tensor w = RandomFlux.uniform("w", dtype, new long[] {n, k}, -0.02f, 0.02f, 11, arena);
-        float[] x = noise(m * k, 5), y = new float[m * n];
-        long wall = Long.MAX_VALUE, cpu = Long.MAX_VALUE;
-        for (int rep = 0; rep < 5; rep++) {
-            Span s = Span.measure(() -> Matmul.matmul(x, m, k, w, null, y));
-            wall = Math.min(wall, s.wall());
-            cpu = Math.min(cpu, s.cpu());
-        }
-        return new Span(wall, cpu);
     }
 
     private static long cpuNanos() {

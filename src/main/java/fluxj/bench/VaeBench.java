@@ -3,7 +3,6 @@ package fluxj.bench;
 import fluxj.io.Checkpoint;
 import fluxj.io.Json;
 import fluxj.tensor.DType;
-import fluxj.tensor.Matmul;
 import fluxj.tensor.Tensor;
 import fluxj.vae.AutoEncoder;
 import fluxj.vae.Tiling;
@@ -13,10 +12,7 @@ import picocli.CommandLine.Option;
 
 import java.io.IOException;
 import java.lang.foreign.Arena;
-import java.lang.foreign.MemorySegment;
-import java.lang.foreign.ValueLayout;
 import java.lang.management.ManagementFactory;
-import java.nio.ByteOrder;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -28,14 +24,12 @@ import java.util.SplittableRandom;
 /**
  * {@code fluxj bench vae}: FLUX VAE decodes (ch 128, ch_mult 1,2,4,4, 2 ResNet blocks, 16 latent channels; random
  * weights built in memory) at 512x512 and 1024x1024, untiled and tiled: seconds, GFLOP/s and that rate as a
- * fraction of an F32 M=1024 3072x3072 {@link Matmul} measured in the same run (the convolutions are matrix
+ * fraction of the GEMM benchmark's best rate ({@link GemmBench#reference()}) measured in the same run (the convolutions are matrix
  * multiplies, so that is the rate they can reach), peak memory.
  */
 @Command(name = "vae", mixinStandardHelpOptions = true,
         description = "FLUX VAE decode speed (GFLOP/s, fraction of the GEMM rate) and peak memory, untiled and tiled.")
 public final class VaeBench implements Runnable {
-    private static final ValueLayout.OfShort I16 = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
-    private static final ValueLayout.OfFloat F32 = ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
 
     @Option(names = "--json", description = "Print one JSON document instead of a table.")
     boolean json;
@@ -59,9 +53,8 @@ public final class VaeBench implements Runnable {
             case "F32" -> DType.F32;
             default -> throw new IllegalArgumentException("--dtype must be BF16 or F32, not " + dtype);
         };
-        // The reference is measured before and after every decode and its best rates used: a short product caught
-        // in a quiet moment is the fairest measure of what the cores can do while other processes come and go.
-        double[] gemm = gemmRate();
+        // The reference is measured again after every decode and its best rates used (see GemmBench.remeasure).
+        GemmBench.reference();
         List<Map<String, Object>> rows = new ArrayList<>();
         List<String> skipped = new ArrayList<>();
         try (Arena arena = Arena.ofShared()) {
@@ -76,7 +69,7 @@ public final class VaeBench implements Runnable {
                 // Tiled first: the JVM keeps heap it has grown, so the smaller footprint must be measured first.
                 if (h > tile || w > tile) {
                     rows.add(measure(ae.withTiling(Tiling.always(tile, overlap)), "tiled " + tile + "/" + overlap, side, z, flops));
-                    gemm = best(gemm, gemmRate());
+                    GemmBench.remeasure();
                 }
                 long need = ae.decodeBytes(h, w);
                 if (need > Runtime.getRuntime().maxMemory() * 9 / 10) {
@@ -85,9 +78,11 @@ public final class VaeBench implements Runnable {
                     continue;
                 }
                 rows.add(measure(ae.withTiling(Tiling.off()), "untiled", side, z, flops));
-                gemm = best(gemm, gemmRate());
+                GemmBench.remeasure();
             }
         }
+        GemmBench.Rate ref = GemmBench.reference();
+        double[] gemm = {ref.gflops(), ref.gflopPerCpuSecond()};
         for (Map<String, Object> row : rows) {
             row.put("fraction_of_gemm", (double) row.get("gflops") / gemm[0]);
             row.put("cpu_fraction_of_gemm", (double) row.get("gflop_per_cpu_second") / gemm[1]);
@@ -96,7 +91,7 @@ public final class VaeBench implements Runnable {
             Map<String, Object> doc = new LinkedHashMap<>();
             doc.put("gemm_reference_gflops", gemm[0]);
             doc.put("gemm_reference_gflop_per_cpu_second", gemm[1]);
-            doc.put("gemm_reference", "F32 weights, M=1024, K=N=3072, best of 3 before and after each decode");
+            doc.put("gemm_reference", "F32 weights, M=1024, K=N=3072, best of 3, measured before and again after each decode (GemmBench)");
             doc.put("weights", dt.toString());
             doc.put("decodes", rows);
             doc.put("skipped", skipped);
@@ -156,29 +151,6 @@ public final class VaeBench implements Runnable {
         return 2 * (macs + 9.0 * c.ch() * c.outChannels() * hw);
     }
 
-    private static double[] best(double[] a, double[] b) {
-        return new double[]{Math.max(a[0], b[0]), Math.max(a[1], b[1])};
-    }
-
-    /** Best of three F32 M=1024, K=N=3072 products: {GFLOP/s, GFLOP per CPU-second of the process}. */
-    static double[] gemmRate() {
-        int m = 1024, k = 3072, n = 3072;
-        SplittableRandom r = new SplittableRandom(3);
-        float[] x = new float[m * k], y = new float[m * n];
-        for (int i = 0; i < x.length; i++) x[i] = (float) r.nextDouble();
-        try (Arena arena = Arena.ofShared()) {
-            Tensor w = random("gemm", DType.F32, new long[]{n, k}, 0.02f, r, arena);
-            double best = Double.MAX_VALUE, bestCpu = Double.MAX_VALUE;
-            for (int rep = 0; rep < 3; rep++) {
-                long t0 = System.nanoTime(), c0 = cpuNanos();
-                Matmul.matmul(x, m, k, w, null, y);
-                best = Math.min(best, (System.nanoTime() - t0) / 1e9);
-                bestCpu = Math.min(bestCpu, (cpuNanos() - c0) / 1e9);
-            }
-            return new double[]{2.0 * m * k * n / best / 1e9, 2.0 * m * k * n / bestCpu / 1e9};
-        }
-    }
-
     /** A decoder-only checkpoint in BFL names with the given sizes and random weights (fan-in scaled). */
     public static Checkpoint randomDecoder(VaeConfig c, DType dt, Arena arena) {
         Map<String, Tensor> t = new LinkedHashMap<>();
@@ -216,22 +188,12 @@ public final class VaeBench implements Runnable {
     }
 
     private static void norm(Map<String, Tensor> t, String name, int c, Arena arena) {
-        MemorySegment one = arena.allocate(4L * c);
-        for (int i = 0; i < c; i++) one.set(F32, 4L * i, 1f);
-        t.put(name + ".weight", new Tensor(name + ".weight", DType.F32, new long[]{c}, one, "memory"));
-        t.put(name + ".bias", new Tensor(name + ".bias", DType.F32, new long[]{c}, arena.allocate(4L * c), "memory"));
+        t.put(name + ".weight", RandomFlux.uniform(name + ".weight", DType.F32, new long[]{c}, 1f, 1f, 0, arena));
+        t.put(name + ".bias", RandomFlux.uniform(name + ".bias", DType.F32, new long[]{c}, 0f, 0f, 0, arena));
     }
 
     private static Tensor random(String name, DType dt, long[] shape, float scale, SplittableRandom r, Arena arena) {
-        long n = 1;
-        for (long d : shape) n *= d;
-        MemorySegment seg = arena.allocate(n * dt.byteSize());
-        for (long i = 0; i < n; i++) {
-            float v = (float) (r.nextDouble() * 2 - 1) * scale;
-            if (dt == DType.BF16) seg.set(I16, 2 * i, DType.floatToBf16(v));
-            else seg.set(F32, 4 * i, v);
-        }
-        return new Tensor(name, dt, shape, seg, "memory");
+        return RandomFlux.uniform(name, dt, shape, -scale, scale, r.nextLong(), arena);
     }
 
     /** CPU time of the whole process (all threads, GC and JIT included), nanoseconds. */

@@ -77,11 +77,11 @@ public record FluxConfig(int hidden, int heads, int depth, int depthSingle, int 
                 k.equal("vec_in_dim", vec);
                 k.equal("guidance_embed", guidance);
                 k.equal("qkv_bias", qkvBias);
-                if (c.get("mlp_ratio") instanceof Number r && (int) (hidden * r.doubleValue()) != mlp) {
-                    throw k.mismatch("mlp_ratio", r, "an MLP of " + mlp + " for hidden " + hidden);
+                if (c.containsKey("mlp_ratio") && (int) (hidden * k.real("mlp_ratio")) != mlp) {
+                    throw k.mismatch("mlp_ratio", c.get("mlp_ratio"), "an MLP of " + mlp + " for hidden " + hidden);
                 }
                 axes = k.ints("axes_dim", axes);
-                if (c.get("theta") instanceof Number t) theta = t.intValue();
+                theta = k.integer("theta", theta);
             } else {
                 k.equal("num_layers", depth);
                 k.equal("num_single_layers", depthSingle);
@@ -110,22 +110,43 @@ public record FluxConfig(int hidden, int heads, int depth, int depthSingle, int 
     @SuppressWarnings("unchecked")
     private static Map<String, Object> cast(Map<?, ?> m) { return (Map<String, Object>) m; }
 
-    /** Compares config entries with the sizes read from the tensors. */
+    /** Compares config entries with the sizes read from the tensors; a value of the wrong type is named as such. */
     private record Check(String file, Map<String, Object> c) {
-        void equal(String key, Object actual) {
+        void equal(String key, int actual) {
+            if (c.containsKey(key) && integer(key, actual) != actual) throw mismatch(key, c.get(key), String.valueOf(actual));
+        }
+
+        void equal(String key, boolean actual) {
             Object v = c.get(key);
             if (v == null) return;
-            boolean same = v instanceof Number n && actual instanceof Integer i ? n.doubleValue() == i : v.equals(actual);
-            if (!same) throw mismatch(key, v, String.valueOf(actual));
+            if (!(v instanceof Boolean b)) throw new ModelFormatException(file, "config " + key + " = " + v + " is not true or false");
+            if (b != actual) throw mismatch(key, v, String.valueOf(actual));
+        }
+
+        int integer(String key, int fallback) {
+            Object v = c.get(key);
+            if (v == null) return fallback;
+            if (!whole(v)) throw new ModelFormatException(file, "config " + key + " = " + v + " is not an integer");
+            return ((Number) v).intValue();
+        }
+
+        double real(String key) {
+            if (!(c.get(key) instanceof Number n)) throw new ModelFormatException(file, "config " + key + " = " + c.get(key) + " is not a number");
+            return n.doubleValue();
         }
 
         int[] ints(String key, int[] fallback) {
             Object v = c.get(key);
             if (v == null) return fallback;
-            if (!(v instanceof List<?> l) || !l.stream().allMatch(e -> e instanceof Number)) {
+            if (!(v instanceof List<?> l) || !l.stream().allMatch(Check::whole)) {
                 throw new ModelFormatException(file, "config " + key + " = " + v + " is not a list of integers");
             }
             return l.stream().mapToInt(e -> ((Number) e).intValue()).toArray();
+        }
+
+        /** An int-sized integer, as a Long or as a real without a fraction (writers that store 3072.0). */
+        private static boolean whole(Object v) {
+            return v instanceof Number n && n.doubleValue() == Math.rint(n.doubleValue()) && Math.abs(n.doubleValue()) <= Integer.MAX_VALUE;
         }
 
         ModelFormatException mismatch(String key, Object configured, String actual) {

@@ -1,8 +1,8 @@
 package fluxj.flux;
 
 import fluxj.tensor.Parallel;
+import fluxj.tensor.VectorMath;
 import jdk.incubator.vector.FloatVector;
-import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
@@ -35,11 +35,11 @@ final class FluxKernels {
             for (int up = S.loopBound(cols); i < up; i += S.length()) {
                 FloatVector v = FloatVector.fromArray(S, src, so + i);
                 FloatVector inner = v.mul(v).mul(v).mul(0.044715f).add(v).mul(GELU_C);
-                v.mul(0.5f).mul(inner.lanewise(VectorOperators.TANH).add(1f)).intoArray(dst, d + i);
+                v.div(VectorMath.exp(inner.mul(-2f)).add(1f)).intoArray(dst, d + i);
             }
             for (; i < cols; i++) {
                 float v = src[so + i];
-                dst[d + i] = 0.5f * v * (1f + (float) Math.tanh(GELU_C * (v + 0.044715f * v * v * v)));
+                dst[d + i] = v / (1f + (float) Math.exp(-2f * GELU_C * (v + 0.044715f * v * v * v)));
             }
         });
     }

@@ -126,13 +126,13 @@ public final class Attention {
         float base = m == Float.NEGATIVE_INFINITY ? 0f : m;
         FloatVector acc = FloatVector.zero(F);
         for (int c = 0; c < up; c += L) {
-            FloatVector p = FloatVector.fromArray(F, s, so + c).sub(base).lanewise(VectorOperators.EXP);
+            FloatVector p = VectorMath.exp(FloatVector.fromArray(F, s, so + c).sub(base));
             p.intoArray(s, so + c);
             acc = acc.add(p);
         }
         for (int c = up; c < nk; c++) s[so + c] = 0f;
         float corr = (float) Math.exp(old - base);
-        sum[r] = sum[r] * corr + acc.reduceLanes(VectorOperators.ADD);
+        sum[r] = sum[r] * corr + VectorMath.sum(acc);
         max[r] = m;
         if (corr != 1f) {
             for (int c = 0; c < dp; c += L) FloatVector.fromArray(F, o, oo + c).mul(corr).intoArray(o, oo + c);

@@ -11,8 +11,9 @@ import jdk.incubator.vector.VectorSpecies;
  *
  * <p>Vectorised with the Vector API and spread over the cores for large inputs. Sums run in f32 vector lanes
  * (16 partial sums, then a reduction, which is more accurate than one running f32 sum); normalisations take
- * two passes (mean, then centred variance) like torch. exp and tanh are the Vector API's lane-wise operators
- * (within 1 ulp, like {@link Math#exp}), so every result is within f32 rounding of the scalar formula.
+ * two passes (mean, then centred variance) like torch. Lane sums and exp are {@link VectorMath}'s (exp within
+ * 2 ulp; GELU-tanh as x * sigmoid(2u), the same function as 0.5 x (1 + tanh u)), so every result is within f32
+ * rounding of the scalar formula and the same whether the JIT has compiled the kernel or not.
  */
 public final class Ops {
     private static final VectorSpecies<Float> F = FloatVector.SPECIES_PREFERRED;
@@ -70,11 +71,11 @@ public final class Ops {
             for (; i < up; i += L) {
                 FloatVector v = FloatVector.fromArray(F, x, i);
                 FloatVector inner = v.mul(v).mul(v).mul(0.044715f).add(v).mul(SQRT_2_OVER_PI);
-                v.mul(0.5f).mul(inner.lanewise(VectorOperators.TANH).add(1f)).intoArray(x, i);
+                v.div(VectorMath.exp(inner.mul(-2f)).add(1f)).intoArray(x, i);
             }
             for (; i < hi; i++) {
                 float v = x[i];
-                x[i] = 0.5f * v * (1f + (float) Math.tanh(SQRT_2_OVER_PI * (v + 0.044715f * v * v * v)));
+                x[i] = v / (1f + (float) Math.exp(-2f * SQRT_2_OVER_PI * (v + 0.044715f * v * v * v)));
             }
         });
     }
@@ -170,7 +171,7 @@ public final class Ops {
             int i = lo, up = lo + (hi - lo) / L * L;
             for (; i < up; i += L) {
                 FloatVector v = FloatVector.fromArray(F, x, i);
-                v.div(v.mul(-a).lanewise(VectorOperators.EXP).add(1f)).intoArray(x, i);
+                v.div(VectorMath.exp(v.mul(-a)).add(1f)).intoArray(x, i);
             }
             for (; i < hi; i++) x[i] = x[i] / (1f + (float) Math.exp(-a * x[i]));
         });
@@ -184,11 +185,11 @@ public final class Ops {
         for (; i < n; i++) max = Math.max(max, x[o + i]);
         FloatVector sv = FloatVector.zero(F);
         for (i = 0; i < up; i += L) {
-            FloatVector e = FloatVector.fromArray(F, x, o + i).sub(max).lanewise(VectorOperators.EXP);
+            FloatVector e = VectorMath.exp(FloatVector.fromArray(F, x, o + i).sub(max));
             e.intoArray(x, o + i);
             sv = sv.add(e);
         }
-        double sum = sv.reduceLanes(VectorOperators.ADD);
+        double sum = VectorMath.sum(sv);
         for (; i < n; i++) { float e = (float) Math.exp(x[o + i] - max); x[o + i] = e; sum += e; }
         float inv = (float) (1 / sum);
         for (i = 0; i < up; i += L) FloatVector.fromArray(F, x, o + i).mul(inv).intoArray(x, o + i);
@@ -199,7 +200,7 @@ public final class Ops {
         FloatVector acc = FloatVector.zero(F);
         int i = 0, up = n - n % L;
         for (; i < up; i += L) acc = acc.add(FloatVector.fromArray(F, x, o + i));
-        double s = acc.reduceLanes(VectorOperators.ADD);
+        double s = VectorMath.sum(acc);
         for (; i < n; i++) s += x[o + i];
         return s;
     }
@@ -212,7 +213,7 @@ public final class Ops {
             FloatVector d = FloatVector.fromArray(F, x, o + i).sub(mean);
             acc = d.fma(d, acc);
         }
-        double s = acc.reduceLanes(VectorOperators.ADD);
+        double s = VectorMath.sum(acc);
         for (; i < n; i++) { double d = x[o + i] - mean; s += d * d; }
         return s;
     }

@@ -26,13 +26,34 @@ public record Tensor(String name, DType dtype, long[] shape, MemorySegment data,
 
     public int rank() { return shape.length; }
 
-    public int dim(int i) { return Math.toIntExact(shape[i < 0 ? shape.length + i : i]); }
+    /**
+     * Dimension {@code i} (negative: from the end). Shapes come from files, so a missing dimension or one too
+     * large for an int is an error naming the tensor and its file.
+     */
+    public int dim(int i) {
+        int a = i < 0 ? shape.length + i : i;
+        if (a < 0 || a >= shape.length) throw badShape("has no dimension " + i);
+        return toInt(shape[a]);
+    }
 
     /** Rows of the tensor seen as a matrix [shape[0], product of the rest]. */
     public int rows() { return shape.length == 0 ? 1 : dim(0); }
 
     /** Columns of the tensor seen as a matrix [shape[0], product of the rest]. */
-    public int cols() { return Math.toIntExact(shape.length == 0 ? 1 : numel() / shape[0]); }
+    public int cols() {
+        long n = 1;
+        for (int i = 1; i < shape.length; i++) n *= shape[i];
+        return toInt(n);
+    }
+
+    private int toInt(long n) {
+        if (n > Integer.MAX_VALUE) throw badShape("is too large (a dimension or row over 2^31 - 1 elements)");
+        return (int) n;
+    }
+
+    private ModelFormatException badShape(String problem) {
+        return new ModelFormatException(source, "tensor '" + name + "' has shape " + Arrays.toString(shape) + ", which " + problem);
+    }
 
     public float get(long i) { return dtype.get(data, i) * scale; }
 

@@ -1,7 +1,6 @@
 package fluxj.tensor;
 
 import jdk.incubator.vector.FloatVector;
-import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
 
 import java.lang.foreign.MemorySegment;
@@ -271,10 +270,10 @@ final class VectorMatmul implements MatmulKernel {
             FloatVector x3 = FloatVector.fromArray(F, x, xo + 3 * ldx + i);
             s30 = w0.fma(x3, s30); s31 = w1.fma(x3, s31); s32 = w2.fma(x3, s32); s33 = w3.fma(x3, s33);
         }
-        acc[ao + 0] += s00.reduceLanes(VectorOperators.ADD); acc[ao + 1] += s01.reduceLanes(VectorOperators.ADD); acc[ao + 2] += s02.reduceLanes(VectorOperators.ADD); acc[ao + 3] += s03.reduceLanes(VectorOperators.ADD);
-        acc[ao + 4] += s10.reduceLanes(VectorOperators.ADD); acc[ao + 5] += s11.reduceLanes(VectorOperators.ADD); acc[ao + 6] += s12.reduceLanes(VectorOperators.ADD); acc[ao + 7] += s13.reduceLanes(VectorOperators.ADD);
-        acc[ao + 8] += s20.reduceLanes(VectorOperators.ADD); acc[ao + 9] += s21.reduceLanes(VectorOperators.ADD); acc[ao + 10] += s22.reduceLanes(VectorOperators.ADD); acc[ao + 11] += s23.reduceLanes(VectorOperators.ADD);
-        acc[ao + 12] += s30.reduceLanes(VectorOperators.ADD); acc[ao + 13] += s31.reduceLanes(VectorOperators.ADD); acc[ao + 14] += s32.reduceLanes(VectorOperators.ADD); acc[ao + 15] += s33.reduceLanes(VectorOperators.ADD);
+        acc[ao + 0] += VectorMath.sum(s00); acc[ao + 1] += VectorMath.sum(s01); acc[ao + 2] += VectorMath.sum(s02); acc[ao + 3] += VectorMath.sum(s03);
+        acc[ao + 4] += VectorMath.sum(s10); acc[ao + 5] += VectorMath.sum(s11); acc[ao + 6] += VectorMath.sum(s12); acc[ao + 7] += VectorMath.sum(s13);
+        acc[ao + 8] += VectorMath.sum(s20); acc[ao + 9] += VectorMath.sum(s21); acc[ao + 10] += VectorMath.sum(s22); acc[ao + 11] += VectorMath.sum(s23);
+        acc[ao + 12] += VectorMath.sum(s30); acc[ao + 13] += VectorMath.sum(s31); acc[ao + 14] += VectorMath.sum(s32); acc[ao + 15] += VectorMath.sum(s33);
         for (; i < len; i++) {
             for (int r = 0; r < 4; r++) {
                 float xv = x[xo + r * ldx + i];
@@ -294,8 +293,8 @@ final class VectorMatmul implements MatmulKernel {
             s2 = FloatVector.fromArray(F, buf, 2 * stride + i).fma(xv, s2);
             s3 = FloatVector.fromArray(F, buf, 3 * stride + i).fma(xv, s3);
         }
-        float t0 = s0.reduceLanes(VectorOperators.ADD), t1 = s1.reduceLanes(VectorOperators.ADD);
-        float t2 = s2.reduceLanes(VectorOperators.ADD), t3 = s3.reduceLanes(VectorOperators.ADD);
+        float t0 = VectorMath.sum(s0), t1 = VectorMath.sum(s1);
+        float t2 = VectorMath.sum(s2), t3 = VectorMath.sum(s3);
         for (; i < len; i++) {
             float xv = x[xo + i];
             t0 += xv * buf[i]; t1 += xv * buf[stride + i]; t2 += xv * buf[2 * stride + i]; t3 += xv * buf[3 * stride + i];

@@ -10,7 +10,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 /**
  * Each vectorised op against the plain scalar formula evaluated in double, on odd sizes (vector tails) and on
  * sizes large enough to be split over threads. Tolerances: element-wise ops compute a handful of f32 operations
- * plus a 1-ulp exp/tanh, so 1e-6 relative (+1e-7 absolute near zero) bounds them; norms sum up to a few thousand
+ * plus VectorMath's 2-ulp exp, so 1e-6 relative (+1e-7 absolute near zero) bounds them; norms sum up to a few thousand
  * f32 values in 16 lanes, whose rounding (~n/16 * eps relative in the mean and variance) stays under 2e-6.
  */
 class OpsTest {

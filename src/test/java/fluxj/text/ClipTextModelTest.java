@@ -95,6 +95,20 @@ class ClipTextModelTest {
         }
     }
 
+    /** A tensor of the wrong rank (here a flattened embedding) is named with its file, not an index error. */
+    @Test
+    void wrongRankTensorIsNamed() throws IOException {
+        try (Checkpoint ck = TextFixtures.clip(TextFixtures.Layout.SINGLE_FILE).open()) {
+            Map<String, fluxj.tensor.Tensor> tensors = new java.util.LinkedHashMap<>(ck.tensors());
+            String name = tensors.keySet().stream().filter(k -> k.endsWith("embeddings.token_embedding.weight")).findFirst().orElseThrow();
+            fluxj.tensor.Tensor t = tensors.get(name);
+            tensors.put(name, new fluxj.tensor.Tensor(name, t.dtype(), new long[]{t.numel()}, t.data(), "flat.safetensors"));
+            var e = assertThrows(ModelFormatException.class, () -> ClipTextModel.load(Checkpoint.of("flat.safetensors", tensors), null));
+            assertTrue(e.getMessage().startsWith("flat.safetensors: tensor '" + name + "' has shape [" + t.numel() + "], which has no dimension 1"),
+                    e.getMessage());
+        }
+    }
+
     @Test
     void outOfVocabularyIdIsRejected() throws IOException {
         try (Checkpoint ck = TextFixtures.clip(TextFixtures.Layout.SINGLE_FILE).open()) {

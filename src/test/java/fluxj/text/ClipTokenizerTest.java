@@ -2,8 +2,6 @@ package fluxj.text;
 
 import fluxj.io.Json;
 import fluxj.tensor.ModelFormatException;
-import fluxj.testing.Fixtures;
-import fluxj.testing.Npy;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -39,10 +37,9 @@ class ClipTokenizerTest {
 
     @Test
     void caseIdsAreExact() throws IOException {
-        for (Object o : (List<?>) Json.readObject(Fixtures.path("cases.json")).get("cases")) {
-            Map<?, ?> c = (Map<?, ?>) o;
+        for (Map<String, Object> c : TextFixtures.cases()) {
             int maxLen = ((Long) c.get("clip_max_length")).intValue();
-            int[] expected = Npy.read(Fixtures.caseDir((String) c.get("id")).resolve("clip_ids.npy")).ints();
+            int[] expected = TextFixtures.intermediate((String) c.get("id"), "clip_ids").ints();
             assertArrayEquals(expected, tok.encodePadded((String) c.get("prompt"), maxLen), "case " + c.get("id"));
         }
     }

@@ -1,8 +1,5 @@
 package fluxj.text;
 
-import fluxj.io.Json;
-import fluxj.testing.Fixtures;
-import fluxj.testing.Npy;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
@@ -39,10 +36,9 @@ class T5TokenizerTest {
 
     @Test
     void caseIdsAreExact() throws IOException {
-        for (Object o : (List<?>) Json.readObject(Fixtures.path("cases.json")).get("cases")) {
-            Map<?, ?> c = (Map<?, ?>) o;
+        for (Map<String, Object> c : TextFixtures.cases()) {
             int maxLen = ((Long) c.get("t5_max_length")).intValue();
-            int[] expected = Npy.read(Fixtures.caseDir((String) c.get("id")).resolve("t5_ids.npy")).ints();
+            int[] expected = TextFixtures.intermediate((String) c.get("id"), "t5_ids").ints();
             assertArrayEquals(expected, tok.encodePadded((String) c.get("prompt"), maxLen), "case " + c.get("id"));
         }
     }

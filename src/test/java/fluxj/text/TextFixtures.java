@@ -21,11 +21,14 @@ final class TextFixtures {
         Checkpoint open() throws IOException { return Checkpoint.open(weights); }
     }
 
+    /** Every case of cases.json, as parsed. */
     @SuppressWarnings("unchecked")
+    static List<Map<String, Object>> cases() throws IOException {
+        return ((List<Object>) Json.readObject(Fixtures.path("cases.json")).get("cases")).stream().map(c -> (Map<String, Object>) c).toList();
+    }
+
     static List<String> publicCases() throws IOException {
-        Map<String, Object> cases = Json.readObject(Fixtures.path("cases.json"));
-        return ((List<Object>) cases.get("cases")).stream().map(c -> (Map<String, Object>) c)
-                .filter(c -> Boolean.TRUE.equals(c.get("public"))).map(c -> (String) c.get("id")).toList();
+        return cases().stream().filter(c -> Boolean.TRUE.equals(c.get("public"))).map(c -> (String) c.get("id")).toList();
     }
 
     static Source clip(Layout layout) throws IOException {
