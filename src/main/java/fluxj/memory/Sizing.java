@@ -47,10 +47,4 @@ public final class Sizing {
     public static long t5Workspace(int tokens, int dModel, int inner, int dFf, int heads) {
         return 4L * tokens * (3L * dModel + 4L * inner + 3L * dFf) + 4L * heads * tokens * tokens + (16L << 20);
     }
-
-    /** Heap for a VAE decode of an h x w latent (or one tile of it): a few feature maps at the top resolution. */
-    public static long vaeWorkspace(int latentH, int latentW, int baseChannels) {
-        long pixels = 64L * latentH * latentW;
-        return 4L * pixels * baseChannels * 4 + (64L << 20);
-    }
 }
