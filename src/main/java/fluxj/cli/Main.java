@@ -53,6 +53,14 @@ public final class Main implements Runnable {
             cmd.getErr().println("fluxj: " + describe(ex));
             return ex instanceof CommandLine.ParameterException || ex instanceof IllegalArgumentException ? 2 : 1;
         });
+        // Usage errors: what is wrong and where to read more, not the whole help page.
+        cl.setParameterExceptionHandler((ex, params) -> {
+            CommandLine cmd = ex.getCommandLine();
+            cmd.getErr().println("fluxj: " + ex.getMessage());
+            CommandLine.UnmatchedArgumentException.printSuggestions(ex, cmd.getErr());
+            cmd.getErr().println("Try '" + cmd.getCommandSpec().qualifiedName() + " --help' for the options.");
+            return 2;
+        });
         return cl.execute(args);
     }
 
