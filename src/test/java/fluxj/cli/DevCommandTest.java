@@ -1,5 +1,7 @@
 package fluxj.cli;
 
+import fluxj.testing.Cli;
+
 import fluxj.io.Checkpoint;
 import fluxj.io.ModelKind;
 import fluxj.tensor.DType;
@@ -19,7 +21,7 @@ class DevCommandTest {
     @Test
     void makeRandomWritesARecognisedFile() throws IOException {
         Path out = dir.resolve("dev.safetensors");
-        InspectCommandTest.Run r = InspectCommandTest.run("dev", "make-random", "--kind", "flux", "--double", "2", "--single", "1",
+        Cli.Run r = Cli.run("dev", "make-random", "--kind", "flux", "--double", "2", "--single", "1",
                 "--hidden", "128", "--context", "64", "--vec", "32", "--guidance", "--layout", "diffusers", "--dtype", "fp8", "--seed", "9",
                 "--out", out.toString());
         assertEquals(0, r.code(), r.err());
@@ -50,9 +52,9 @@ class DevCommandTest {
             System.arraycopy(c, 0, args, 3, c.length);
             args[c.length + 3] = "--out";
             args[c.length + 4] = out.toString();
-            InspectCommandTest.Run r = InspectCommandTest.run(args);
+            Cli.Run r = Cli.run(args);
             assertEquals(0, r.code(), r.err());
-            InspectCommandTest.Run i = InspectCommandTest.run("inspect", "--summary", out.toString());
+            Cli.Run i = Cli.run("inspect", "--summary", out.toString());
             String want = switch (c[0]) {
                 case "t5xxl" -> "kind:       T5 encoder, d_model 64, 1 blocks, 1 head";
                 case "distillt5" -> "kind:       DistillT5 (T5 encoder + final_projection to 96), d_model 64, 1 blocks";
@@ -66,10 +68,10 @@ class DevCommandTest {
 
     @Test
     void badOptionsAreUsageErrors() {
-        assertEquals(2, InspectCommandTest.run("dev", "make-random", "--kind", "sdxl", "--out", dir.resolve("x").toString()).code());
-        assertEquals(2, InspectCommandTest.run("dev", "make-random", "--kind", "flux", "--hidden", "100", "--out", dir.resolve("x").toString()).code());
-        assertEquals(2, InspectCommandTest.run("dev", "make-random", "--kind", "flux").code(), "--out is required");
-        InspectCommandTest.Run r = InspectCommandTest.run("dev", "make-random", "--kind", "vae", "--double", "2", "--out", dir.resolve("x").toString());
+        assertEquals(2, Cli.run("dev", "make-random", "--kind", "sdxl", "--out", dir.resolve("x").toString()).code());
+        assertEquals(2, Cli.run("dev", "make-random", "--kind", "flux", "--hidden", "100", "--out", dir.resolve("x").toString()).code());
+        assertEquals(2, Cli.run("dev", "make-random", "--kind", "flux").code(), "--out is required");
+        Cli.Run r = Cli.run("dev", "make-random", "--kind", "vae", "--double", "2", "--out", dir.resolve("x").toString());
         assertEquals(2, r.code());
         assertTrue(r.err().contains("--double does not apply to --kind vae"), r.err());
         assertFalse(Files.exists(dir.resolve("x")));

@@ -1,5 +1,8 @@
 package fluxj.cli;
 
+import fluxj.testing.Cli;
+import fluxj.testing.Cli.Run;
+
 import fluxj.io.Json;
 import fluxj.pipeline.Infotext;
 import fluxj.pipeline.PngFiles;
@@ -8,10 +11,7 @@ import fluxj.testing.Fixtures;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-import java.io.ByteArrayOutputStream;
 import java.io.IOException;
-import java.io.PrintStream;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -27,23 +27,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 class GenerateCommandTest {
     @TempDir
     Path dir;
-
-    /** Exit code plus what the command printed. */
-    record Run(int code, String out, String err) {}
-
-    static Run run(String... args) {
-        PrintStream oldOut = System.out, oldErr = System.err;
-        ByteArrayOutputStream out = new ByteArrayOutputStream(), err = new ByteArrayOutputStream();
-        try {
-            System.setOut(new PrintStream(out, true, StandardCharsets.UTF_8));
-            System.setErr(new PrintStream(err, true, StandardCharsets.UTF_8));
-            int code = Main.execute(args);
-            return new Run(code, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));
-        } finally {
-            System.setOut(oldOut);
-            System.setErr(oldErr);
-        }
-    }
 
     @SuppressWarnings("unchecked")
     static List<Map<String, Object>> cases() throws IOException {
@@ -84,7 +67,7 @@ class GenerateCommandTest {
         for (Map<String, Object> c : cases()) {
             String id = (String) c.get("id");
             Path out = dir.resolve(id + ".png");
-            Run r = run(caseArgs(c, out).toArray(String[]::new));
+            Run r = Cli.run(caseArgs(c, out).toArray(String[]::new));
             assertEquals(0, r.code(), id + ": " + r.err());
             RgbImage expected = PngFiles.readImage(Fixtures.root().resolve((String) ((Map<?, ?>) c.get("expected")).get("png")));
             double psnr = PngFiles.readImage(out).psnr(expected);
@@ -103,7 +86,7 @@ class GenerateCommandTest {
         List<String> args = new ArrayList<>(caseArgs(p01, out));
         args.set(args.indexOf("--steps") + 1, "1");
         args.addAll(List.of("--count", "2"));
-        Run r = run(args.toArray(String[]::new));
+        Run r = Cli.run(args.toArray(String[]::new));
         assertEquals(0, r.code(), r.err());
         Path second = dir.resolve("cat-1.png");
         assertEquals("43", Infotext.parse(PngFiles.readParameters(second).orElseThrow()).fields().get("Seed"));
@@ -111,21 +94,21 @@ class GenerateCommandTest {
 
         // refuses to clobber without --overwrite, and says how to proceed
         byte[] before = Files.readAllBytes(out);
-        r = run(args.toArray(String[]::new));
+        r = Cli.run(args.toArray(String[]::new));
         assertEquals(2, r.code());
         assertTrue(r.err().contains("--overwrite"), r.err());
         assertArrayEquals(before, Files.readAllBytes(out));
 
         // --from: same parameters, same pixels (the model is named again: the PNG stores only its name)
         Path again = dir.resolve("again.png");
-        r = run("generate", "--from", second.toString(), "--model", Fixtures.model("flux1-tiny-schnell").toString(), "--output", again.toString(), "--quiet");
+        r = Cli.run("generate", "--from", second.toString(), "--model", Fixtures.model("flux1-tiny-schnell").toString(), "--output", again.toString(), "--quiet");
         assertEquals(0, r.code(), r.err());
         // same computation; the kernels' float rounding may vary with JIT tier and thread split, which moves a few
         // 8-bit values by one level (one value of 12288 off by 1 = 89 dB): require near-identity, not bit equality
         double psnr = PngFiles.readImage(again).psnr(PngFiles.readImage(second));
         assertTrue(psnr > 70, "regenerated image differs: PSNR " + psnr);
 
-        Run info = run("info", again.toString());
+        Run info = Cli.run("info", again.toString());
         assertEquals(0, info.code());
         assertTrue(info.out().contains("Seed: 43") && info.out().contains("Steps: 1") && info.out().contains("Prompt: " + p01.get("prompt")), info.out());
     }
@@ -133,28 +116,28 @@ class GenerateCommandTest {
     @Test
     void badArgumentsExitWithCode2AndSayHowToFix() {
         String out = dir.resolve("x.png").toString();
-        Run r = run("generate", "--prompt", "x", "--width", "1000", "--output", out);
+        Run r = Cli.run("generate", "--prompt", "x", "--width", "1000", "--output", out);
         assertEquals(2, r.code());
         assertTrue(r.err().contains("multiple of 16") && r.err().contains("1008"), r.err());
-        r = run("generate", "--prompt", "x", "--memory-budget", "lots", "--output", out);
+        r = Cli.run("generate", "--prompt", "x", "--memory-budget", "lots", "--output", out);
         assertEquals(2, r.code());
         assertTrue(r.err().contains("16G"), r.err());
-        r = run("generate", "--prompt", "x", "--weight-dtype", "int4", "--output", out);
+        r = Cli.run("generate", "--prompt", "x", "--weight-dtype", "int4", "--output", out);
         assertEquals(2, r.code());
-        r = run("generate", "--prompt", "x", "--guidance-interval", "0.9", "--output", out);
+        r = Cli.run("generate", "--prompt", "x", "--guidance-interval", "0.9", "--output", out);
         assertEquals(2, r.code());
         assertTrue(r.err().contains("LO,HI"), r.err());
-        r = run("generate", "--width", "64", "--output", out);
+        r = Cli.run("generate", "--width", "64", "--output", out);
         assertEquals(2, r.code());
         assertTrue(r.err().contains("--prompt"), r.err());
-        r = run("generate", "--prompt", "x", "--output", dir.resolve("x.jpg").toString());
+        r = Cli.run("generate", "--prompt", "x", "--output", dir.resolve("x.jpg").toString());
         assertEquals(2, r.code());
         assertFalse(Files.exists(dir.resolve("x.png")));
     }
 
     @Test
     void missingModelFileIsARuntimeError() {
-        Run r = run("generate", "--prompt", "x", "--model", dir.resolve("nope.safetensors").toString(), "--output", dir.resolve("x.png").toString());
+        Run r = Cli.run("generate", "--prompt", "x", "--model", dir.resolve("nope.safetensors").toString(), "--output", dir.resolve("x.png").toString());
         assertEquals(1, r.code());
         assertTrue(r.err().contains("nope.safetensors"), r.err());
     }
@@ -163,7 +146,7 @@ class GenerateCommandTest {
     void infoOnAnImageWithoutParametersFails() throws IOException {
         Path png = dir.resolve("plain.png");
         javax.imageio.ImageIO.write(new java.awt.image.BufferedImage(2, 2, java.awt.image.BufferedImage.TYPE_INT_RGB), "png", png.toFile());
-        Run r = run("info", png.toString());
+        Run r = Cli.run("info", png.toString());
         assertEquals(1, r.code());
         assertTrue(r.err().contains("no generation parameters"), r.err());
     }

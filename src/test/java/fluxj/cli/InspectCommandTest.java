@@ -1,13 +1,13 @@
 package fluxj.cli;
 
+import fluxj.testing.Cli;
+import fluxj.testing.Cli.Run;
+
 import fluxj.testing.Fixtures;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-import java.io.ByteArrayOutputStream;
 import java.io.IOException;
-import java.io.PrintStream;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
@@ -19,29 +19,12 @@ class InspectCommandTest {
     @TempDir
     Path dir;
 
-    /** Exit code, stdout and stderr of one CLI run. */
-    record Run(int code, String out, String err) {}
-
-    static synchronized Run run(String... args) {
-        PrintStream oldOut = System.out, oldErr = System.err;
-        ByteArrayOutputStream out = new ByteArrayOutputStream(), err = new ByteArrayOutputStream();
-        try {
-            System.setOut(new PrintStream(out, true, StandardCharsets.UTF_8));
-            System.setErr(new PrintStream(err, true, StandardCharsets.UTF_8));
-            int code = Main.execute(args);
-            return new Run(code, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));
-        } finally {
-            System.setOut(oldOut);
-            System.setErr(oldErr);
-        }
-    }
-
     @Test
     void everyFixtureFileAndFolder() throws IOException {
         Path models = Fixtures.root().resolve("models");
         try (Stream<Path> s = Files.walk(models)) {
             for (Path p : s.filter(p -> p.toString().endsWith(".safetensors") || p.toString().endsWith(".safetensors.index.json")).toList()) {
-                Run r = run("inspect", "--summary", p.toString());
+                Run r = Cli.run("inspect", "--summary", p.toString());
                 assertEquals(0, r.code(), p + ": " + r.err());
                 boolean shard = p.getFileName().toString().matches(".*-0000\\d-of-0000\\d\\.safetensors");
                 assertEquals(shard, r.out().contains("shard:      one shard of " + p.getParent().toAbsolutePath()), r.out());
@@ -53,7 +36,7 @@ class InspectCommandTest {
 
     @Test
     void singleFileListsEveryTensor() {
-        Run r = run("inspect", Fixtures.model("flux1-tiny-schnell-single/flux1-schnell-fp8-e4m3fn.safetensors").toString());
+        Run r = Cli.run("inspect", Fixtures.model("flux1-tiny-schnell-single/flux1-schnell-fp8-e4m3fn.safetensors").toString());
         assertEquals(0, r.code(), r.err());
         assertTrue(r.out().contains("kind:       FLUX.1 transformer, schnell-type"), r.out());
         assertTrue(r.out().contains("fp8:        yes (24 F8_E4M3 tensors)"), r.out());
@@ -65,7 +48,7 @@ class InspectCommandTest {
 
     @Test
     void diffusersFolderInspectsEachComponent() {
-        Run r = run("inspect", "--summary", Fixtures.model("flux1-tiny-schnell").toString());
+        Run r = Cli.run("inspect", "--summary", Fixtures.model("flux1-tiny-schnell").toString());
         assertEquals(0, r.code(), r.err());
         String o = r.out();
         assertTrue(o.contains("(FluxPipeline)"), o);
@@ -87,11 +70,11 @@ class InspectCommandTest {
         Path junk = Files.writeString(dir.resolve("junk.safetensors"), "this is not a model file at all");
         Path badIndex = Files.writeString(dir.resolve("model.safetensors.index.json"), "{\"weight_map\":{\"x\":\"gone.safetensors\"}}");
         for (Path p : new Path[] {truncated, junk, badIndex, dir.resolve("absent.safetensors")}) {
-            Run r = run("inspect", p.toString());
+            Run r = Cli.run("inspect", p.toString());
             assertEquals(1, r.code(), p + ": " + r.out() + r.err());
             assertEquals(1, r.err().lines().count(), r.err());
             assertTrue(r.err().startsWith("fluxj: " + p), r.err());
         }
-        assertEquals(2, run("inspect").code(), "missing PATH is a usage error");
+        assertEquals(2, Cli.run("inspect").code(), "missing PATH is a usage error");
     }
 }

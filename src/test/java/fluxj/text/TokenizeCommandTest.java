@@ -1,14 +1,14 @@
 package fluxj.text;
 
+import fluxj.testing.Cli;
+import fluxj.testing.Cli.Run;
+
 import fluxj.cli.Main;
 import fluxj.io.Json;
 import fluxj.testing.Fixtures;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-import java.io.ByteArrayOutputStream;
-import java.io.PrintStream;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
@@ -17,22 +17,6 @@ import static org.junit.jupiter.api.Assertions.*;
 
 /** {@code fluxj tokenize} through {@link Main#execute}, checked against tokcheck.json. */
 class TokenizeCommandTest {
-    private record Run(int code, String out, String err) {}
-
-    private static Run run(String... args) {
-        PrintStream out = System.out, err = System.err;
-        ByteArrayOutputStream o = new ByteArrayOutputStream(), e = new ByteArrayOutputStream();
-        try {
-            System.setOut(new PrintStream(o, true, StandardCharsets.UTF_8));
-            System.setErr(new PrintStream(e, true, StandardCharsets.UTF_8));
-            int code = Main.execute(args);
-            return new Run(code, o.toString(StandardCharsets.UTF_8).strip(), e.toString(StandardCharsets.UTF_8).strip());
-        } finally {
-            System.setOut(out);
-            System.setErr(err);
-        }
-    }
-
     private static List<?> ids(Run r, String key) {
         return (List<?>) ((Map<?, ?>) Json.parse(r.out())).get(key);
     }
@@ -42,7 +26,7 @@ class TokenizeCommandTest {
     void modelFolderGivesBothIdListsOfTheReference() {
         List<TokCheck> all = TokCheck.all();
         for (TokCheck t : List.of(all.get(0), all.get(5))) {
-            Run r = run("tokenize", "--model", Fixtures.model("flux1-tiny-schnell").toString(), "--", t.text());
+            Run r = Cli.run("tokenize", "--model", Fixtures.model("flux1-tiny-schnell").toString(), "--", t.text());
             assertEquals(0, r.code(), r.err());
             assertEquals(Json.write(t.ids("clip_ids")), Json.write(ids(r, "clip")), t.toString());
             assertEquals(Json.write(t.ids("t5_ids")), Json.write(ids(r, "t5")), t.toString());
@@ -53,7 +37,7 @@ class TokenizeCommandTest {
     @Test
     void separateTokenizersAndMaxLengthTruncateLikeThePipeline() {
         String text = "a very detailed photo of a cat, ".repeat(30);
-        Run r = run("tokenize", "--clip-tokenizer", TokCheck.clipDir().toString(),
+        Run r = Cli.run("tokenize", "--clip-tokenizer", TokCheck.clipDir().toString(),
                 "--t5-tokenizer", TokCheck.t5Dir().resolve("tokenizer.json").toString(), "--max-length", "16", text);
         assertEquals(0, r.code(), r.err());
         List<?> clip = ids(r, "clip"), t5 = ids(r, "t5");
@@ -61,18 +45,18 @@ class TokenizeCommandTest {
         assertEquals(49407L, clip.get(76));
         assertEquals(16, t5.size());
         assertEquals(1L, t5.get(15));
-        Run onlyT5 = run("tokenize", "--t5-tokenizer", TokCheck.t5Dir().toString(), "");
-        assertEquals("{\"t5\":[1]}", onlyT5.out());
+        Run onlyT5 = Cli.run("tokenize", "--t5-tokenizer", TokCheck.t5Dir().toString(), "");
+        assertEquals("{\"t5\":[1]}", onlyT5.out().strip());
     }
 
     @Test
     void usageAndFileErrorsAreOneLine(@TempDir Path dir) {
-        assertEquals(2, run("tokenize", "text").code());
-        assertEquals(2, run("tokenize", "--model", dir.toString(), "--t5-tokenizer", dir.toString(), "text").code());
-        Run missing = run("tokenize", "--model", dir.toString(), "text");
+        assertEquals(2, Cli.run("tokenize", "text").code());
+        assertEquals(2, Cli.run("tokenize", "--model", dir.toString(), "--t5-tokenizer", dir.toString(), "text").code());
+        Run missing = Cli.run("tokenize", "--model", dir.toString(), "text");
         assertEquals(1, missing.code());
-        assertTrue(missing.err().contains(dir.toString()) && !missing.err().contains("\n"), missing.err());
-        Run noFile = run("tokenize", "--t5-tokenizer", dir.resolve("nothing.model").toString(), "text");
+        assertTrue(missing.err().contains(dir.toString()) && !missing.err().strip().contains("\n"), missing.err());
+        Run noFile = Cli.run("tokenize", "--t5-tokenizer", dir.resolve("nothing.model").toString(), "text");
         assertEquals(1, noFile.code());
         assertTrue(noFile.err().contains("nothing.model"), noFile.err());
     }
