@@ -53,9 +53,13 @@ final class FluxComponents {
         }
     }
 
+    /** Each file mapped once, even when one file holds several parts. */
     private static Checkpoint opened(Map<Path, Checkpoint> open, Path p) throws IOException {
-        Checkpoint ck = Checkpoint.open(p);
-        open.put(p, ck);
+        Checkpoint ck = open.get(p);
+        if (ck == null) {
+            ck = Checkpoint.open(p);
+            open.put(p, ck);
+        }
         return ck;
     }
 
