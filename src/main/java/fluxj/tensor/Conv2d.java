@@ -13,10 +13,13 @@ import java.util.Arrays;
  */
 public final class Conv2d {
     /**
-     * Patch-matrix budget per block: bounded whatever the image, and enough rows (1820 at FLUX's widest, 512
-     * channels x 3x3) that widening and packing the weight, which each Matmul call does once, stays a small share.
+     * Patch-matrix budget per block: bounded whatever the image, and enough rows (7281 at FLUX's widest, 512
+     * channels x 3x3) that widening and packing the weight stays a small share. Matmul packs the weight once
+     * per call and per row slice it gives a thread (up to 6 slices when Cout is 128 or 256), so each slice needs
+     * thousands of rows: on the 512x512 FLUX decode 8 MB blocks took 25.2 s, 32 MB 20.4 s, 64 MB 19.8 s,
+     * 128 MB 19.0 s, 256 MB 18.7 s; 128 MB takes most of the gain for half the memory of 256.
      */
-    static final long BLOCK_BYTES = 32L << 20;
+    static final long BLOCK_BYTES = 128L << 20;
     private static final int MIN_BLOCK = 64;
     private static final VectorSpecies<Float> S4 = FloatVector.SPECIES_128;
 
@@ -43,8 +46,10 @@ public final class Conv2d {
     }
 
     /** Rows of the patch matrix per block for a reduction length k and m output pixels. */
-    static int blockRows(int k, long m) {
-        return (int) Math.min(m, Math.max(MIN_BLOCK, BLOCK_BYTES / (4L * k)));
+    static int blockRows(int k, long m) { return blockRows(k, m, BLOCK_BYTES); }
+
+    static int blockRows(int k, long m, long blockBytes) {
+        return (int) Math.min(m, Math.max(MIN_BLOCK, blockBytes / (4L * k)));
     }
 
     /** Bytes of the scratch buffers one convolution allocates (patch matrix and output block). */
@@ -68,6 +73,11 @@ public final class Conv2d {
 
     /** As {@link #conv2d(float[], int, int, Tensor, float[], int, Padding)} into {@code out} [Cout, ho, wo]. */
     public static void conv2d(float[] x, int h, int w, Tensor weight, float[] bias, int stride, Padding pad, float[] out) {
+        conv2d(x, h, w, weight, bias, stride, pad, out, BLOCK_BYTES);
+    }
+
+    /** As above with a given patch-matrix budget per block (tests use a small one to cross block borders cheaply). */
+    static void conv2d(float[] x, int h, int w, Tensor weight, float[] bias, int stride, Padding pad, float[] out, long blockBytes) {
         if (weight.rank() != 4 && weight.rank() != 2) throw new IllegalArgumentException("conv2d: weight " + weight + " is not [Cout, Cin, kh, kw]");
         int cout = weight.dim(0), cin = weight.dim(1);
         int kh = weight.rank() == 4 ? weight.dim(2) : 1, kw = weight.rank() == 4 ? weight.dim(3) : 1;
@@ -79,7 +89,7 @@ public final class Conv2d {
         if (out.length < (long) cout * m) throw new IllegalArgumentException("conv2d: output array too small");
         if (bias != null && bias.length != cout) throw new IllegalArgumentException("conv2d: bias has " + bias.length + " values for " + cout + " channels");
 
-        int rows = blockRows(k, m);
+        int rows = blockRows(k, m, blockBytes);
         float[] cols = new float[rows * k], y = new float[rows * cout];
         Geometry g = new Geometry(cin, h, w, kh, kw, stride, pad.top(), pad.left(), wo);
         for (int p0 = 0; p0 < m; p0 += rows) {
