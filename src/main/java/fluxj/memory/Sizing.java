@@ -43,8 +43,8 @@ public final class Sizing {
         return 4L * tokens * (10L * hidden + 2L * mlpHidden) + (64L << 20);
     }
 
-    /** Heap for a T5 encoder pass: hidden states, q/k/v, the gated FF and the [heads, L, L] position bias. */
-    public static long t5Workspace(int tokens, int dModel, int inner, int dFf, int heads) {
+    /** Heap for a text-encoder pass (T5 or CLIP): hidden states, q/k/v, the (gated) MLP and [heads, L, L] scores or bias. */
+    public static long encoderWorkspace(int tokens, int dModel, int inner, int dFf, int heads) {
         return 4L * tokens * (3L * dModel + 4L * inner + 3L * dFf) + 4L * heads * tokens * tokens + (16L << 20);
     }
 }

@@ -112,8 +112,8 @@ final class ManagedModels implements MemoryControl, AutoCloseable {
         int lh = r.height() / 8, lw = r.width() / 8, imgTokens = (r.height() / 16) * (r.width() / 16);
         int inner = t5Config.heads() * t5Config.dKv();
         List<Component> parts = List.of(
-                clipC.withWorkspace(Sizing.t5Workspace(77, clipWidth, clipWidth, 4 * clipWidth, clipWidth / 64)),
-                t5C.withWorkspace(Sizing.t5Workspace(t5Length, t5Config.dModel(), inner, t5Config.dFf(), t5Config.heads())),
+                clipC.withWorkspace(Sizing.encoderWorkspace(77, clipWidth, clipWidth, 4 * clipWidth, clipWidth / 64)),
+                t5C.withWorkspace(Sizing.encoderWorkspace(t5Length, t5Config.dModel(), inner, t5Config.dFf(), t5Config.heads())),
                 fluxC.withWorkspace(Sizing.transformerWorkspace(imgTokens + t5Length, fluxConfig.hidden(), fluxConfig.mlpHidden())),
                 vaeC.withWorkspace(vaeShape.plannedDecodeBytes(lh, lw)));
         WeightDtype dtype = r.weightDtype() == null ? WeightDtype.STORED : r.weightDtype();
