@@ -34,11 +34,13 @@ public final class Conv2d {
             im2col(x, h, w, weight, bias, stride, pad, out, BLOCK_BYTES);
         }
     };
-    // The activations are NCHW; the oneDNN kernel converts from and to that layout.
+    /** The layout of the activations taken and returned; the oneDNN kernel converts from and to it. */
+    private static final OneDnnConv.Layout LAYOUT = OneDnnConv.Layout.NCHW;
     private static final ConvKernel KERNEL = switch (MatmulBackend.current()) {
         case JAVA -> IM2COL;
-        case ONEDNN -> new OneDnnConv(OneDnnConv.Layout.NCHW, IM2COL);
+        case ONEDNN -> oneDnn();
     };
+    private static final ScopedValue<ConvKernel> OVERRIDE = ScopedValue.newInstance();
 
     private Conv2d() {}
 
@@ -94,11 +96,19 @@ public final class Conv2d {
      */
     public static void conv2d(float[] x, int h, int w, Tensor weight, float[] bias, int stride, Padding pad, float[] out) {
         validate(x, h, w, weight, bias, stride, pad, out);
-        KERNEL.conv2d(x, h, w, weight, bias, stride, pad, out);
+        kernel().conv2d(x, h, w, weight, bias, stride, pad, out);
     }
 
     /** The backend in use: oneDNN's convolution with {@code --matmul onednn}, else the Java im2col path. */
-    public static ConvKernel kernel() { return KERNEL; }
+    public static ConvKernel kernel() { return OVERRIDE.orElse(KERNEL); }
+
+    /** oneDNN's bf16 convolution on this class's activations (needs the library; scaled weights go to im2col). */
+    public static ConvKernel oneDnn() { return new OneDnnConv(LAYOUT, IM2COL); }
+
+    /** Runs {@code body} with {@code kernel} doing this thread's convolutions (benchmarks compare backends in one run). */
+    public static void using(ConvKernel kernel, Runnable body) {
+        ScopedValue.where(OVERRIDE, kernel).run(body);
+    }
 
     /** The Java im2col path with a given patch-matrix budget per block (tests use a small one to cross block borders cheaply). */
     static void conv2d(float[] x, int h, int w, Tensor weight, float[] bias, int stride, Padding pad, float[] out, long blockBytes) {
