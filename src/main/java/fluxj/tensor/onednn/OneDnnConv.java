@@ -36,7 +36,7 @@ public final class OneDnnConv implements ConvKernel {
     /** Plain layouts of a [1, C, H, W] activation: channel-major (oneDNN's abcd) or channels-last (acdb). */
     public enum Layout { NCHW, NHWC }
 
-    private static final int CACHED_PRIMITIVES = 64, TILE = 64;
+    private static final int CACHED_PRIMITIVES = 64, TILE = 64, BLOCK_VALUES = 1 << 15;
     private static final ValueLayout.OfShort I16_LE = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
     private static final ValueLayout.OfFloat F32_LE = ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
     private static final ReentrantLock LOCK = new ReentrantLock();
@@ -184,7 +184,10 @@ public final class OneDnnConv implements ConvKernel {
         });
     }
 
-    /** in [rows, cols] (f32) into y, as [cols, rows] when transposing. */
+    /**
+     * in [rows, cols] (f32) into y, as [cols, rows] when transposing. A block of rows spanning all columns is one
+     * contiguous run of {@code in}: copied at once, then written out column by column.
+     */
     static void fromF32(MemorySegment in, int rows, int cols, boolean transpose, float[] y) {
         long total = (long) rows * cols;
         if (!transpose) {
@@ -195,19 +198,22 @@ public final class OneDnnConv implements ConvKernel {
             });
             return;
         }
-        int rt = Math.ceilDiv(rows, TILE), ct = Math.ceilDiv(cols, TILE), tiles = rt * ct;
-        int chunks = Math.min(tiles, Parallel.threads() * 8);
+        int span = span(cols), blocks = Math.ceilDiv(rows, span), chunks = Math.min(blocks, Parallel.threads() * 8);
         Parallel.forEach(chunks, ch -> {
-            float[] tile = new float[TILE * TILE];
-            for (int t = (int) ((long) tiles * ch / chunks), end = (int) ((long) tiles * (ch + 1) / chunks); t < end; t++) {
-                int c0 = t / rt * TILE, r0 = t % rt * TILE, cn = Math.min(TILE, cols - c0), rn = Math.min(TILE, rows - r0);
-                for (int r = 0; r < rn; r++) MemorySegment.copy(in, F32_LE, ((long) (r0 + r) * cols + c0) * 4, tile, r * TILE, cn);
-                for (int j = 0; j < cn; j++) {
-                    int o = (c0 + j) * rows + r0;
-                    for (int r = 0; r < rn; r++) y[o + r] = tile[r * TILE + j];
+            float[] block = new float[span * cols];
+            for (int b = blocks * ch / chunks, end = blocks * (ch + 1) / chunks; b < end; b++) {
+                int r0 = b * span, n = Math.min(span, rows - r0);
+                MemorySegment.copy(in, F32_LE, (long) r0 * cols * 4, block, 0, n * cols);
+                for (int c = 0; c < cols; c++) {
+                    for (int j = 0, o = c * rows + r0; j < n; j++, o++) y[o] = block[j * cols + c];
                 }
             }
         });
+    }
+
+    /** Pixels per block: 64 (runs of 256 bytes per channel), fewer when there are very many channels. */
+    private static int span(int channels) {
+        return Math.clamp(BLOCK_VALUES / channels, 1, 64);
     }
 
     /** A weight tensor by identity, not keeping it reachable. */

@@ -22,7 +22,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 /**
  * oneDNN's bf16 convolution against (a) a double-precision direct convolution of exactly what it should compute
  * (image and weights rounded to bf16, products summed, f32 bias) and (b) the pure-Java f32 convolution, in both
- * activation layouts. Sizes are odd and some exceed the 64 x 64 transpose tiles, so every tail runs.
+ * activation layouts. Sizes are odd and some exceed one 64-pixel transpose block, so every tail runs.
  */
 class OneDnnConvTest {
     private static final ValueLayout.OfShort I16 = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
