@@ -203,7 +203,7 @@ final class DnnlConv {
                     r.destroy();
                 }
                 dnnl.check("dnnl_memory_get_memory_desc", memoryGetMd, packed, out);
-                return new Packed(packed, buffer, out.get(ADDRESS, 0), size(weightsMd));
+                return new Packed(packed, buffer, out.get(ADDRESS, 0));
             }
         }
 
@@ -218,7 +218,7 @@ final class DnnlConv {
     }
 
     /** Weights in a convolution's layout: the memory object owning the buffer, and its descriptor. */
-    record Packed(MemorySegment memory, MemorySegment buffer, MemorySegment md, long bytes) {}
+    record Packed(MemorySegment memory, MemorySegment buffer, MemorySegment md) {}
 
     /** Frees packed weights (callable from a cleaner: touches nothing but the library). */
     void free(Packed p) {

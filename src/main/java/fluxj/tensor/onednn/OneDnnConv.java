@@ -116,6 +116,8 @@ public final class OneDnnConv implements ConvKernel {
             fromF32(dst, nchw ? pixels : cout, nchw ? cout : pixels, transposed(c.dstPlain), out);
         } finally {
             LOCK.unlock();
+            // The packed copy is freed once the tensor is unreachable: not before oneDNN is done with it.
+            Reference.reachabilityFence(weight);
         }
     }
 
@@ -132,7 +134,14 @@ public final class OneDnnConv implements ConvKernel {
             List<DnnlConv.Packed> fresh = new ArrayList<>();
             PACKED.put(new WeightKey(weight, RELEASED), fresh);
             // The native copies go when the tensor does (the model is released); the action holds the list only.
-            CLEANER.register(weight, () -> fresh.forEach(bindings::free));
+            CLEANER.register(weight, () -> {
+                LOCK.lock();
+                try {
+                    fresh.forEach(bindings::free);
+                } finally {
+                    LOCK.unlock();
+                }
+            });
             list = fresh;
         }
         for (DnnlConv.Packed p : list) if (c.fits(p)) return p;
