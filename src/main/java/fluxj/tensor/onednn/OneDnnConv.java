@@ -39,6 +39,7 @@ public final class OneDnnConv implements ConvKernel {
     private static final int CACHED_PRIMITIVES = 64, TILE = 64, BLOCK_VALUES = 1 << 15;
     private static final ValueLayout.OfShort I16_LE = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
     private static final ValueLayout.OfFloat F32_LE = ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+    private static final System.Logger LOG = System.getLogger(OneDnnConv.class.getName());
     private static final ReentrantLock LOCK = new ReentrantLock();
     private static final Cleaner CLEANER = Cleaner.create();
     private static final Map<DnnlConv.Shape, DnnlConv.Convolution> PRIMITIVES = new LinkedHashMap<>(16, 0.75f, true) {
@@ -103,7 +104,12 @@ public final class OneDnnConv implements ConvKernel {
         DnnlConv bindings = Holder.BINDINGS;
         LOCK.lock();
         try {
-            DnnlConv.Convolution c = PRIMITIVES.computeIfAbsent(s, key -> bindings.convolution(key, layout));
+            DnnlConv.Convolution c = PRIMITIVES.computeIfAbsent(s, key -> {
+                DnnlConv.Convolution made = bindings.convolution(key, layout);
+                LOG.log(System.Logger.Level.DEBUG, () -> "oneDNN convolution " + key + ": " + made.impl
+                        + ", source " + (made.srcPlain == null ? "reordered" : made.srcPlain) + ", destination " + (made.dstPlain == null ? "reordered" : made.dstPlain));
+                return made;
+            });
             DnnlConv.Packed packed = packed(bindings, c, weight);
             MemorySegment src = SRC.atLeast(c.srcBytes), dst = DST.atLeast(c.dstBytes);
             // As matrices: ours [C, HW] (NCHW) or [HW, C] (NHWC) in, oneDNN's plain layout out.
