@@ -16,9 +16,11 @@ import java.lang.ref.WeakReference;
 import java.nio.ByteOrder;
 import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.TreeSet;
 import java.util.concurrent.locks.ReentrantLock;
 
@@ -42,9 +44,9 @@ public final class OneDnnConv implements ConvKernel {
     private static final System.Logger LOG = System.getLogger(OneDnnConv.class.getName());
     private static final ReentrantLock LOCK = new ReentrantLock();
     private static final Cleaner CLEANER = Cleaner.create();
-    private static final Map<DnnlConv.Shape, DnnlConv.Convolution> PRIMITIVES = new LinkedHashMap<>(16, 0.75f, true) {
+    private static final Map<Key, DnnlConv.Convolution> PRIMITIVES = new LinkedHashMap<>(16, 0.75f, true) {
         @Override
-        protected boolean removeEldestEntry(Map.Entry<DnnlConv.Shape, DnnlConv.Convolution> eldest) {
+        protected boolean removeEldestEntry(Map.Entry<Key, DnnlConv.Convolution> eldest) {
             if (size() <= CACHED_PRIMITIVES) return false;
             eldest.getValue().destroy();
             return true;
@@ -59,8 +61,24 @@ public final class OneDnnConv implements ConvKernel {
     private static final Buffer SRC = new Buffer(), DST = new Buffer(), SRC_SCRATCH = new Buffer(), DST_SCRATCH = new Buffer(),
             BIAS = new Buffer(), STAGING = new Buffer();
 
+    /** Convolutions oneDNN could not make. */
+    private static final Set<Key> UNSUPPORTED = new HashSet<>();
+
+    /** A compiled convolution depends on its shape and, through its reorders, on our layout. */
+    private record Key(DnnlConv.Shape shape, Layout layout) {}
+
     private static final class Holder {
-        static final DnnlConv BINDINGS = new DnnlConv(OneDnnLibrary.require().dnnl());
+        /** The bindings, or null when this library lacks them (a broken library leaves the Java path running). */
+        static final DnnlConv BINDINGS = bindings();
+
+        private static DnnlConv bindings() {
+            try {
+                return new DnnlConv(OneDnnLibrary.require().dnnl());
+            } catch (RuntimeException | LinkageError e) {
+                LOG.log(System.Logger.Level.WARNING, "oneDNN convolution unavailable (" + e.getMessage() + "); convolutions run on the Java path");
+                return null;
+            }
+        }
     }
 
     private final Layout layout;
@@ -94,36 +112,54 @@ public final class OneDnnConv implements ConvKernel {
 
     @Override
     public void conv2d(float[] x, int h, int w, Tensor weight, float[] bias, int stride, Conv2d.Padding pad, float[] out) {
-        if (weight.scale() != 1f) {
+        DnnlConv bindings = Holder.BINDINGS;
+        if (weight.scale() != 1f || bindings == null) {
             fallback.conv2d(x, h, w, weight, bias, stride, pad, out);
             return;
         }
         int cout = weight.dim(0), cin = weight.dim(1);
         int kh = weight.rank() == 4 ? weight.dim(2) : 1, kw = weight.rank() == 4 ? weight.dim(3) : 1;
         DnnlConv.Shape s = new DnnlConv.Shape(cin, cout, kh, kw, h, w, stride, pad.top(), pad.left(), pad.bottom(), pad.right(), bias != null);
-        DnnlConv bindings = Holder.BINDINGS;
         LOCK.lock();
         try {
-            DnnlConv.Convolution c = PRIMITIVES.computeIfAbsent(s, key -> {
-                DnnlConv.Convolution made = bindings.convolution(key, layout);
-                LOG.log(System.Logger.Level.DEBUG, () -> "oneDNN convolution " + key + ": " + made.impl
-                        + ", source " + (made.srcPlain == null ? "reordered" : made.srcPlain) + ", destination " + (made.dstPlain == null ? "reordered" : made.dstPlain));
-                return made;
-            });
-            DnnlConv.Packed packed = packed(bindings, c, weight);
-            MemorySegment src = SRC.atLeast(c.srcBytes), dst = DST.atLeast(c.dstBytes);
-            // As matrices: ours [C, HW] (NCHW) or [HW, C] (NHWC) in, oneDNN's plain layout out.
-            boolean nchw = layout == Layout.NCHW;
-            toBf16(x, nchw ? cin : h * w, nchw ? h * w : cin, transposed(c.srcPlain), src);
-            MemorySegment b = bias == null ? MemorySegment.NULL : BIAS.atLeast(4L * cout);
-            if (bias != null) MemorySegment.copy(bias, 0, b, F32_LE, 0, cout);
-            c.execute(src, packed, b, dst, SRC_SCRATCH.atLeast(c.srcScratchBytes), DST_SCRATCH.atLeast(c.dstScratchBytes));
-            int pixels = s.ho() * s.wo();
-            fromF32(dst, nchw ? pixels : cout, nchw ? cout : pixels, transposed(c.dstPlain), out);
+            DnnlConv.Convolution c = primitive(bindings, s);
+            if (c != null) {
+                DnnlConv.Packed packed = packed(bindings, c, weight);
+                MemorySegment src = SRC.atLeast(c.srcBytes), dst = DST.atLeast(c.dstBytes);
+                // As matrices: ours [C, HW] (NCHW) or [HW, C] (NHWC) in, oneDNN's plain layout out.
+                boolean nchw = layout == Layout.NCHW;
+                toBf16(x, nchw ? cin : h * w, nchw ? h * w : cin, transposed(c.srcPlain), src);
+                MemorySegment b = bias == null ? MemorySegment.NULL : BIAS.atLeast(4L * cout);
+                if (bias != null) MemorySegment.copy(bias, 0, b, F32_LE, 0, cout);
+                c.execute(src, packed, b, dst, SRC_SCRATCH.atLeast(c.srcScratchBytes), DST_SCRATCH.atLeast(c.dstScratchBytes));
+                int pixels = s.ho() * s.wo();
+                fromF32(dst, nchw ? pixels : cout, nchw ? cout : pixels, transposed(c.dstPlain), out);
+                return;
+            }
         } finally {
             LOCK.unlock();
             // The packed copy is freed once the tensor is unreachable: not before oneDNN is done with it.
             Reference.reachabilityFence(weight);
+        }
+        fallback.conv2d(x, h, w, weight, bias, stride, pad, out);
+    }
+
+    /** The compiled convolution for {@code s}, or null when oneDNN has none (that shape then runs on the fallback). */
+    private DnnlConv.Convolution primitive(DnnlConv bindings, DnnlConv.Shape s) {
+        Key key = new Key(s, layout);
+        if (UNSUPPORTED.contains(key)) return null;
+        DnnlConv.Convolution c = PRIMITIVES.get(key);
+        if (c != null) return c;
+        try {
+            DnnlConv.Convolution made = bindings.convolution(s, layout);
+            LOG.log(System.Logger.Level.DEBUG, () -> "oneDNN convolution " + s + ": " + made.impl + ", source "
+                    + (made.srcPlain == null ? "reordered" : made.srcPlain) + ", destination " + (made.dstPlain == null ? "reordered" : made.dstPlain));
+            PRIMITIVES.put(key, made);
+            return made;
+        } catch (IllegalStateException e) {
+            LOG.log(System.Logger.Level.WARNING, "oneDNN has no convolution " + s + " (" + e.getMessage() + "); it runs on " + fallback.name());
+            UNSUPPORTED.add(key);
+            return null;
         }
     }
 
