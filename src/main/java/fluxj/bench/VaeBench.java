@@ -2,8 +2,13 @@ package fluxj.bench;
 
 import fluxj.io.Checkpoint;
 import fluxj.io.Json;
+import fluxj.tensor.Conv2d;
+import fluxj.tensor.ConvKernel;
 import fluxj.tensor.DType;
 import fluxj.tensor.Tensor;
+import fluxj.tensor.onednn.MatmulBackend;
+import fluxj.tensor.onednn.OneDnnConv;
+import fluxj.tensor.onednn.OneDnnLibrary;
 import fluxj.vae.AutoEncoder;
 import fluxj.vae.Tiling;
 import fluxj.vae.VaeConfig;
@@ -25,7 +30,8 @@ import java.util.SplittableRandom;
  * {@code fluxj bench vae}: FLUX VAE decodes (ch 128, ch_mult 1,2,4,4, 2 ResNet blocks, 16 latent channels; random
  * weights built in memory) at 512x512 and 1024x1024, untiled and tiled: seconds, GFLOP/s and that rate as a
  * fraction of the GEMM benchmark's best rate ({@link GemmBench#reference()}) measured in the same run (the convolutions are matrix
- * multiplies, so that is the rate they can reach), peak memory.
+ * multiplies, so that is the rate they can reach), peak memory. When oneDNN loads (and the process runs the Java
+ * path) each decode runs again with oneDNN's bf16 convolution ({@link Conv2d#oneDnn()}), with its speed-up.
  */
 @Command(name = "vae", mixinStandardHelpOptions = true,
         description = "FLUX VAE decode speed (GFLOP/s, fraction of the GEMM rate) and peak memory, untiled and tiled.")
@@ -57,6 +63,8 @@ public final class VaeBench implements Runnable {
         GemmBench.reference();
         List<Map<String, Object>> rows = new ArrayList<>();
         List<String> skipped = new ArrayList<>();
+        // oneDNN rows beside the process's own when the library loads and the process does not already use it.
+        boolean oneDnn = MatmulBackend.current() == MatmulBackend.JAVA && OneDnnLibrary.found() instanceof OneDnnLibrary.Loaded;
         try (Arena arena = Arena.ofShared()) {
             VaeConfig shape = new VaeConfig(3, 3, 128, new int[]{1, 2, 4, 4}, 2, 16, 32, VaeConfig.FLUX_SCALE, VaeConfig.FLUX_SHIFT);
             AutoEncoder ae = AutoEncoder.load(randomDecoder(shape, dt, arena), null);
@@ -68,7 +76,7 @@ public final class VaeBench implements Runnable {
                 double flops = decodeFlops(shape, h, w);
                 // Tiled first: the JVM keeps heap it has grown, so the smaller footprint must be measured first.
                 if (h > tile || w > tile) {
-                    rows.add(measure(ae.withTiling(Tiling.always(tile, overlap)), "tiled " + tile + "/" + overlap, side, z, flops));
+                    rows.addAll(measure(ae.withTiling(Tiling.always(tile, overlap)), "tiled " + tile + "/" + overlap, side, z, flops, oneDnn));
                     GemmBench.remeasure();
                 }
                 long need = ae.decodeBytes(h, w);
@@ -77,7 +85,7 @@ public final class VaeBench implements Runnable {
                             + (Runtime.getRuntime().maxMemory() >> 20) + " MB");
                     continue;
                 }
-                rows.add(measure(ae.withTiling(Tiling.off()), "untiled", side, z, flops));
+                rows.addAll(measure(ae.withTiling(Tiling.off()), "untiled", side, z, flops, oneDnn));
                 GemmBench.remeasure();
             }
         }
@@ -98,13 +106,18 @@ public final class VaeBench implements Runnable {
             System.out.println(Json.write(doc));
         } else {
             System.out.printf("GEMM reference (F32, M=1024, 3072x3072, best around the decodes): %.1f GFLOP/s, %.1f GFLOP per CPU-second%n", gemm[0], gemm[1]);
-            System.out.printf("%-9s %-13s %8s %8s %8s %8s %9s %8s %9s %8s%n", "size", "mode", "seconds", "GFLOP/s", "of GEMM",
-                    "CPU s", "GFLOP/cpu", "of GEMM", "VmHWM MB", "est. MB");
+            System.out.println("conv java: " + Conv2d.kernel().name());
+            if (oneDnn) System.out.println("conv onednn: " + Conv2d.oneDnn().name() + "; attention products on the java matmul");
+            System.out.printf("%-9s %-13s %-6s %8s %8s %8s %8s %9s %8s %9s %8s %8s%n", "size", "mode", "conv", "seconds", "GFLOP/s", "of GEMM",
+                    "CPU s", "GFLOP/cpu", "of GEMM", "VmHWM MB", "est. MB", "vs java");
             for (Map<String, Object> row : rows) {
-                System.out.printf("%-9s %-13s %8.2f %8.1f %8.2f %8.2f %9.1f %8.2f %9d %8d%n", row.get("size"), row.get("mode"), row.get("seconds"),
-                        row.get("gflops"), row.get("fraction_of_gemm"), row.get("cpu_seconds"), row.get("gflop_per_cpu_second"),
-                        row.get("cpu_fraction_of_gemm"), row.get("vm_hwm_mb"), row.get("estimated_mb"));
+                Object speedup = row.get("speedup_over_java");
+                System.out.printf("%-9s %-13s %-6s %8.2f %8.1f %8.2f %8.2f %9.1f %8.2f %9d %8d %8s%n", row.get("size"), row.get("mode"), row.get("conv"),
+                        row.get("seconds"), row.get("gflops"), row.get("fraction_of_gemm"), row.get("cpu_seconds"), row.get("gflop_per_cpu_second"),
+                        row.get("cpu_fraction_of_gemm"), row.get("vm_hwm_mb"), row.get("estimated_mb"),
+                        speedup == null ? "" : String.format("%.2fx", (double) speedup));
             }
+            if (oneDnn) System.out.println("oneDNN convolutions: " + String.join(", ", OneDnnConv.implementations()));
             skipped.forEach(m -> System.out.println("skipped " + m));
             System.out.println("Per CPU-second rates discount other processes sharing the cores; wall-clock rates do not.");
             System.out.println("VmHWM: peak resident memory of the whole process (weights, JVM, heap the GC has grown and kept),"
@@ -112,7 +125,18 @@ public final class VaeBench implements Runnable {
         }
     }
 
-    private static Map<String, Object> measure(AutoEncoder ae, String mode, int side, float[] z, double flops) {
+    /** The decode on the process's backend, then (when {@code oneDnn}) with oneDNN's convolution, and their ratio. */
+    private static List<Map<String, Object>> measure(AutoEncoder ae, String mode, int side, float[] z, double flops, boolean oneDnn) {
+        Map<String, Object> own = measure(ae, mode, side, z, flops, Conv2d.kernel());
+        if (!oneDnn) return List.of(own);
+        List<Map<String, Object>> rows = new ArrayList<>(List.of(own));
+        Conv2d.using(Conv2d.oneDnn(), () -> rows.add(measure(ae, mode, side, z, flops, Conv2d.kernel())));
+        rows.getLast().put("speedup_over_java", (double) own.get("seconds") / (double) rows.getLast().get("seconds"));
+        rows.getLast().put("onednn_implementations", OneDnnConv.implementations());
+        return rows;
+    }
+
+    private static Map<String, Object> measure(AutoEncoder ae, String mode, int side, float[] z, double flops, ConvKernel kernel) {
         int h = side / 8, w = side / 8;
         System.gc();
         resetPeaks();
@@ -123,6 +147,7 @@ public final class VaeBench implements Runnable {
         Map<String, Object> row = new LinkedHashMap<>();
         row.put("size", side + "x" + side);
         row.put("mode", mode);
+        row.put("conv", kernel instanceof OneDnnConv ? "onednn" : "java");
         row.put("seconds", s);
         row.put("cpu_seconds", cpu);
         row.put("gflops", flops / s / 1e9);

@@ -25,8 +25,8 @@ public final class Main implements Runnable {
     boolean debug;
 
     @Option(names = "--matmul", paramLabel = "java|onednn|auto", scope = CommandLine.ScopeType.INHERIT,
-            description = "Matmul backend: java (exact f32, the default), onednn (bf16 through the system's oneDNN library) "
-                    + "or auto (onednn when the library is present and the CPU has bf16 dot products).")
+            description = "Matmul and convolution backend: java (exact f32, the default), onednn (bf16 through the system's "
+                    + "oneDNN library) or auto (onednn when the library is present and the CPU has bf16 dot products).")
     void matmul(String mode) {
         MatmulBackend.select(mode);
     }

@@ -1,5 +1,7 @@
 package fluxj.tensor;
 
+import fluxj.tensor.onednn.MatmulBackend;
+import fluxj.tensor.onednn.OneDnnConv;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorSpecies;
 
@@ -10,6 +12,7 @@ import java.util.Arrays;
  * cut into blocks; each block's input patches are gathered into a [pixels, Cin*kh*kw] matrix (blocked im2col)
  * and multiplied by the weight seen as [Cout, Cin*kh*kw], its stored layout, so no weight is copied. Pixels are
  * the M of the product (large, which is what a GEMM wants) and the patch buffer stays a few MB at any image size.
+ * With {@code --matmul onednn} oneDNN's bf16 convolution runs instead ({@link OneDnnConv}).
  */
 public final class Conv2d {
     /**
@@ -22,6 +25,22 @@ public final class Conv2d {
     static final long BLOCK_BYTES = 128L << 20;
     private static final int MIN_BLOCK = 64;
     private static final VectorSpecies<Float> S4 = FloatVector.SPECIES_128;
+    private static final ConvKernel IM2COL = new ConvKernel() {
+        @Override
+        public String name() { return "im2col + " + Matmul.kernel().name(); }
+
+        @Override
+        public void conv2d(float[] x, int h, int w, Tensor weight, float[] bias, int stride, Padding pad, float[] out) {
+            im2col(x, h, w, weight, bias, stride, pad, out, BLOCK_BYTES);
+        }
+    };
+    /** The layout of the activations taken and returned; the oneDNN kernel converts from and to it. */
+    private static final OneDnnConv.Layout LAYOUT = OneDnnConv.Layout.NCHW;
+    private static final ConvKernel KERNEL = switch (MatmulBackend.current()) {
+        case JAVA -> IM2COL;
+        case ONEDNN -> oneDnn();
+    };
+    private static final ScopedValue<ConvKernel> OVERRIDE = ScopedValue.newInstance();
 
     private Conv2d() {}
 
@@ -71,13 +90,33 @@ public final class Conv2d {
         return out;
     }
 
-    /** As {@link #conv2d(float[], int, int, Tensor, float[], int, Padding)} into {@code out} [Cout, ho, wo]. */
+    /**
+     * As {@link #conv2d(float[], int, int, Tensor, float[], int, Padding)} into {@code out} [Cout, ho, wo], by the
+     * {@link #kernel()} in use.
+     */
     public static void conv2d(float[] x, int h, int w, Tensor weight, float[] bias, int stride, Padding pad, float[] out) {
-        conv2d(x, h, w, weight, bias, stride, pad, out, BLOCK_BYTES);
+        validate(x, h, w, weight, bias, stride, pad, out);
+        kernel().conv2d(x, h, w, weight, bias, stride, pad, out);
     }
 
-    /** As above with a given patch-matrix budget per block (tests use a small one to cross block borders cheaply). */
+    /** The backend in use: oneDNN's convolution with {@code --matmul onednn}, else the Java im2col path. */
+    public static ConvKernel kernel() { return OVERRIDE.orElse(KERNEL); }
+
+    /** oneDNN's bf16 convolution on this class's activations (needs the library; scaled weights go to im2col). */
+    public static ConvKernel oneDnn() { return new OneDnnConv(LAYOUT, IM2COL); }
+
+    /** Runs {@code body} with {@code kernel} doing this thread's convolutions (benchmarks compare backends in one run). */
+    public static void using(ConvKernel kernel, Runnable body) {
+        ScopedValue.where(OVERRIDE, kernel).run(body);
+    }
+
+    /** The Java im2col path with a given patch-matrix budget per block (tests use a small one to cross block borders cheaply). */
     static void conv2d(float[] x, int h, int w, Tensor weight, float[] bias, int stride, Padding pad, float[] out, long blockBytes) {
+        validate(x, h, w, weight, bias, stride, pad, out);
+        im2col(x, h, w, weight, bias, stride, pad, out, blockBytes);
+    }
+
+    private static void validate(float[] x, int h, int w, Tensor weight, float[] bias, int stride, Padding pad, float[] out) {
         if (weight.rank() != 4 && weight.rank() != 2) throw new IllegalArgumentException("conv2d: weight " + weight + " is not [Cout, Cin, kh, kw]");
         int cout = weight.dim(0), cin = weight.dim(1);
         int kh = weight.rank() == 4 ? weight.dim(2) : 1, kw = weight.rank() == 4 ? weight.dim(3) : 1;
@@ -88,7 +127,13 @@ public final class Conv2d {
         int m = Math.multiplyExact(ho, wo), k = cin * kh * kw;
         if (out.length < (long) cout * m) throw new IllegalArgumentException("conv2d: output array too small");
         if (bias != null && bias.length != cout) throw new IllegalArgumentException("conv2d: bias has " + bias.length + " values for " + cout + " channels");
+    }
 
+    private static void im2col(float[] x, int h, int w, Tensor weight, float[] bias, int stride, Padding pad, float[] out, long blockBytes) {
+        int cout = weight.dim(0), cin = weight.dim(1);
+        int kh = weight.rank() == 4 ? weight.dim(2) : 1, kw = weight.rank() == 4 ? weight.dim(3) : 1;
+        int ho = outSize(h, kh, stride, pad.top(), pad.bottom()), wo = outSize(w, kw, stride, pad.left(), pad.right());
+        int m = ho * wo, k = cin * kh * kw;
         int rows = blockRows(k, m, blockBytes);
         float[] cols = new float[rows * k], y = new float[rows * cout];
         Geometry g = new Geometry(cin, h, w, kh, kw, stride, pad.top(), pad.left(), wo);

@@ -72,7 +72,7 @@ final class Bf16 {
     }
 
     /** Round to nearest even on the bit pattern; NaN stays a quiet NaN (the rounding add would carry it to inf). */
-    private static short round(float f) {
+    static short round(float f) {
         int b = Float.floatToRawIntBits(f);
         int r = (b + 0x7fff + ((b >>> 16) & 1)) >>> 16;
         return (short) ((b & 0x7fffffff) > 0x7f800000 ? 0x7fc0 : r);

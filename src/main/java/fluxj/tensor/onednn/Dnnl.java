@@ -34,7 +34,7 @@ final class Dnnl {
     final int major;
     /** OpenMP's thread count for oneDNN's parallel regions, or 0 when oneDNN is not built on OpenMP. */
     final int ompThreads;
-    private final MemorySegment engine, stream;
+    final MemorySegment engine, stream;
     private final MethodHandle primitiveCreate, primitiveExecute, primitiveDestroy, pdQuery, pdDestroy,
             memoryCreate, memorySetHandle, memoryDestroy, streamWait, effectiveIsa;
     private final MethodHandle v2MdInit, v2MatmulInit, v2PdCreate, v3MdCreate, v3MdDestroy, v3MatmulPdCreate;
@@ -174,7 +174,7 @@ final class Dnnl {
         return out.get(ADDRESS, 0);
     }
 
-    private void check(String function, MethodHandle h, Object... args) {
+    void check(String function, MethodHandle h, Object... args) {
         int status = (int) call(h, args);
         if (status != 0) {
             String name = status > 0 && status < STATUS.length ? STATUS[status] : "status " + status;
@@ -182,12 +182,12 @@ final class Dnnl {
         }
     }
 
-    private static MethodHandle fn(SymbolLookup lib, String name, MemoryLayout ret, MemoryLayout... args) {
+    static MethodHandle fn(SymbolLookup lib, String name, MemoryLayout ret, MemoryLayout... args) {
         MemorySegment symbol = lib.find(name).orElseThrow(() -> new IllegalStateException("symbol " + name + " missing"));
         return Linker.nativeLinker().downcallHandle(symbol, FunctionDescriptor.of(ret, args));
     }
 
-    private static Object call(MethodHandle h, Object... args) {
+    static Object call(MethodHandle h, Object... args) {
         try {
             return h.invokeWithArguments(args);
         } catch (RuntimeException | Error e) {

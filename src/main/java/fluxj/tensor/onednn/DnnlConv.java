@@ -1,0 +1,322 @@
+package fluxj.tensor.onednn;
+
+import fluxj.tensor.onednn.OneDnnConv.Layout;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.SymbolLookup;
+import java.lang.invoke.MethodHandle;
+import java.util.ArrayList;
+import java.util.List;
+
+import static fluxj.tensor.onednn.Dnnl.call;
+import static fluxj.tensor.onednn.Dnnl.fn;
+import static java.lang.foreign.ValueLayout.ADDRESS;
+import static java.lang.foreign.ValueLayout.JAVA_INT;
+import static java.lang.foreign.ValueLayout.JAVA_LONG;
+
+/**
+ * FFM bindings to oneDNN's 2-D convolution forward primitive and to reorders (layout and dtype conversions
+ * between memory descriptors), beside {@link Dnnl}'s matmul, for oneDNN 2.x and 3.x. As for the matmul, the
+ * versions differ only in how descriptors are made: 2.x fills caller-owned structs
+ * ({@code dnnl_memory_desc_init_by_tag}, {@code dnnl_convolution_forward_desc_init} then
+ * {@code dnnl_primitive_desc_create}), 3.x returns handles ({@code dnnl_memory_desc_create_with_tag},
+ * {@code dnnl_convolution_forward_primitive_desc_create}). Primitive descriptors hand out their memory
+ * descriptors as pointers in both, which is all the rest needs.
+ */
+final class DnnlConv {
+    private static final int TAG_ANY = 1, TAG_A = 2, TAG_ABCD = 5;
+    private static final int FORWARD_INFERENCE = 96, CONVOLUTION_DIRECT = 1, QUERY_IMPL_INFO_STR = 8;
+    private static final int QUERY_SRC_MD = 129, QUERY_WEIGHTS_MD = 131, QUERY_DST_MD = 133;
+    private static final int ARG_SRC = 1, ARG_DST = 17, ARG_WEIGHTS = 33, ARG_BIAS = 41;
+    // 2.x descriptor structs are caller-owned; these bounds exceed the 2.x layouts (2.6: 696 and 5976 bytes).
+    private static final long V2_MEMORY_DESC_BYTES = 1024, V2_CONV_DESC_BYTES = 8192;
+    /** DNNL_MEMORY_ALLOCATE: the library allocates the buffer and frees it with the memory object. */
+    private static final MemorySegment ALLOCATE = MemorySegment.ofAddress(-1L);
+
+    final Dnnl dnnl;
+    /** acdb's value in dnnl_format_tag_t: 3.x inserted two tags before it. */
+    private final int tagAcdb;
+    private final MethodHandle mdInit, mdDestroy, convInit, pdCreate, convPdCreate, reorderPdCreate, queryMd, pdQuery,
+            pdDestroy, mdEqual, mdSize, memoryCreate, memoryGetMd, memoryGetHandle, memorySetHandle, memoryDestroy, primitiveCreate,
+            primitiveExecute, primitiveDestroy, streamWait;
+
+    DnnlConv(Dnnl dnnl) {
+        this.dnnl = dnnl;
+        SymbolLookup lib = SymbolLookup.libraryLookup(dnnl.file, Arena.global());
+        boolean v3 = dnnl.major == 3;
+        tagAcdb = v3 ? 22 : 20;
+        mdInit = fn(lib, v3 ? "dnnl_memory_desc_create_with_tag" : "dnnl_memory_desc_init_by_tag", JAVA_INT, ADDRESS, JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT);
+        mdDestroy = v3 ? fn(lib, "dnnl_memory_desc_destroy", JAVA_INT, ADDRESS) : null;
+        convInit = v3 ? null : fn(lib, "dnnl_convolution_forward_desc_init", JAVA_INT,
+                ADDRESS, JAVA_INT, JAVA_INT, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS);
+        pdCreate = v3 ? null : fn(lib, "dnnl_primitive_desc_create", JAVA_INT, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS);
+        convPdCreate = v3 ? fn(lib, "dnnl_convolution_forward_primitive_desc_create", JAVA_INT, ADDRESS, ADDRESS, JAVA_INT, JAVA_INT,
+                ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS) : null;
+        reorderPdCreate = fn(lib, "dnnl_reorder_primitive_desc_create", JAVA_INT, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS);
+        queryMd = fn(lib, "dnnl_primitive_desc_query_md", ADDRESS, ADDRESS, JAVA_INT, JAVA_INT);
+        pdQuery = fn(lib, "dnnl_primitive_desc_query", JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT, ADDRESS);
+        pdDestroy = fn(lib, "dnnl_primitive_desc_destroy", JAVA_INT, ADDRESS);
+        mdEqual = fn(lib, "dnnl_memory_desc_equal", JAVA_INT, ADDRESS, ADDRESS);
+        mdSize = fn(lib, "dnnl_memory_desc_get_size", JAVA_LONG, ADDRESS);
+        memoryCreate = fn(lib, "dnnl_memory_create", JAVA_INT, ADDRESS, ADDRESS, ADDRESS, ADDRESS);
+        memoryGetMd = fn(lib, "dnnl_memory_get_memory_desc", JAVA_INT, ADDRESS, ADDRESS);
+        memoryGetHandle = fn(lib, "dnnl_memory_get_data_handle", JAVA_INT, ADDRESS, ADDRESS);
+        memorySetHandle = fn(lib, "dnnl_memory_set_data_handle", JAVA_INT, ADDRESS, ADDRESS);
+        memoryDestroy = fn(lib, "dnnl_memory_destroy", JAVA_INT, ADDRESS);
+        primitiveCreate = fn(lib, "dnnl_primitive_create", JAVA_INT, ADDRESS, ADDRESS);
+        primitiveExecute = fn(lib, "dnnl_primitive_execute", JAVA_INT, ADDRESS, ADDRESS, JAVA_INT, ADDRESS);
+        primitiveDestroy = fn(lib, "dnnl_primitive_destroy", JAVA_INT, ADDRESS);
+        streamWait = fn(lib, "dnnl_stream_wait", JAVA_INT, ADDRESS);
+    }
+
+    /** The sizes of one convolution: a [1, cin, h, w] image, [cout, cin, kh, kw] weights, stride, zero padding. */
+    record Shape(int cin, int cout, int kh, int kw, int h, int w, int stride, int top, int left, int bottom, int right, boolean bias) {
+        int ho() { return (h + top + bottom - kh) / stride + 1; }
+
+        int wo() { return (w + left + right - kw) / stride + 1; }
+    }
+
+    /**
+     * A bf16 convolution (f32 bias, f32 output) in the layouts oneDNN prefers for it ({@code any}), with the
+     * reorders from a bf16 source and to an f32 destination in {@code layout}, where oneDNN's layout differs and
+     * is not the other plain layout (the caller converts between the plain ones itself).
+     */
+    Convolution convolution(Shape s, Layout layout) {
+        List<MemorySegment> created = new ArrayList<>();
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment src = md(a, created, Dnnl.BF16, TAG_ANY, 1, s.cin(), s.h(), s.w());
+            MemorySegment wei = md(a, created, Dnnl.BF16, TAG_ANY, s.cout(), s.cin(), s.kh(), s.kw());
+            MemorySegment bias = s.bias() ? md(a, created, Dnnl.F32, TAG_A, s.cout()) : MemorySegment.NULL;
+            MemorySegment dst = md(a, created, Dnnl.F32, TAG_ANY, 1, s.cout(), s.ho(), s.wo());
+            MemorySegment strides = a.allocateFrom(JAVA_LONG, s.stride(), s.stride());
+            MemorySegment padL = a.allocateFrom(JAVA_LONG, s.top(), s.left()), padR = a.allocateFrom(JAVA_LONG, s.bottom(), s.right());
+            MemorySegment out = a.allocate(ADDRESS);
+            if (dnnl.major == 2) {
+                MemorySegment op = a.allocate(V2_CONV_DESC_BYTES, 64);
+                dnnl.check("dnnl_convolution_forward_desc_init", convInit, op, FORWARD_INFERENCE, CONVOLUTION_DIRECT,
+                        src, wei, bias, dst, strides, padL, padR);
+                dnnl.check("dnnl_primitive_desc_create", pdCreate, out, op, MemorySegment.NULL, dnnl.engine, MemorySegment.NULL);
+            } else {
+                MemorySegment dilates = a.allocateFrom(JAVA_LONG, 0, 0);
+                dnnl.check("dnnl_convolution_forward_primitive_desc_create", convPdCreate, out, dnnl.engine, FORWARD_INFERENCE,
+                        CONVOLUTION_DIRECT, src, wei, bias, dst, strides, dilates, padL, padR, MemorySegment.NULL);
+            }
+            for (MemorySegment md : created) free(md);
+            return new Convolution(s, out.get(ADDRESS, 0), layout);
+        }
+    }
+
+    /** A compiled convolution; its memory descriptors belong to its primitive descriptor, kept until destroyed. */
+    final class Convolution {
+        final String impl;
+        /** The plain layout oneDNN keeps the source / destination in, or null when blocked (a reorder then runs). */
+        final Layout srcPlain, dstPlain;
+        /** Bytes of the caller's source (bf16) and destination (f32) buffers, and of the blocked scratch copies. */
+        final long srcBytes, dstBytes, srcScratchBytes, dstScratchBytes;
+        private final Shape shape;
+        private final MemorySegment pd, prim, weightsMd, src, wei, bias, dst, args;
+        private final Reorder srcReorder, dstReorder;
+        private final Arena arena = Arena.ofShared();
+
+        private Convolution(Shape s, MemorySegment pd, Layout layout) {
+            shape = s;
+            this.pd = pd;
+            MemorySegment out = arena.allocate(ADDRESS);
+            dnnl.check("dnnl_primitive_desc_query", pdQuery, pd, QUERY_IMPL_INFO_STR, 0, out);
+            impl = out.get(ADDRESS, 0).reinterpret(256).getString(0);
+            MemorySegment srcMd = query(pd, QUERY_SRC_MD, 0), dstMd = query(pd, QUERY_DST_MD, 0);
+            weightsMd = query(pd, QUERY_WEIGHTS_MD, 0);
+            srcPlain = plain(srcMd, Dnnl.BF16, s.cin(), s.h(), s.w());
+            dstPlain = plain(dstMd, Dnnl.F32, s.cout(), s.ho(), s.wo());
+            try (Arena a = Arena.ofConfined()) {
+                List<MemorySegment> created = new ArrayList<>();
+                srcReorder = srcPlain != null ? null : new Reorder(plainMd(a, created, Dnnl.BF16, layout, s.cin(), s.h(), s.w()), srcMd);
+                dstReorder = dstPlain != null ? null : new Reorder(dstMd, plainMd(a, created, Dnnl.F32, layout, s.cout(), s.ho(), s.wo()));
+                for (MemorySegment md : created) free(md);
+            }
+            srcBytes = 2L * s.cin() * s.h() * s.w();
+            dstBytes = 4L * s.cout() * s.ho() * s.wo();
+            srcScratchBytes = srcReorder == null ? 0 : size(srcMd);
+            dstScratchBytes = dstReorder == null ? 0 : size(dstMd);
+            dnnl.check("dnnl_primitive_create", primitiveCreate, out, pd);
+            prim = out.get(ADDRESS, 0);
+            src = memory(srcMd, MemorySegment.NULL);
+            wei = memory(weightsMd, MemorySegment.NULL);
+            dst = memory(dstMd, MemorySegment.NULL);
+            bias = s.bias() ? memory(query(pd, QUERY_WEIGHTS_MD, 1), MemorySegment.NULL) : null;
+            args = arena.allocate(16L * (s.bias() ? 4 : 3), 8);
+            arg(0, ARG_SRC, src);
+            arg(1, ARG_WEIGHTS, wei);
+            arg(2, ARG_DST, dst);
+            if (bias != null) arg(3, ARG_BIAS, bias);
+        }
+
+        private void arg(int i, int kind, MemorySegment memory) {
+            // dnnl_exec_arg_t is {int arg; dnnl_memory_t memory;}: 16 bytes on every 64-bit ABI.
+            args.set(JAVA_INT, i * 16L, kind);
+            args.set(ADDRESS, i * 16L + 8, memory);
+        }
+
+        /**
+         * Runs the convolution and waits for it. {@code src} holds the bf16 image in {@link #srcPlain} or, when
+         * that is null, in the layout given at creation; {@code dst} receives the f32 output likewise. The scratch
+         * buffers (srcScratchBytes, dstScratchBytes) hold the blocked copies when reorders run. {@code bias} holds
+         * cout floats when the convolution has a bias.
+         */
+        void execute(MemorySegment src, Packed weights, MemorySegment bias, MemorySegment dst, MemorySegment srcScratch, MemorySegment dstScratch) {
+            if (!fits(weights)) throw new IllegalStateException("oneDNN: packed weights do not match the layout of " + shape);
+            MemorySegment convSrc = src;
+            if (srcReorder != null) {
+                srcReorder.execute(src, srcScratch);
+                convSrc = srcScratch;
+            }
+            setHandle(this.src, convSrc);
+            setHandle(this.dst, dstReorder == null ? dst : dstScratch);
+            setHandle(wei, weights.buffer());
+            if (this.bias != null) setHandle(this.bias, bias);
+            dnnl.check("dnnl_primitive_execute", primitiveExecute, prim, dnnl.stream, (int) (args.byteSize() / 16), args);
+            dnnl.check("dnnl_stream_wait", streamWait, dnnl.stream);
+            if (dstReorder != null) dstReorder.execute(dstScratch, dst);
+        }
+
+        /** Whether {@code p} was packed in this convolution's weight layout. */
+        boolean fits(Packed p) {
+            return (int) call(mdEqual, weightsMd, p.md()) != 0;
+        }
+
+        /**
+         * The weights [cout, cin, kh, kw] given as bf16 at {@code oihw} (row-major, any alignment) reordered once
+         * into this convolution's layout, in a buffer oneDNN allocates and frees with {@link Packed#free}.
+         */
+        Packed packWeights(MemorySegment oihw) {
+            try (Arena a = Arena.ofConfined()) {
+                List<MemorySegment> created = new ArrayList<>();
+                Reorder r = new Reorder(md(a, created, Dnnl.BF16, TAG_ABCD, shape.cout(), shape.cin(), shape.kh(), shape.kw()), weightsMd);
+                for (MemorySegment md : created) free(md);
+                MemorySegment packed = memory(weightsMd, ALLOCATE), out = a.allocate(ADDRESS);
+                dnnl.check("dnnl_memory_get_data_handle", memoryGetHandle, packed, out);
+                MemorySegment buffer = out.get(ADDRESS, 0);
+                try {
+                    r.execute(oihw, buffer);
+                } finally {
+                    r.destroy();
+                }
+                dnnl.check("dnnl_memory_get_memory_desc", memoryGetMd, packed, out);
+                return new Packed(packed, buffer, out.get(ADDRESS, 0));
+            }
+        }
+
+        void destroy() {
+            if (srcReorder != null) srcReorder.destroy();
+            if (dstReorder != null) dstReorder.destroy();
+            call(primitiveDestroy, prim);
+            for (MemorySegment m : new MemorySegment[] {src, wei, dst, bias}) if (m != null) call(memoryDestroy, m);
+            call(pdDestroy, pd);
+            arena.close();
+        }
+    }
+
+    /** Weights in a convolution's layout: the memory object owning the buffer, and its descriptor. */
+    record Packed(MemorySegment memory, MemorySegment buffer, MemorySegment md) {}
+
+    /** Frees packed weights (callable from a cleaner: touches nothing but the library). */
+    void free(Packed p) {
+        call(memoryDestroy, p.memory());
+    }
+
+    /** A compiled reorder between two descriptors (copied by oneDNN), buffers given per execution. */
+    private final class Reorder {
+        private final MemorySegment pd, prim, from, to, args;
+        private final Arena arena = Arena.ofShared();
+
+        Reorder(MemorySegment fromMd, MemorySegment toMd) {
+            MemorySegment out = arena.allocate(ADDRESS);
+            dnnl.check("dnnl_reorder_primitive_desc_create", reorderPdCreate, out, fromMd, dnnl.engine, toMd, dnnl.engine, MemorySegment.NULL);
+            pd = out.get(ADDRESS, 0);
+            dnnl.check("dnnl_primitive_create", primitiveCreate, out, pd);
+            prim = out.get(ADDRESS, 0);
+            from = memory(fromMd, MemorySegment.NULL);
+            to = memory(toMd, MemorySegment.NULL);
+            args = arena.allocate(32, 8);
+            args.set(JAVA_INT, 0, ARG_SRC);
+            args.set(ADDRESS, 8, from);
+            args.set(JAVA_INT, 16, ARG_DST);
+            args.set(ADDRESS, 24, to);
+        }
+
+        void execute(MemorySegment src, MemorySegment dst) {
+            setHandle(from, src);
+            setHandle(to, dst);
+            dnnl.check("dnnl_primitive_execute", primitiveExecute, prim, dnnl.stream, 2, args);
+            dnnl.check("dnnl_stream_wait", streamWait, dnnl.stream);
+        }
+
+        void destroy() {
+            call(primitiveDestroy, prim);
+            call(memoryDestroy, from);
+            call(memoryDestroy, to);
+            call(pdDestroy, pd);
+            arena.close();
+        }
+    }
+
+    /** Which plain layout {@code md} (a [1, c, h, w] descriptor of the given dtype) is, or null. */
+    private Layout plain(MemorySegment md, int dataType, int c, int h, int w) {
+        try (Arena a = Arena.ofConfined()) {
+            for (Layout l : Layout.values()) {
+                List<MemorySegment> created = new ArrayList<>();
+                MemorySegment candidate = plainMd(a, created, dataType, l, c, h, w);
+                boolean same = (int) call(mdEqual, md, candidate) != 0;
+                for (MemorySegment m : created) free(m);
+                if (same) return l;
+            }
+            return null;
+        }
+    }
+
+    private MemorySegment plainMd(Arena a, List<MemorySegment> created, int dataType, Layout l, int c, int h, int w) {
+        return md(a, created, dataType, l == Layout.NCHW ? TAG_ABCD : tagAcdb, 1, c, h, w);
+    }
+
+    /** A descriptor by format tag; 3.x handles are added to {@code created} for {@link #free(MemorySegment)}. */
+    private MemorySegment md(Arena a, List<MemorySegment> created, int dataType, int tag, long... dims) {
+        MemorySegment d = a.allocateFrom(JAVA_LONG, dims);
+        if (dnnl.major == 2) {
+            MemorySegment md = a.allocate(V2_MEMORY_DESC_BYTES, 64);
+            dnnl.check("dnnl_memory_desc_init_by_tag", mdInit, md, dims.length, d, dataType, tag);
+            return md;
+        }
+        MemorySegment out = a.allocate(ADDRESS);
+        dnnl.check("dnnl_memory_desc_create_with_tag", mdInit, out, dims.length, d, dataType, tag);
+        MemorySegment md = out.get(ADDRESS, 0);
+        created.add(md);
+        return md;
+    }
+
+    private void free(MemorySegment md) {
+        dnnl.check("dnnl_memory_desc_destroy", mdDestroy, md);
+    }
+
+    private MemorySegment query(MemorySegment pd, int what, int index) {
+        MemorySegment md = (MemorySegment) call(queryMd, pd, what, index);
+        if (md.equals(MemorySegment.NULL)) throw new IllegalStateException("oneDNN: primitive descriptor has no memory descriptor " + what + "/" + index);
+        return md;
+    }
+
+    private long size(MemorySegment md) {
+        return (long) call(mdSize, md);
+    }
+
+    private MemorySegment memory(MemorySegment md, MemorySegment handle) {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment out = a.allocate(ADDRESS);
+            dnnl.check("dnnl_memory_create", memoryCreate, out, md, dnnl.engine, handle);
+            return out.get(ADDRESS, 0);
+        }
+    }
+
+    private void setHandle(MemorySegment memory, MemorySegment buffer) {
+        dnnl.check("dnnl_memory_set_data_handle", memorySetHandle, memory, buffer);
+    }
+}
