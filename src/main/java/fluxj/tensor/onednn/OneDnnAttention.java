@@ -31,6 +31,12 @@ public final class OneDnnAttention {
 
     /** Attention without bias or mask: the arguments of {@link fluxj.tensor.Attention#attention}, validated by it. */
     public static void attention(float[] q, float[] k, float[] v, int lq, int lk, int heads, int headDim, float scale, float[] out) {
+        attention(q, k, v, lq, lk, heads, headDim, scale, out, MAX_SCORES_BYTES);
+    }
+
+    /** With the scores of a block of queries bounded by {@code maxScoresBytes}. */
+    static void attention(float[] q, float[] k, float[] v, int lq, int lk, int heads, int headDim, float scale, float[] out,
+                          long maxScoresBytes) {
         int width = heads * headDim;
         Dnnl dnnl = OneDnnLibrary.require().dnnl();
         OneDnnMatmul.LOCK.lock();
@@ -40,8 +46,8 @@ public final class OneDnnAttention {
             OneDnnMatmul.toBf16(q, lq, width, qs);
             OneDnnMatmul.toBf16(k, lk, width, ks);
             OneDnnMatmul.toBf16(v, lk, width, vs);
-            // Query rows in equal blocks so a block's scores stay within MAX_SCORES_BYTES (VAE attention at 1024x1024 has 16384 keys).
-            int blocks = (int) Math.min(lq, ((long) lq * lk * 4 + MAX_SCORES_BYTES - 1) / MAX_SCORES_BYTES), rows = (lq + blocks - 1) / blocks;
+            // Query rows in equal blocks so a block's scores stay within the bound (VAE attention at 1024x1024 has 16384 keys).
+            int blocks = (int) Math.min(lq, ((long) lq * lk * 4 - 1) / maxScoresBytes + 1), rows = (lq + blocks - 1) / blocks;
             MemorySegment scores = SCORES.atLeast((long) rows * lk * 4), probs = PROBS.atLeast((long) rows * lk * 2);
             for (int q0 = 0; q0 < lq; q0 += rows) {
                 int m = Math.min(rows, lq - q0);
