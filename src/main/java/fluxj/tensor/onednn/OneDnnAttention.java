@@ -8,6 +8,7 @@ import jdk.incubator.vector.VectorSpecies;
 
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
+import java.nio.ByteOrder;
 import java.util.HashMap;
 import java.util.Map;
 
@@ -77,34 +78,25 @@ public final class OneDnnAttention {
     private static void softmax(MemorySegment scores, int rows, int cols, float scale, MemorySegment probs) {
         int parts = Math.min(rows, Parallel.threads() * 4);
         Parallel.forEach(parts, part -> {
-            float[] row = new float[cols];
+            float[] e = new float[cols];
             for (int r = rows * part / parts, end = rows * (part + 1) / parts; r < end; r++) {
-                MemorySegment.copy(scores, ValueLayout.JAVA_FLOAT, (long) r * cols * 4, row, 0, cols);
-                softmaxRow(row, cols, scale);
-                Bf16.fromFloats(row, 0, cols, probs, (long) r * cols);
+                long row = (long) r * cols * 4;
+                int up = F.loopBound(cols), i = 0;
+                FloatVector mv = FloatVector.broadcast(F, Float.NEGATIVE_INFINITY);
+                for (; i < up; i += F.length()) mv = mv.max(FloatVector.fromMemorySegment(F, scores, row + i * 4L, ByteOrder.nativeOrder()));
+                float max = mv.reduceLanes(VectorOperators.MAX);
+                for (; i < cols; i++) max = Math.max(max, scores.get(ValueLayout.JAVA_FLOAT, row + i * 4L));
+                FloatVector sv = FloatVector.zero(F);
+                for (i = 0; i < up; i += F.length()) {
+                    FloatVector x = FloatVector.fromMemorySegment(F, scores, row + i * 4L, ByteOrder.nativeOrder());
+                    FloatVector ex = VectorMath.exp(x.sub(max).mul(scale));
+                    ex.intoArray(e, i);
+                    sv = sv.add(ex);
+                }
+                float sum = VectorMath.sum(sv);
+                for (; i < cols; i++) sum += e[i] = (float) Math.exp((scores.get(ValueLayout.JAVA_FLOAT, row + i * 4L) - max) * scale);
+                Bf16.fromFloats(e, 0, cols, 1f / sum, probs, (long) r * cols);
             }
         });
-    }
-
-    private static void softmaxRow(float[] x, int n, float scale) {
-        int up = F.loopBound(n), i = 0;
-        FloatVector mv = FloatVector.broadcast(F, Float.NEGATIVE_INFINITY);
-        for (; i < up; i += F.length()) mv = mv.max(FloatVector.fromArray(F, x, i));
-        float max = mv.reduceLanes(VectorOperators.MAX);
-        for (; i < n; i++) max = Math.max(max, x[i]);
-        FloatVector sv = FloatVector.zero(F);
-        for (i = 0; i < up; i += F.length()) {
-            FloatVector e = VectorMath.exp(FloatVector.fromArray(F, x, i).sub(max).mul(scale));
-            e.intoArray(x, i);
-            sv = sv.add(e);
-        }
-        float sum = VectorMath.sum(sv);
-        for (; i < n; i++) {
-            x[i] = (float) Math.exp((x[i] - max) * scale);
-            sum += x[i];
-        }
-        float inv = 1f / sum;
-        for (i = 0; i < up; i += F.length()) FloatVector.fromArray(F, x, i).mul(inv).intoArray(x, i);
-        for (; i < n; i++) x[i] *= inv;
     }
 }
