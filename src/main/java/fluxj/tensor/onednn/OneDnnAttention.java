@@ -9,7 +9,7 @@ import jdk.incubator.vector.VectorSpecies;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
-import java.util.HashMap;
+import java.util.LinkedHashMap;
 import java.util.Map;
 
 /**
@@ -22,7 +22,15 @@ import java.util.Map;
 public final class OneDnnAttention {
     private static final VectorSpecies<Float> F = FloatVector.SPECIES_PREFERRED;
     private static final long MAX_SCORES_BYTES = 64L << 20;
-    private static final Map<Shape, Dnnl.Primitive[]> PRIMITIVES = new HashMap<>();
+    private static final int CACHED_SHAPES = 16;
+    private static final Map<Shape, Dnnl.Primitive[]> PRIMITIVES = new LinkedHashMap<>(16, 0.75f, true) {
+        @Override
+        protected boolean removeEldestEntry(Map.Entry<Shape, Dnnl.Primitive[]> eldest) {
+            if (size() <= CACHED_SHAPES) return false;
+            for (Dnnl.Primitive p : eldest.getValue()) p.destroy();
+            return true;
+        }
+    };
     private static final OneDnnMatmul.Buffer Q = new OneDnnMatmul.Buffer(), K = new OneDnnMatmul.Buffer(), V = new OneDnnMatmul.Buffer(),
             SCORES = new OneDnnMatmul.Buffer(), PROBS = new OneDnnMatmul.Buffer(), OUT = new OneDnnMatmul.Buffer();
 
