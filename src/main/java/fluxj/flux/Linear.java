@@ -28,7 +28,13 @@ public record Linear(List<Part> parts, int in) {
         if (ys.length != parts.size()) {
             throw new IllegalArgumentException("linear with " + parts.size() + " parts given " + ys.length + " outputs");
         }
-        for (int i = 0; i < ys.length; i++) Matmul.matmul(x, m, in, parts.get(i).weight(), parts.get(i).bias(), ys[i]);
+        Tensor[] w = new Tensor[ys.length];
+        float[][] bias = new float[ys.length][];
+        for (int i = 0; i < ys.length; i++) {
+            w[i] = parts.get(i).weight();
+            bias[i] = parts.get(i).bias();
+        }
+        Matmul.matmul(x, m, in, w, bias, ys);
     }
 
     /** The whole output [m, out()], parts side by side, newly allocated (for small outputs: vectors, embeddings). */

@@ -1,5 +1,7 @@
 package fluxj.tensor;
 
+import fluxj.tensor.onednn.MatmulBackend;
+import fluxj.tensor.onednn.OneDnnAttention;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorMask;
 import jdk.incubator.vector.VectorOperators;
@@ -15,6 +17,9 @@ import java.util.Arrays;
  * blocks of {@value #BK}, computes the score block and the P V update with the matmul microkernel and keeps an
  * online softmax (running max and sum per query), so the Lq x Lk matrix is never materialised. K and V are first
  * packed per head into the microkernel's panel layout (K transposed), once per call.
+ *
+ * <p>Under {@code --matmul onednn} attention without bias or mask runs in bf16 through oneDNN instead
+ * ({@link OneDnnAttention}), as PyTorch's bf16 path does.
  */
 public final class Attention {
     private static final VectorSpecies<Float> F = VectorMatmul.F;
@@ -39,6 +44,10 @@ public final class Attention {
         }
         if (lq == 0) return;
         if (lk == 0) throw new IllegalArgumentException("attention: no keys");
+        if (bias == null && !causal && MatmulBackend.current() == MatmulBackend.ONEDNN) {
+            OneDnnAttention.attention(q, k, v, lq, lk, heads, headDim, scale, out);
+            return;
+        }
         int kPanels = (lk + NR - 1) / NR, dPanels = (headDim + NR - 1) / NR;
         float[][] kp = new float[heads][], vp = new float[heads][];
         Parallel.forEach(heads, h -> {

@@ -27,12 +27,25 @@ public final class Matmul {
     }
 
     public static void matmul(float[] x, int m, int k, Tensor w, float[] bias, float[] y) {
+        validate(x, m, k, w, bias, y);
+        if (m == 0 || w.rows() == 0) return;
+        KERNEL.matmul(x, m, k, w, bias, y);
+    }
+
+    /** {@code y[i] = x * w[i]^T + bias[i]} for every i (bias[i] may be null): the same input times several weights. */
+    public static void matmul(float[] x, int m, int k, Tensor[] w, float[][] bias, float[][] y) {
+        if (bias.length != w.length || y.length != w.length) throw new IllegalArgumentException("matmul: " + w.length + " weights, "
+                + bias.length + " biases, " + y.length + " outputs");
+        for (int i = 0; i < w.length; i++) validate(x, m, k, w[i], bias[i], y[i]);
+        if (m == 0) return;
+        KERNEL.matmul(x, m, k, w, bias, y);
+    }
+
+    private static void validate(float[] x, int m, int k, Tensor w, float[] bias, float[] y) {
         int n = w.rows();
         if (w.cols() != k) throw new IllegalArgumentException("matmul: " + w + " has " + w.cols() + " columns, input has " + k);
         if (!w.dtype().isFloat()) throw new IllegalArgumentException("matmul: " + w + " is not a floating-point weight");
         if (x.length < (long) m * k || y.length < (long) m * n) throw new IllegalArgumentException("matmul: array too small");
         if (bias != null && bias.length < n) throw new IllegalArgumentException("matmul: bias has " + bias.length + " values, " + w + " needs " + n);
-        if (m == 0 || n == 0) return;
-        KERNEL.matmul(x, m, k, w, bias, y);
     }
 }

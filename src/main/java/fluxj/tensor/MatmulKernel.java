@@ -10,4 +10,12 @@ public interface MatmulKernel {
     String name();
 
     void matmul(float[] x, int m, int k, Tensor w, float[] bias, float[] y);
+
+    /**
+     * {@code y[i] = x * w[i]^T + bias[i]} for every i: one input, several weights (q, k, v and MLP projections).
+     * Kernels that prepare x once (e.g. narrow it to bf16) override this; the default is one product after another.
+     */
+    default void matmul(float[] x, int m, int k, Tensor[] w, float[][] bias, float[][] y) {
+        for (int i = 0; i < w.length; i++) if (w[i].rows() > 0) matmul(x, m, k, w[i], bias[i], y[i]);
+    }
 }

@@ -6,6 +6,7 @@ import org.junit.jupiter.params.provider.EnumSource;
 
 import java.util.Random;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -82,6 +83,23 @@ class MatmulTest {
         // Enough column blocks to split over threads, and few enough to split rows too.
         check(70, 70, 600, DType.BF16, 1f, true, 21);
         check(130, 40, 30, DType.F32, 1f, true, 22);
+    }
+
+    @Test
+    void severalWeightsGiveExactlyTheSingleProducts() {
+        // The multi-weight call is how linear layers run; on the Java path it must change no bit.
+        Random rnd = new Random(5);
+        int m = 13, k = 40;
+        float[] x = new float[m * k];
+        for (int i = 0; i < x.length; i++) x[i] = (float) rnd.nextGaussian();
+        Tensor[] w = {Weights.random(DType.BF16, 24, k, 1f, rnd), Weights.random(DType.F8_E4M3, 7, k, 0.5f, rnd), Weights.random(DType.F32, 33, k, 1f, rnd)};
+        float[][] bias = {new float[24], null, new float[33]};
+        for (int i = 0; i < 24; i++) bias[0][i] = (float) rnd.nextGaussian();
+        float[][] y = {new float[m * 24], new float[m * 7], new float[m * 33]};
+        Matmul.matmul(x, m, k, w, bias, y);
+        for (int i = 0; i < w.length; i++) assertArrayEquals(Matmul.matmul(x, m, k, w[i], bias[i]), y[i], "weight " + i);
+        assertThrows(IllegalArgumentException.class, () -> Matmul.matmul(x, m, k, w, new float[2][], y));
+        assertThrows(IllegalArgumentException.class, () -> Matmul.matmul(x, m, k + 1, w, bias, y));
     }
 
     @Test

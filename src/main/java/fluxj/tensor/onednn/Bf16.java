@@ -3,31 +3,51 @@ package fluxj.tensor.onednn;
 import fluxj.tensor.DType;
 import fluxj.tensor.Tensor;
 
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.IntVector;
+import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorShape;
+import jdk.incubator.vector.VectorSpecies;
+
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
 
 /**
  * Narrowing to bf16 (round to nearest even, as torch's {@code .to(bfloat16)}) into native buffers for oneDNN.
- * Plain loops over arrays, in chunks: C2 vectorises them by itself and, unlike Vector API code, they are fast
- * from the first calls (an interpreted Vector API loop costs seconds on the first large matmul).
+ * Weights: plain loops over arrays, in chunks, fast from the first calls (an interpreted Vector API loop costs
+ * seconds on the first large matmul, and weights are narrowed rarely). Activations: Vector API, see
+ * {@link #fromFloats}.
  */
 final class Bf16 {
     private static final int CHUNK = 8192;
     private static final ValueLayout.OfShort I16_LE = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
     private static final ValueLayout.OfFloat F32_LE = ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+    private static final VectorSpecies<Float> F = FloatVector.SPECIES_PREFERRED;
+    // The shorts of one float vector: half its bits.
+    private static final VectorSpecies<Short> S = VectorSpecies.of(short.class, VectorShape.forBitSize(F.vectorBitSize() / 2));
     private static final short[] E4M3 = table(DType.FP8_E4M3_TABLE), E5M2 = table(DType.FP8_E5M2_TABLE);
 
     private Bf16() {}
 
-    /** x[from, from+n) as bf16 into {@code out} from element {@code outIndex}. */
+    /**
+     * x[from, from+n) as bf16 into {@code out} from element {@code outIndex}. Vector API code: the activations of
+     * every product pass through here (12 to 20 million values per FLUX block), 5x faster than the scalar loop.
+     */
     static void fromFloats(float[] x, int from, int n, MemorySegment out, long outIndex) {
-        short[] buf = new short[Math.min(n, CHUNK)];
-        for (int c = 0; c < n; c += CHUNK) {
-            int len = Math.min(CHUNK, n - c);
-            round(x, from + c, len, buf);
-            MemorySegment.copy(buf, 0, out, I16_LE, (outIndex + c) * 2, len);
+        fromFloats(x, from, n, 1f, out, outIndex);
+    }
+
+    /** x[from, from+n) * scale, the product rounded once, to bf16 (softmax normalises its row on the way out). */
+    static void fromFloats(float[] x, int from, int n, float scale, MemorySegment out, long outIndex) {
+        int i = 0;
+        for (int up = F.loopBound(n); i < up; i += F.length()) {
+            IntVector b = FloatVector.fromArray(F, x, from + i).mul(scale).reinterpretAsInts();
+            IntVector r = b.add(b.lanewise(VectorOperators.LSHR, 16).and(1)).add(0x7fff).lanewise(VectorOperators.LSHR, 16);
+            r = r.blend(0x7fc0, b.and(0x7fffffff).compare(VectorOperators.GT, 0x7f800000));
+            r.convertShape(VectorOperators.I2S, S, 0).intoMemorySegment(out, (outIndex + i) * 2, ByteOrder.LITTLE_ENDIAN);
         }
+        for (; i < n; i++) out.set(I16_LE, (outIndex + i) * 2, round(x[from + i] * scale));
     }
 
     /**

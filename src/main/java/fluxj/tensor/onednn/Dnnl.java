@@ -89,10 +89,18 @@ final class Dnnl {
      * weights stored bf16 as n rows of k (oneDNN's "ba" layout, so [N,K] row-major tensors are used in place).
      */
     Primitive matmul(int m, int k, int n) {
+        return matmul(m, k, n, new long[] {k, 1}, new long[] {1, k}, new long[] {n, 1});
+    }
+
+    /**
+     * The same product on strided operands, {row stride, column stride} in elements for each: e.g. one head's
+     * columns of a [tokens, heads * headDim] matrix, or its transpose.
+     */
+    Primitive matmul(int m, int k, int n, long[] srcStrides, long[] weightsStrides, long[] dstStrides) {
         try (Arena a = Arena.ofConfined()) {
-            MemorySegment src = memoryDesc(a, m, k, k, 1, BF16);
-            MemorySegment wei = memoryDesc(a, k, n, 1, k, BF16);
-            MemorySegment dst = memoryDesc(a, m, n, n, 1, F32);
+            MemorySegment src = memoryDesc(a, m, k, srcStrides[0], srcStrides[1], BF16);
+            MemorySegment wei = memoryDesc(a, k, n, weightsStrides[0], weightsStrides[1], BF16);
+            MemorySegment dst = memoryDesc(a, m, n, dstStrides[0], dstStrides[1], F32);
             MemorySegment out = a.allocate(ADDRESS);
             if (major == 2) {
                 MemorySegment op = a.allocate(V2_MATMUL_DESC_BYTES, 64);

@@ -42,7 +42,8 @@ public final class OneDnnConv implements ConvKernel {
     private static final ValueLayout.OfShort I16_LE = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
     private static final ValueLayout.OfFloat F32_LE = ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
     private static final System.Logger LOG = System.getLogger(OneDnnConv.class.getName());
-    private static final ReentrantLock LOCK = new ReentrantLock();
+    // oneDNN work of every kind runs on one shared stream, so convolutions, matmuls and attention take one lock.
+    private static final ReentrantLock LOCK = OneDnnMatmul.LOCK;
     private static final Cleaner CLEANER = Cleaner.create();
     private static final Map<Key, DnnlConv.Convolution> PRIMITIVES = new LinkedHashMap<>(16, 0.75f, true) {
         @Override

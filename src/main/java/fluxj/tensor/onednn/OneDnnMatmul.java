@@ -27,10 +27,11 @@ public final class OneDnnMatmul implements MatmulKernel {
     private static final int NARROWED_MIN_ROWS = 64;
     // Weight blocks of about this many rows bound the bf16 copy of non-BF16 weights (12 MB at K = 3072).
     private static final int BLOCK_ROWS = 2048;
-    // Rows of x per oneDNN call: bounds the f32 product buffer (96 MB at N = 21504) at no cost in speed.
-    private static final int ROW_TILE = 1024;
+    // Rows of x per oneDNN call: bounds the f32 product buffer (100 MB at N = 12288) at no cost in speed.
+    private static final int ROW_TILE = 2048;
     private static final int CACHED_PRIMITIVES = 64;
-    private static final ReentrantLock LOCK = new ReentrantLock();
+    /** Held around every use of oneDNN's one stream and of the shared buffers (also by {@link OneDnnAttention}). */
+    static final ReentrantLock LOCK = new ReentrantLock();
     private static final Map<Shape, Dnnl.Primitive> PRIMITIVES = new LinkedHashMap<>(16, 0.75f, true) {
         @Override
         protected boolean removeEldestEntry(Map.Entry<Shape, Dnnl.Primitive> eldest) {
@@ -58,8 +59,21 @@ public final class OneDnnMatmul implements MatmulKernel {
 
     @Override
     public void matmul(float[] x, int m, int k, Tensor w, float[] bias, float[] y) {
-        if (inPlace(w) || m >= NARROWED_MIN_ROWS) bf16(x, m, k, w, bias, y);
-        else small.matmul(x, m, k, w, bias, y);
+        matmul(x, m, k, new Tensor[] {w}, new float[][] {bias}, new float[][] {y});
+    }
+
+    @Override
+    public void matmul(float[] x, int m, int k, Tensor[] w, float[][] bias, float[][] y) {
+        boolean allOneDnn = true;
+        for (Tensor t : w) allOneDnn &= inPlace(t) || m >= NARROWED_MIN_ROWS;
+        if (allOneDnn) {
+            bf16(x, m, k, w, bias, y);
+            return;
+        }
+        for (int i = 0; i < w.length; i++) {
+            if (inPlace(w[i]) || m >= NARROWED_MIN_ROWS) bf16(x, m, k, w[i], bias[i], y[i]);
+            else small.matmul(x, m, k, w[i], bias[i], y[i]);
+        }
     }
 
     private static boolean inPlace(Tensor w) {
@@ -68,13 +82,22 @@ public final class OneDnnMatmul implements MatmulKernel {
 
     /** The oneDNN product for any shape and float dtype, with the contract of {@link fluxj.tensor.Matmul#matmul}. */
     public static void bf16(float[] x, int m, int k, Tensor w, float[] bias, float[] y) {
-        int n = w.rows();
-        if (w.cols() != k) throw new IllegalArgumentException("matmul: " + w + " has " + w.cols() + " columns, input has " + k);
-        if (x.length < (long) m * k || y.length < (long) m * n) throw new IllegalArgumentException("matmul: array too small");
-        if (!w.dtype().isFloat()) throw new IllegalArgumentException("matmul: " + w + " is not a float tensor");
-        if (m == 0 || n == 0) return;
+        bf16(x, m, k, new Tensor[] {w}, new float[][] {bias}, new float[][] {y});
+    }
+
+    /** {@code y[i] = x w[i]^T + bias[i]} for every i, x narrowed to bf16 once for all of them. */
+    public static void bf16(float[] x, int m, int k, Tensor[] w, float[][] bias, float[][] y) {
+        for (int i = 0; i < w.length; i++) {
+            if (w[i].cols() != k) throw new IllegalArgumentException("matmul: " + w[i] + " has " + w[i].cols() + " columns, input has " + k);
+            if (x.length < (long) m * k || y[i].length < (long) m * w[i].rows()) throw new IllegalArgumentException("matmul: array too small");
+            if (!w[i].dtype().isFloat()) throw new IllegalArgumentException("matmul: " + w[i] + " is not a float tensor");
+        }
+        if (m == 0) return;
         if (k == 0) {
-            for (int i = 0; i < m; i++) for (int j = 0; j < n; j++) y[i * n + j] = bias == null ? 0f : bias[j];
+            for (int i = 0; i < w.length; i++) {
+                int n = w[i].rows();
+                for (int r = 0; r < m; r++) for (int j = 0; j < n; j++) y[i][r * n + j] = bias[i] == null ? 0f : bias[i][j];
+            }
             return;
         }
         Dnnl dnnl = OneDnnLibrary.require().dnnl();
@@ -82,22 +105,31 @@ public final class OneDnnMatmul implements MatmulKernel {
         try {
             MemorySegment src = SRC.atLeast((long) m * k * 2);
             toBf16(x, m, k, src);
-            boolean inPlace = inPlace(w);
-            int blocks = inPlace ? 1 : (n + BLOCK_ROWS - 1) / BLOCK_ROWS, cols = (n + blocks - 1) / blocks;
-            int tile = Math.min(m, ROW_TILE);
-            MemorySegment weights = inPlace ? w.data() : WEIGHTS.atLeast((long) cols * k * 2);
-            MemorySegment dst = DST.atLeast((long) tile * cols * 4);
-            for (int n0 = 0; n0 < n; n0 += cols) {
-                int nb = Math.min(cols, n - n0);
-                if (!inPlace) weightsToBf16(w, n0, n0 + nb, weights);
-                for (int m0 = 0; m0 < m; m0 += tile) {
-                    int mt = Math.min(tile, m - m0);
-                    primitive(dnnl, new Shape(mt, k, nb)).execute(src.address() + (long) m0 * k * 2, weights.address(), dst.address());
-                    copyOut(dst, mt, nb, w.scale(), bias, n0, y, m0, n);
-                }
+            // Equal row tiles: one primitive shape per product, and no small remainder tile running at a lower rate.
+            int tiles = (m + ROW_TILE - 1) / ROW_TILE, tile = (m + tiles - 1) / tiles;
+            for (int i = 0; i < w.length; i++) {
+                if (w[i].rows() > 0) product(dnnl, src, m, k, tile, w[i], bias[i], y[i]);
             }
         } finally {
             LOCK.unlock();
+        }
+    }
+
+    /** One weight's product for the bf16 input in src, in weight blocks (when narrowed) and row tiles. */
+    private static void product(Dnnl dnnl, MemorySegment src, int m, int k, int tile, Tensor w, float[] bias, float[] y) {
+        int n = w.rows();
+        boolean inPlace = inPlace(w);
+        int blocks = inPlace ? 1 : (n + BLOCK_ROWS - 1) / BLOCK_ROWS, cols = (n + blocks - 1) / blocks;
+        MemorySegment weights = inPlace ? w.data() : WEIGHTS.atLeast((long) cols * k * 2);
+        MemorySegment dst = DST.atLeast((long) tile * cols * 4);
+        for (int n0 = 0; n0 < n; n0 += cols) {
+            int nb = Math.min(cols, n - n0);
+            if (!inPlace) weightsToBf16(w, n0, n0 + nb, weights);
+            for (int m0 = 0; m0 < m; m0 += tile) {
+                int mt = Math.min(tile, m - m0);
+                primitive(dnnl, new Shape(mt, k, nb)).execute(src.address() + (long) m0 * k * 2, weights.address(), dst.address());
+                copyOut(dst, mt, nb, w.scale(), bias, n0, y, m0, n);
+            }
         }
     }
 
@@ -105,7 +137,7 @@ public final class OneDnnMatmul implements MatmulKernel {
         return PRIMITIVES.computeIfAbsent(s, key -> dnnl.matmul(key.m(), key.k(), key.n()));
     }
 
-    private static void toBf16(float[] x, int m, int k, MemorySegment out) {
+    static void toBf16(float[] x, int m, int k, MemorySegment out) {
         long total = (long) m * k;
         int chunks = (int) Math.min(Parallel.threads() * 4L, (total + 65535) / 65536);
         Parallel.forEach(chunks, c -> {
@@ -124,7 +156,7 @@ public final class OneDnnMatmul implements MatmulKernel {
     }
 
     /** y[m0 + r, n0 + c] = dst[r, c] * scale + bias[n0 + c] for the mt x nb product in dst, rows spread over the pool. */
-    private static void copyOut(MemorySegment dst, int mt, int nb, float scale, float[] bias, int n0, float[] y, int m0, int n) {
+    static void copyOut(MemorySegment dst, int mt, int nb, float scale, float[] bias, int n0, float[] y, int m0, int n) {
         int parts = Math.min(mt, Parallel.threads() * 4);
         Parallel.forEach(parts, p -> {
             for (int r = mt * p / parts, end = mt * (p + 1) / parts; r < end; r++) {
@@ -137,7 +169,7 @@ public final class OneDnnMatmul implements MatmulKernel {
     }
 
     /** A native buffer that only grows, reused across calls (only touched under the lock). */
-    private static final class Buffer {
+    static final class Buffer {
         private Arena arena;
         private MemorySegment segment = MemorySegment.NULL;
 

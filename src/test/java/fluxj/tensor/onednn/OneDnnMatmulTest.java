@@ -14,6 +14,7 @@ import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
 import java.util.Random;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
 /**
@@ -101,6 +102,36 @@ class OneDnnMatmulTest {
             kernel.matmul(new float[16], 1, 16, bf16, null, new float[8]);
             assertEquals(1, calls[0], "64 rows of FP8, or BF16 weights at any size: oneDNN");
         }
+    }
+
+    @Test
+    void severalWeightsGiveExactlyTheSingleProducts() {
+        // One bf16 copy of x serves every weight: the same primitives, so the same bits as one call per weight.
+        // With 63 rows the FP8 weight goes to the Java kernel and the BF16 ones to oneDNN, in one call.
+        Random rnd = new Random(9);
+        for (int m : new int[] {63, 70}) {
+            int k = 48;
+            float[] x = new float[m * k];
+            for (int i = 0; i < x.length; i++) x[i] = (float) rnd.nextGaussian();
+            try (Arena arena = Arena.ofShared()) {
+                Tensor[] w = {weights(arena, DType.BF16, 20, k, rnd), weights(arena, DType.F8_E4M3, 9, k, rnd), weights(arena, DType.BF16, 3, k, rnd)};
+                float[][] bias = {new float[20], null, new float[3]};
+                float[][] y = {new float[m * 20], new float[m * 9], new float[m * 3]};
+                OneDnnMatmul kernel = new OneDnnMatmul(Matmul.kernel());
+                kernel.matmul(x, m, k, w, bias, y);
+                for (int i = 0; i < w.length; i++) {
+                    float[] single = new float[m * w[i].rows()];
+                    kernel.matmul(x, m, k, w[i], bias[i], single);
+                    assertArrayEquals(single, y[i], m + " rows, weight " + i);
+                }
+            }
+        }
+    }
+
+    private static Tensor weights(Arena arena, DType dt, int n, int k, Random rnd) {
+        MemorySegment data = arena.allocate((long) n * k * dt.byteSize());
+        for (long i = 0; i < (long) n * k; i++) put(dt, data, i, (float) (rnd.nextGaussian() * 0.1));
+        return new Tensor("w", dt, new long[] {n, k}, data, "test");
     }
 
     private static void check(DType dt, int m, int k, int n, float scale, boolean nativeWeights, int offset) {

@@ -1,0 +1,59 @@
+package fluxj.cli;
+
+import fluxj.pipeline.PngFiles;
+import fluxj.pipeline.RgbImage;
+import fluxj.tensor.onednn.OneDnnLibrary;
+import fluxj.testing.Fixtures;
+import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * {@code --matmul onednn} on every public fixture case, end to end: the image's PSNR against the f32 reference.
+ * The backend is chosen once per process, so each case runs in a child JVM (this suite runs the Java path).
+ */
+class OneDnnGenerateTest {
+    // bf16 activations, weights and attention (as PyTorch's bf16 CPU path) give 51.7-52.4 dB on these cases where
+    // the f32 path gives 89 dB; a step of 2 dB below that catches a real loss of accuracy (a wrong scale, layout
+    // or tile gives < 20 dB) without failing on the spread between CPUs and oneDNN versions.
+    private static final double MIN_PSNR_DB = 50;
+
+    @TempDir
+    Path dir;
+
+    @Test
+    void everyPublicCaseStaysCloseToTheF32Reference() throws IOException, InterruptedException {
+        if (OneDnnLibrary.found() instanceof OneDnnLibrary.Missing m) {
+            String msg = "oneDNN path not tested: " + m.reason();
+            if (System.getenv("CI") != null) throw new AssertionError(msg);
+            Assumptions.abort(msg);
+        }
+        for (Map<String, Object> c : GenerateCommandTest.cases()) {
+            String id = (String) c.get("id");
+            Path out = dir.resolve(id + ".png");
+            List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                    "--add-modules", "jdk.incubator.vector", "--enable-native-access=ALL-UNNAMED", "-Xmx2g",
+                    "-cp", System.getProperty("java.class.path"), Main.class.getName(), "--matmul", "onednn"));
+            cmd.addAll(GenerateCommandTest.caseArgs(c, out));
+            Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
+            String log = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+            assertTrue(p.waitFor(5, TimeUnit.MINUTES), id + " did not finish");
+            assertEquals(0, p.exitValue(), id + ": " + log);
+            assertTrue(log.contains("oneDNN"), id + " did not run oneDNN: " + log);
+            RgbImage expected = PngFiles.readImage(Fixtures.root().resolve((String) ((Map<?, ?>) c.get("expected")).get("png")));
+            double psnr = PngFiles.readImage(out).psnr(expected);
+            assertTrue(psnr >= MIN_PSNR_DB, id + ": PSNR " + psnr + " dB with --matmul onednn");
+        }
+    }
+}
