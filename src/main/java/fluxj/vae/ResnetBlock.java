@@ -12,7 +12,7 @@ record ResnetBlock(int in, int out, GroupNorm norm1, Conv conv1, GroupNorm norm2
                 GroupNorm.load(ck, prefix + "norm2", out, groups), Conv.same3x3(ck, prefix + "conv2", out, out), shortcut);
     }
 
-    /** x [in, h, w] -> [out, h, w]. */
+    /** x [h*w, in] -> [h*w, out], channels-last. */
     public float[] forward(float[] x, int h, int w) {
         int hw = h * w;
         float[] y = conv2.apply(norm2.siluInPlace(conv1.apply(norm1.silu(x, hw), h, w), hw), h, w);
@@ -20,7 +20,7 @@ record ResnetBlock(int in, int out, GroupNorm norm1, Conv conv1, GroupNorm norm2
         return y;
     }
 
-    /** Peak bytes of live activations while running on an [in, h, w] input (input included). */
+    /** Peak bytes of live activations while running on an [h*w, in] input (input included). */
     long peakBytes(int h, int w) {
         long hw = (long) h * w;
         long norm1Conv1 = (2L * in + out) * hw * 4 + conv1.scratchBytes(hw);
