@@ -103,7 +103,12 @@ public final class Conv2d {
         return out;
     }
 
-    /** As above into {@code out} [ho*wo, Cout], with a given patch-matrix budget per block (tests cross block borders cheaply). */
+    /** As above into {@code out} [ho*wo, Cout] (every value of which is written: it may hold anything). */
+    public static void conv2d(float[] x, int h, int w, Tensor weight, float[] bias, int stride, Padding pad, float[] out) {
+        conv2d(x, h, w, weight, bias, stride, pad, out, BLOCK_BYTES);
+    }
+
+    /** As above with a given patch-matrix budget per block (tests cross block borders cheaply). */
     static void conv2d(float[] x, int h, int w, Tensor weight, float[] bias, int stride, Padding pad, float[] out, long blockBytes) {
         if (weight.rank() != 4 && weight.rank() != 2) throw new IllegalArgumentException("conv2d: weight " + weight + " is not [Cout, kh, kw, Cin]");
         int cout = weight.dim(0), cin = weight.dim(-1);

@@ -56,6 +56,12 @@ final class Conv {
     /** x [h*w, Cin] -> [ho*wo, Cout]. */
     float[] apply(float[] x, int h, int w) { return Conv2d.conv2d(x, h, w, taps(), bias, stride, pad); }
 
+    /** As {@link #apply(float[], int, int)} into {@code out}, whose old contents are overwritten. */
+    float[] apply(float[] x, int h, int w, float[] out) {
+        Conv2d.conv2d(x, h, w, taps(), bias, stride, pad, out);
+        return out;
+    }
+
     private Tensor taps() {
         Tensor t = taps;
         if (t == null) {

@@ -82,15 +82,28 @@ public final class Decoder {
 
     /** The upsampling levels and output, trunk features [h*w, trunkChannels] -> channels-last image [f*h*f*w, out]. */
     float[] upper(float[] x, int h, int w) {
+        // The activations here are the decode's largest arrays (up to 1 GB at 1024x1024): recycled within a level
+        // rather than left to the collector, which grew the heap into fresh memory for them and slowed the decode
+        // by its page faults.
+        Recycler arrays = new Recycler();
         for (int level = config.levels() - 1; level >= 0; level--) {
             if (level < config.levels() - 1) {
-                for (ResnetBlock b : up.get(level)) x = b.forward(x, h, w);
+                for (ResnetBlock b : up.get(level)) {
+                    float[] next = b.forward(x, h, w, arrays);
+                    if (b.in() == b.out()) arrays.give(x);
+                    x = next;
+                }
             }
             if (level > 0) {
-                x = Upsample.nearest2x(x, config.channels(level), h, w);
+                int c = config.channels(level);
+                float[] doubled = arrays.take(4 * c * h * w);
+                Upsample.nearest2x(x, c, h, w, doubled);
+                // Arrays of the old size would only be held: drop them for the collector.
+                arrays.clear();
                 h *= 2;
                 w *= 2;
-                x = upsample.get(level).apply(x, h, w);
+                x = upsample.get(level).apply(doubled, h, w, arrays.take(c * h * w));
+                arrays.give(doubled);
             }
         }
         return convOut.apply(normOut.siluInPlace(x, h * w), h, w);

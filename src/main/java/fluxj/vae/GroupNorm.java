@@ -14,9 +14,8 @@ record GroupNorm(int channels, int groups, float[] gamma, float[] beta) {
                 ck.get(name + ".bias").expectShape(channels).toFloats());
     }
 
-    /** silu(norm(x)) of x [hw, C] into a new array. */
-    float[] silu(float[] x, int hw) {
-        float[] out = new float[channels * hw];
+    /** silu(norm(x)) of x [hw, C] into out, whose old contents are overwritten. */
+    float[] silu(float[] x, int hw, float[] out) {
         ChannelsLast.groupNorm(x, hw, channels, groups, gamma, beta, VaeConfig.EPS, true, out);
         return out;
     }
