@@ -31,11 +31,14 @@ import java.util.SplittableRandom;
  * weights built in memory) at 512x512 and 1024x1024, untiled and tiled: seconds, GFLOP/s and that rate as a
  * fraction of the GEMM benchmark's best rate ({@link GemmBench#reference()}) measured in the same run (the convolutions are matrix
  * multiplies, so that is the rate they can reach), peak memory. When oneDNN loads (and the process runs the Java
- * path) each decode runs again with oneDNN's bf16 convolution ({@link Conv2d#oneDnn()}), with its speed-up.
+ * path) each decode runs again with oneDNN's bf16 convolution ({@link Conv2d#oneDnn()}), with its speed-up. Timed
+ * after an untimed small warm-up decode on each backend unless {@code --cold}.
  */
 @Command(name = "vae", mixinStandardHelpOptions = true,
         description = "FLUX VAE decode speed (GFLOP/s, fraction of the GEMM rate) and peak memory, untiled and tiled.")
 public final class VaeBench implements Runnable {
+    /** Latent side of the warm-up decode (a 256x256 image, a sixteenth of the 1024 decode's work). */
+    private static final int WARMUP = 32;
 
     @Option(names = "--json", description = "Print one JSON document instead of a table.")
     boolean json;
@@ -51,6 +54,9 @@ public final class VaeBench implements Runnable {
 
     @Option(names = "--overlap", description = "Tile overlap in latent pixels (default ${DEFAULT-VALUE}).")
     int overlap = Tiling.DEFAULT_OVERLAP;
+
+    @Option(names = "--cold", description = "Skip the untimed warm-up decode: the first timed decode then includes the JIT compiling the decoder's kernels.")
+    boolean cold;
 
     @Override
     public void run() {
@@ -68,6 +74,13 @@ public final class VaeBench implements Runnable {
         try (Arena arena = Arena.ofShared()) {
             VaeConfig shape = new VaeConfig(3, 3, 128, new int[]{1, 2, 4, 4}, 2, 16, 32, VaeConfig.FLUX_SCALE, VaeConfig.FLUX_SHIFT);
             AutoEncoder ae = AutoEncoder.load(randomDecoder(shape, dt, arena), null);
+            // Steady-state rates, as the GEMM reference's: one small decode, untiled and tiled, lets the JIT compile
+            // the kernels (a cold process spends seconds of its first decode in interpreted vector code).
+            if (!cold) {
+                warmUp(ae);
+                // oneDNN's too: its weights are packed on first use.
+                if (oneDnn) Conv2d.using(Conv2d.oneDnn(), () -> warmUp(ae));
+            }
             for (int side : sizes) {
                 int h = side / 8, w = side / 8;
                 float[] z = new float[16 * h * w];
@@ -101,6 +114,7 @@ public final class VaeBench implements Runnable {
             doc.put("gemm_reference_gflop_per_cpu_second", gemm[1]);
             doc.put("gemm_reference", "F32 weights, M=1024, K=N=3072, best of 3, measured before and again after each decode (GemmBench)");
             doc.put("weights", dt.toString());
+            doc.put("warmed_up", !cold);
             doc.put("decodes", rows);
             doc.put("skipped", skipped);
             System.out.println(Json.write(doc));
@@ -108,6 +122,7 @@ public final class VaeBench implements Runnable {
             System.out.printf("GEMM reference (F32, M=1024, 3072x3072, best around the decodes): %.1f GFLOP/s, %.1f GFLOP per CPU-second%n", gemm[0], gemm[1]);
             System.out.println("conv java: " + Conv2d.kernel().name());
             if (oneDnn) System.out.println("conv onednn: " + Conv2d.oneDnn().name() + "; attention products on the java matmul");
+            System.out.println(cold ? "Cold: the first decode includes JIT compilation." : "After an untimed 256x256 warm-up decode (JIT); --cold times the first decode instead.");
             System.out.printf("%-9s %-13s %-6s %8s %8s %8s %8s %9s %8s %9s %8s %8s%n", "size", "mode", "conv", "seconds", "GFLOP/s", "of GEMM",
                     "CPU s", "GFLOP/cpu", "of GEMM", "VmHWM MB", "est. MB", "vs java");
             for (Map<String, Object> row : rows) {
@@ -123,6 +138,11 @@ public final class VaeBench implements Runnable {
             System.out.println("VmHWM: peak resident memory of the whole process (weights, JVM, heap the GC has grown and kept),"
                     + " reset before each decode; est.: the planner's estimate of the decode's activations.");
         }
+    }
+
+    private static void warmUp(AutoEncoder ae) {
+        ae.withTiling(Tiling.off()).decode(new float[16 * WARMUP * WARMUP], WARMUP, WARMUP);
+        ae.withTiling(Tiling.always(WARMUP / 2, WARMUP / 8)).decode(new float[16 * WARMUP * WARMUP], WARMUP, WARMUP);
     }
 
     /** The decode on the process's backend, then (when {@code oneDnn}) with oneDNN's convolution, and their ratio. */

@@ -1,9 +1,10 @@
 package fluxj.tensor;
 
 /**
- * A backend for {@link Conv2d}: {@code out = conv(x, weight) + bias} for one image (batch 1) in Conv2d's
- * activation layout, the weight [Cout, Cin, kh, kw] (or [Cout, Cin]) in its stored dtype. Chosen once at startup
- * with the matmul backend ({@code --matmul}). Arguments arrive already validated.
+ * A backend for {@link Conv2d}: {@code out = conv(x, weight) + bias} for one channels-last image (batch 1, x
+ * [h*w, Cin], out [ho*wo, Cout]), the weight tap-major [Cout, kh, kw, Cin] ({@link Conv2d#channelsLast}) or
+ * [Cout, Cin], in its stored dtype. Chosen once at startup with the matmul backend ({@code --matmul}). Arguments
+ * arrive already validated.
  */
 public interface ConvKernel {
     /** A short name for logs and benchmark output. */

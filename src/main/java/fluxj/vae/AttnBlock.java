@@ -5,7 +5,6 @@ import fluxj.tensor.Attention;
 import fluxj.tensor.Matmul;
 import fluxj.tensor.ModelFormatException;
 import fluxj.tensor.Ops;
-import fluxj.tensor.Parallel;
 import fluxj.tensor.Tensor;
 
 /**
@@ -31,11 +30,10 @@ record AttnBlock(int channels, GroupNorm norm, Tensor q, float[] qBias, Tensor k
         return new AttnBlock(channels, GroupNorm.load(ck, prefix + "norm", channels, groups), w[0], b[0], w[1], b[1], w[2], b[2], w[3], b[3]);
     }
 
-    /** x [C, h, w] -> [C, h, w]. */
+    /** x [h*w, C] -> [h*w, C]: channels-last pixels are the token-major rows the projections and attention take. */
     public float[] forward(float[] x, int h, int w) {
-        int l = h * w, c = channels;
-        // Token-major [L, C] rows are what the projections and the attention kernel take.
-        float[] out = transpose(Matmul.matmul(attend(transpose(norm.apply(x, l), c, l), l), l, c, proj, projBias), l, c);
+        int l = h * w;
+        float[] out = Matmul.matmul(attend(norm.apply(x, l), l), l, channels, proj, projBias);
         Ops.add(out, x, out.length);
         return out;
     }
@@ -50,20 +48,8 @@ record AttnBlock(int channels, GroupNorm norm, Tensor q, float[] qBias, Tensor k
         return o;
     }
 
-    /** Peak bytes of live activations while running on a [C, h, w] input: x, tokens, q, k, v, output. */
+    /** Peak bytes of live activations while running on an [h*w, C] input: x, tokens, q, k, v, output. */
     long peakBytes(int h, int w) {
         return 6L * channels * h * w * 4;
-    }
-
-    /** a [rows, cols] -> [cols, rows]. */
-    static float[] transpose(float[] a, int rows, int cols) {
-        float[] t = new float[rows * cols];
-        int chunks = Math.min(cols, Parallel.threads() * 4);
-        Parallel.forEach(chunks, ch -> {
-            for (int j = ch * cols / chunks; j < (ch + 1) * cols / chunks; j++) {
-                for (int i = 0; i < rows; i++) t[j * rows + i] = a[i * cols + j];
-            }
-        });
-        return t;
     }
 }

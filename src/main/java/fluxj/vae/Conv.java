@@ -7,8 +7,24 @@ import fluxj.tensor.Tensor;
 
 import java.util.Arrays;
 
-/** A convolution layer: stored weight [Cout, Cin, k, k] (or [Cout, Cin] for 1x1), f32 bias, stride, padding. */
-record Conv(Tensor weight, float[] bias, int stride, Conv2d.Padding pad) {
+/**
+ * A convolution layer on channels-last activations: stored weight [Cout, Cin, k, k] (or [Cout, Cin] for 1x1), f32
+ * bias, stride, padding. The weight is reordered tap-major ({@link Conv2d#channelsLast}, same dtype) on first use,
+ * so a part of the autoencoder that never runs (the encoder, when only decoding) holds no second copy.
+ */
+final class Conv {
+    private final Tensor weight;
+    private final float[] bias;
+    private final int stride;
+    private final Conv2d.Padding pad;
+    private volatile Tensor taps;
+
+    private Conv(Tensor weight, float[] bias, int stride, Conv2d.Padding pad) {
+        this.weight = weight;
+        this.bias = bias;
+        this.stride = stride;
+        this.pad = pad;
+    }
 
     static Conv load(Checkpoint ck, String name, int cin, int cout, int kernel, int stride, Conv2d.Padding pad) {
         Tensor w = ck.get(name + ".weight");
@@ -37,5 +53,23 @@ record Conv(Tensor weight, float[] bias, int stride, Conv2d.Padding pad) {
         return Conv2d.scratchBytes(weight.dim(1), kh, kw, weight.dim(0), outPixels);
     }
 
-    float[] apply(float[] x, int h, int w) { return Conv2d.conv2d(x, h, w, weight, bias, stride, pad); }
+    /** x [h*w, Cin] -> [ho*wo, Cout]. */
+    float[] apply(float[] x, int h, int w) { return Conv2d.conv2d(x, h, w, taps(), bias, stride, pad); }
+
+    /** As {@link #apply(float[], int, int)} into {@code out}, whose old contents are overwritten. */
+    float[] apply(float[] x, int h, int w, float[] out) {
+        Conv2d.conv2d(x, h, w, taps(), bias, stride, pad, out);
+        return out;
+    }
+
+    private Tensor taps() {
+        Tensor t = taps;
+        if (t == null) {
+            synchronized (this) {
+                t = taps;
+                if (t == null) taps = t = Conv2d.channelsLast(weight);
+            }
+        }
+        return t;
+    }
 }

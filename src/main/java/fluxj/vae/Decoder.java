@@ -1,6 +1,7 @@
 package fluxj.vae;
 
 import fluxj.io.Checkpoint;
+import fluxj.tensor.ChannelsLast;
 import fluxj.tensor.Upsample;
 
 import java.util.ArrayList;
@@ -9,7 +10,8 @@ import java.util.List;
 /**
  * Latent [z, h, w] (already un-scaled) to image [out, f*h, f*w], f = 2^(levels-1): conv_in, mid (ResNet,
  * attention, ResNet), then from the lowest resolution up: num_res_blocks+1 ResNets per level and a nearest 2x
- * upsample + 3x3 conv between levels, GroupNorm + SiLU, conv_out.
+ * upsample + 3x3 conv between levels, GroupNorm + SiLU, conv_out. Activations in between are channels-last
+ * [pixels, C] (see {@link fluxj.tensor.Conv2d}); only the latent and the image are channel planes.
  */
 public final class Decoder {
     private final VaeConfig config;
@@ -50,6 +52,13 @@ public final class Decoder {
 
     /** z [zc, h, w] in the decoder's own scale (after z / scale + shift) -> image [out, f*h, f*w]. */
     public float[] decode(float[] z, int h, int w) {
+        int f = config.factor();
+        float[] image = decodeChannelsLast(ChannelsLast.transpose(z, config.zChannels(), h * w), h, w);
+        return ChannelsLast.transpose(image, h * w * f * f, config.outChannels());
+    }
+
+    /** As {@link #decode} with both ends channels-last: z [h*w, zc] -> image [f*h*f*w, out]. */
+    float[] decodeChannelsLast(float[] z, int h, int w) {
         return upper(trunk(z, h, w), h, w);
     }
 
@@ -57,7 +66,7 @@ public final class Decoder {
     int trunkChannels() { return config.channels(config.levels() - 1); }
 
     /**
-     * The lowest-resolution part, z [zc, h, w] -> [trunkChannels, h, w]: conv_in, mid (with the only attention)
+     * The lowest-resolution part, channels-last z [h*w, zc] -> [h*w, trunkChannels]: conv_in, mid (with the only attention)
      * and the lowest level's ResNets. Small next to the rest (1/f^2 of the pixels), and the one part whose
      * attention sees the whole latent, so tiled decoding runs it untiled.
      */
@@ -71,17 +80,30 @@ public final class Decoder {
         return x;
     }
 
-    /** The upsampling levels and output, trunk features [trunkChannels, h, w] -> image [out, f*h, f*w]. */
+    /** The upsampling levels and output, trunk features [h*w, trunkChannels] -> channels-last image [f*h*f*w, out]. */
     float[] upper(float[] x, int h, int w) {
+        // The activations here are the decode's largest arrays (up to 1 GB at 1024x1024): recycled within a level
+        // rather than left to the collector, which grew the heap into fresh memory for them and slowed the decode
+        // by its page faults.
+        Recycler arrays = new Recycler();
         for (int level = config.levels() - 1; level >= 0; level--) {
             if (level < config.levels() - 1) {
-                for (ResnetBlock b : up.get(level)) x = b.forward(x, h, w);
+                for (ResnetBlock b : up.get(level)) {
+                    float[] next = b.forward(x, h, w, arrays);
+                    if (b.in() == b.out()) arrays.give(x);
+                    x = next;
+                }
             }
             if (level > 0) {
-                x = Upsample.nearest2x(x, config.channels(level), h, w);
+                int c = config.channels(level);
+                float[] doubled = arrays.take(4 * c * h * w);
+                Upsample.nearest2x(x, c, h, w, doubled);
+                // Arrays of the old size would only be held: drop them for the collector.
+                arrays.clear();
                 h *= 2;
                 w *= 2;
-                x = upsample.get(level).apply(x, h, w);
+                x = upsample.get(level).apply(doubled, h, w, arrays.take(c * h * w));
+                arrays.give(doubled);
             }
         }
         return convOut.apply(normOut.siluInPlace(x, h * w), h, w);
@@ -94,18 +116,18 @@ public final class Decoder {
 
     /**
      * Peak bytes of {@link #trunk} on an h x w latent: the largest of its steps' inputs + outputs + convolution
-     * scratch, following the arrays the forward pass allocates.
+     * scratch, following the arrays the forward pass allocates (the latent in both layouts).
      */
     long trunkBytes(int h, int w) {
         long hw = (long) h * w;
-        long peak = (config.zChannels() + (long) trunkChannels()) * hw * 4 + convIn.scratchBytes(hw);
+        long peak = (2L * config.zChannels() + trunkChannels()) * hw * 4 + convIn.scratchBytes(hw);
         peak = Math.max(peak, mid1.peakBytes(h, w));
         if (attn != null) peak = Math.max(peak, attn.peakBytes(h, w));
         for (ResnetBlock b : up.get(config.levels() - 1)) peak = Math.max(peak, b.peakBytes(h, w));
         return peak;
     }
 
-    /** Peak bytes of {@link #upper} on h x w trunk features (the output image included). */
+    /** Peak bytes of {@link #upper} on h x w trunk features (the output image included, in both layouts). */
     long upperBytes(int h, int w) {
         long hw = (long) h * w, peak = 0;
         for (int level = config.levels() - 1; level >= 0; level--) {
@@ -121,6 +143,6 @@ public final class Decoder {
                 hw *= 4;
             }
         }
-        return Math.max(peak, ((long) config.channels(0) + config.outChannels()) * hw * 4 + convOut.scratchBytes(hw));
+        return Math.max(peak, ((long) config.channels(0) + 2L * config.outChannels()) * hw * 4 + convOut.scratchBytes(hw));
     }
 }

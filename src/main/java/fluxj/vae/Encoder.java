@@ -1,6 +1,7 @@
 package fluxj.vae;
 
 import fluxj.io.Checkpoint;
+import fluxj.tensor.ChannelsLast;
 import fluxj.tensor.Conv2d;
 
 import java.util.ArrayList;
@@ -46,7 +47,8 @@ public final class Encoder {
 
     /** image [in, H, W] (H, W multiples of the downsampling factor) -> latent mean [z, H/f, W/f], unscaled. */
     public float[] mean(float[] image, int h, int w) {
-        float[] x = convIn.apply(image, h, w);
+        // Channels-last in between, as in the decoder.
+        float[] x = convIn.apply(ChannelsLast.transpose(image, config.inChannels(), h * w), h, w);
         for (int level = 0; level < config.levels(); level++) {
             for (ResnetBlock b : down.get(level)) x = b.forward(x, h, w);
             if (downsample.get(level) != null) {
@@ -60,6 +62,6 @@ public final class Encoder {
         x = mid2.forward(x, h, w);
         float[] moments = convOut.apply(normOut.siluInPlace(x, h * w), h, w);
         if (quantConv != null) moments = quantConv.apply(moments, h, w);
-        return Arrays.copyOf(moments, config.zChannels() * h * w);
+        return Arrays.copyOf(ChannelsLast.transpose(moments, h * w, 2 * config.zChannels()), config.zChannels() * h * w);
     }
 }

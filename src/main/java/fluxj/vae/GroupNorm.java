@@ -1,9 +1,9 @@
 package fluxj.vae;
 
 import fluxj.io.Checkpoint;
-import fluxj.tensor.Ops;
+import fluxj.tensor.ChannelsLast;
 
-/** GroupNorm(groups, eps 1e-6) with per-channel affine, optionally followed by SiLU (the VAE's "swish"). */
+/** GroupNorm(groups, eps 1e-6) with per-channel affine on channels-last x [pixels, C], optionally followed by SiLU (the VAE's "swish"). */
 record GroupNorm(int channels, int groups, float[] gamma, float[] beta) {
 
     static GroupNorm load(Checkpoint ck, String name, int channels, int groups) {
@@ -14,24 +14,21 @@ record GroupNorm(int channels, int groups, float[] gamma, float[] beta) {
                 ck.get(name + ".bias").expectShape(channels).toFloats());
     }
 
-    /** silu(norm(x)) of x [C, hw] into a new array. */
-    float[] silu(float[] x, int hw) {
-        float[] out = new float[channels * hw];
-        Ops.groupNorm(x, channels, hw, groups, gamma, beta, VaeConfig.EPS, out);
-        Ops.silu(out, out.length);
+    /** silu(norm(x)) of x [hw, C] into out, whose old contents are overwritten. */
+    float[] silu(float[] x, int hw, float[] out) {
+        ChannelsLast.groupNorm(x, hw, channels, groups, gamma, beta, VaeConfig.EPS, true, out);
         return out;
     }
 
-    /** x = silu(norm(x)) in place (each group's statistics are taken before it is overwritten). */
+    /** x = silu(norm(x)) in place (the statistics are taken before x is overwritten). */
     float[] siluInPlace(float[] x, int hw) {
-        Ops.groupNorm(x, channels, hw, groups, gamma, beta, VaeConfig.EPS, x);
-        Ops.silu(x, channels * hw);
+        ChannelsLast.groupNorm(x, hw, channels, groups, gamma, beta, VaeConfig.EPS, true, x);
         return x;
     }
 
     float[] apply(float[] x, int hw) {
         float[] out = new float[channels * hw];
-        Ops.groupNorm(x, channels, hw, groups, gamma, beta, VaeConfig.EPS, out);
+        ChannelsLast.groupNorm(x, hw, channels, groups, gamma, beta, VaeConfig.EPS, false, out);
         return out;
     }
 }

@@ -12,15 +12,31 @@ record ResnetBlock(int in, int out, GroupNorm norm1, Conv conv1, GroupNorm norm2
                 GroupNorm.load(ck, prefix + "norm2", out, groups), Conv.same3x3(ck, prefix + "conv2", out, out), shortcut);
     }
 
-    /** x [in, h, w] -> [out, h, w]. */
-    public float[] forward(float[] x, int h, int w) {
+    /** x [h*w, in] -> [h*w, out], channels-last. */
+    public float[] forward(float[] x, int h, int w) { return forward(x, h, w, new Recycler()); }
+
+    /**
+     * As above, taking its arrays from {@code arrays} and handing back those it is done with (not x): those of the
+     * output's width, the only ones the following blocks can take.
+     */
+    float[] forward(float[] x, int h, int w, Recycler arrays) {
         int hw = h * w;
-        float[] y = conv2.apply(norm2.siluInPlace(conv1.apply(norm1.silu(x, hw), h, w), hw), h, w);
-        Ops.add(y, shortcut == null ? x : shortcut.apply(x, h, w), y.length);
+        float[] a = norm1.silu(x, hw, arrays.take(in * hw));
+        float[] b = conv1.apply(a, h, w, arrays.take(out * hw));
+        if (in == out) arrays.give(a);
+        float[] y = conv2.apply(norm2.siluInPlace(b, hw), h, w, arrays.take(out * hw));
+        arrays.give(b);
+        if (shortcut == null) {
+            Ops.add(y, x, y.length);
+        } else {
+            float[] s = shortcut.apply(x, h, w, arrays.take(out * hw));
+            Ops.add(y, s, y.length);
+            arrays.give(s);
+        }
         return y;
     }
 
-    /** Peak bytes of live activations while running on an [in, h, w] input (input included). */
+    /** Peak bytes of live activations while running on an [h*w, in] input (input included). */
     long peakBytes(int h, int w) {
         long hw = (long) h * w;
         long norm1Conv1 = (2L * in + out) * hw * 4 + conv1.scratchBytes(hw);

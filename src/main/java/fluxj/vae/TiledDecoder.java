@@ -1,5 +1,6 @@
 package fluxj.vae;
 
+import fluxj.tensor.ChannelsLast;
 import fluxj.tensor.Parallel;
 
 /**
@@ -24,23 +25,24 @@ public record TiledDecoder(Decoder decoder, int tile, int overlap, boolean whole
     public float[] decode(float[] z, int h, int w) {
         VaeConfig c = decoder.config();
         int f = c.factor(), outC = c.outChannels(), H = h * f, W = w * f;
-        float[] features = wholeTrunk ? decoder.trunk(z, h, w) : z;
+        float[] latent = ChannelsLast.transpose(z, c.zChannels(), h * w);
+        float[] features = wholeTrunk ? decoder.trunk(latent, h, w) : latent;
         int fc = wholeTrunk ? decoder.trunkChannels() : c.zChannels();
         float[] sum = new float[outC * H * W], weight = new float[H * W];
         int[] ys = starts(h), xs = starts(w);
         int th = span(h), tw = span(w);
         for (int ty : ys) {
             for (int tx : xs) {
-                float[] window = crop(features, fc, h, w, ty, tx, th, tw);
-                float[] part = wholeTrunk ? decoder.upper(window, th, tw) : decoder.decode(window, th, tw);
+                float[] window = crop(features, fc, w, ty, tx, th, tw);
+                float[] part = wholeTrunk ? decoder.upper(window, th, tw) : decoder.decodeChannelsLast(window, th, tw);
                 float[] wy = ramp(ty, th, h, f), wx = ramp(tx, tw, w, f);
                 int ph = th * f, pw = tw * f, y0 = ty * f, x0 = tx * f;
                 Parallel.forEach(ph, y -> {
                     for (int x = 0; x < pw; x++) {
                         float wt = wy[y] * wx[x];
-                        int o = (y0 + y) * W + x0 + x;
+                        int o = (y0 + y) * W + x0 + x, p = (y * pw + x) * outC;
                         weight[o] += wt;
-                        for (int ch = 0; ch < outC; ch++) sum[ch * H * W + o] += wt * part[(ch * ph + y) * pw + x];
+                        for (int ch = 0; ch < outC; ch++) sum[ch * H * W + o] += wt * part[p + ch];
                     }
                 });
             }
@@ -88,24 +90,22 @@ public record TiledDecoder(Decoder decoder, int tile, int overlap, boolean whole
         return r;
     }
 
-    /** The [channels, th, tw] window at (y0, x0) of x [channels, h, w]. */
-    private static float[] crop(float[] x, int channels, int h, int w, int y0, int x0, int th, int tw) {
+    /** The channels-last [th*tw, channels] window at (y0, x0) of x [h*w, channels]. */
+    private static float[] crop(float[] x, int channels, int w, int y0, int x0, int th, int tw) {
         float[] t = new float[channels * th * tw];
-        for (int c = 0; c < channels; c++) {
-            for (int y = 0; y < th; y++) System.arraycopy(x, (c * h + y0 + y) * w + x0, t, (c * th + y) * tw, tw);
-        }
+        for (int y = 0; y < th; y++) System.arraycopy(x, ((y0 + y) * w + x0) * channels, t, y * tw * channels, tw * channels);
         return t;
     }
 
     /**
      * Peak bytes of a tiled decode of an h x w latent. With the whole trunk: the larger of the trunk on the whole
      * latent and one tile's upper levels plus what lives throughout (trunk features, blended output and
-     * weights); else one tile's whole decode plus the latent and the output.
+     * weights); else one tile's whole decode plus the latent (in both layouts) and the output.
      */
     public long peakBytes(int h, int w) {
         VaeConfig c = decoder.config();
         long pixels = (long) h * w * c.factor() * c.factor(), output = (c.outChannels() + 1L) * pixels * 4;
-        if (!wholeTrunk) return (long) c.zChannels() * h * w * 4 + output + decoder.activationBytes(span(h), span(w));
+        if (!wholeTrunk) return 2L * c.zChannels() * h * w * 4 + output + decoder.activationBytes(span(h), span(w));
         long held = (long) decoder.trunkChannels() * h * w * 4 + output;
         return Math.max(decoder.trunkBytes(h, w), held + decoder.upperBytes(span(h), span(w)));
     }

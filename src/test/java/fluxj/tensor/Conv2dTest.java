@@ -63,35 +63,52 @@ class Conv2dTest {
         long blockBytes = 2L << 20;
         if (cin == 600) assertTrue(Conv2d.blockRows(cin * k * k, h * w, blockBytes) < h * w, "this case must span several blocks");
 
+        float[] xLast = ChannelsLast.transpose(x, cin, h * w);
+        Tensor taps = Conv2d.channelsLast(wt);
+        int ho = Conv2d.outSize(h, k, stride, top, bottom), wo = Conv2d.outSize(w, k, stride, left, right), m = ho * wo;
         float[] got;
         if (cin == 600) {
-            int ho = Conv2d.outSize(h, k, stride, top, bottom), wo = Conv2d.outSize(w, k, stride, left, right);
-            got = new float[cout * ho * wo];
-            Conv2d.conv2d(x, h, w, wt, bias, stride, pad, got, blockBytes);
+            got = new float[cout * m];
+            Conv2d.conv2d(xLast, h, w, taps, bias, stride, pad, got, blockBytes);
         } else {
-            got = Conv2d.conv2d(x, h, w, wt, bias, stride, pad);
+            got = Conv2d.conv2d(xLast, h, w, taps, bias, stride, pad);
         }
         double[] want = reference(x, cin, h, w, wt, bias, stride, pad);
         assertEquals(want.length, got.length);
         // f32 accumulation of K = cin*k*k products of magnitude <= 0.5: error bound ~ K * 2^-24 * sum|terms|;
         // relative 1e-5 of the sum of |terms| (at most K/2 for these ranges) is several times that bound.
         double tol = 1e-5 * cin * k * k * 0.5 + 1e-6;
-        for (int i = 0; i < got.length; i++) assertEquals(want[i], got[i], tol, "output " + i);
+        for (int p = 0; p < m; p++) {
+            for (int co = 0; co < cout; co++) assertEquals(want[co * m + p], got[p * cout + co], tol, "pixel " + p + " channel " + co);
+        }
+    }
+
+    @Test
+    void channelsLastWeightIsTapMajor() {
+        float[] v = new float[2 * 3 * 4];
+        for (int i = 0; i < v.length; i++) v[i] = i;  // [Cout 2, Cin 3, 1, 4]: value = (co * 3 + ci) * 4 + tap
+        Tensor taps = Conv2d.channelsLast(TestWeights.tensor("w", DType.BF16, v, 2, 3, 1, 4));
+        assertArrayEquals(new long[]{2, 1, 4, 3}, taps.shape());
+        for (int co = 0; co < 2; co++)
+            for (int t = 0; t < 4; t++)
+                for (int ci = 0; ci < 3; ci++) assertEquals((co * 3 + ci) * 4 + t, taps.get((co * 4 + t) * 3 + ci), "co " + co + " tap " + t + " ci " + ci);
     }
 
     @Test
     void upsampleRepeatsEachPixelOverTwoByTwo() {
-        float[] x = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12};  // [2 channels, 2 rows, 3 cols]
+        float[] x = {1, 7, 2, 8, 3, 9, 4, 10, 5, 11, 6, 12};  // [2 rows x 3 cols, 2 channels]
         float[] y = Upsample.nearest2x(x, 2, 2, 3);
         float[] want = {
-                1, 1, 2, 2, 3, 3, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 4, 4, 5, 5, 6, 6,
-                7, 7, 8, 8, 9, 9, 7, 7, 8, 8, 9, 9, 10, 10, 11, 11, 12, 12, 10, 10, 11, 11, 12, 12};
+                1, 7, 1, 7, 2, 8, 2, 8, 3, 9, 3, 9,
+                1, 7, 1, 7, 2, 8, 2, 8, 3, 9, 3, 9,
+                4, 10, 4, 10, 5, 11, 5, 11, 6, 12, 6, 12,
+                4, 10, 4, 10, 5, 11, 5, 11, 6, 12, 6, 12};
         assertArrayEquals(want, y);
     }
 
     @Test
     void rejectsMismatchedInput() {
-        Tensor wt = TestWeights.tensor("w", DType.F32, new float[2 * 3 * 9], 2, 3, 3, 3);
+        Tensor wt = Conv2d.channelsLast(TestWeights.tensor("w", DType.F32, new float[2 * 3 * 9], 2, 3, 3, 3));
         assertThrows(IllegalArgumentException.class, () -> Conv2d.conv2d(new float[3 * 4 * 4 - 1], 4, 4, wt, null, 1, Conv2d.Padding.same(3)));
         assertThrows(IllegalArgumentException.class, () -> Conv2d.conv2d(new float[3 * 2 * 2], 2, 2, wt, null, 1, Conv2d.Padding.NONE));
     }

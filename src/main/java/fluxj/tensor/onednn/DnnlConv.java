@@ -1,7 +1,5 @@
 package fluxj.tensor.onednn;
 
-import fluxj.tensor.onednn.OneDnnConv.Layout;
-
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.SymbolLookup;
@@ -25,7 +23,7 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG;
  * descriptors as pointers in both, which is all the rest needs.
  */
 final class DnnlConv {
-    private static final int TAG_ANY = 1, TAG_A = 2, TAG_ABCD = 5;
+    private static final int TAG_ANY = 1, TAG_A = 2;
     private static final int FORWARD_INFERENCE = 96, CONVOLUTION_DIRECT = 1, QUERY_IMPL_INFO_STR = 8;
     private static final int QUERY_SRC_MD = 129, QUERY_WEIGHTS_MD = 131, QUERY_DST_MD = 133;
     private static final int ARG_SRC = 1, ARG_DST = 17, ARG_WEIGHTS = 33, ARG_BIAS = 41;
@@ -35,7 +33,10 @@ final class DnnlConv {
     private static final MemorySegment ALLOCATE = MemorySegment.ofAddress(-1L);
 
     final Dnnl dnnl;
-    /** acdb's value in dnnl_format_tag_t: 3.x inserted two tags before it. */
+    /**
+     * acdb's value in dnnl_format_tag_t (3.x inserted two tags before it): channels-last for a [1, C, H, W]
+     * activation, tap-major (ohwi) for [Cout, Cin, kh, kw] weights.
+     */
     private final int tagAcdb;
     private final MethodHandle mdInit, mdDestroy, convInit, pdCreate, convPdCreate, reorderPdCreate, queryMd, pdQuery,
             pdDestroy, mdEqual, mdSize, memoryCreate, memoryGetMd, memoryGetHandle, memorySetHandle, memoryDestroy, primitiveCreate,
@@ -70,7 +71,7 @@ final class DnnlConv {
         streamWait = fn(lib, "dnnl_stream_wait", JAVA_INT, ADDRESS);
     }
 
-    /** The sizes of one convolution: a [1, cin, h, w] image, [cout, cin, kh, kw] weights, stride, zero padding. */
+    /** The sizes of one convolution: a [1, cin, h, w] image, [cout, cin, kh, kw] weights (logical dims), stride, zero padding. */
     record Shape(int cin, int cout, int kh, int kw, int h, int w, int stride, int top, int left, int bottom, int right, boolean bias) {
         int ho() { return (h + top + bottom - kh) / stride + 1; }
 
@@ -79,10 +80,10 @@ final class DnnlConv {
 
     /**
      * A bf16 convolution (f32 bias, f32 output) in the layouts oneDNN prefers for it ({@code any}), with the
-     * reorders from a bf16 source and to an f32 destination in {@code layout}, where oneDNN's layout differs and
-     * is not the other plain layout (the caller converts between the plain ones itself).
+     * reorders from a channels-last bf16 source and to a channels-last f32 destination where oneDNN's layouts
+     * differ (on AVX-512 it picks channels-last itself and none runs).
      */
-    Convolution convolution(Shape s, Layout layout) {
+    Convolution convolution(Shape s) {
         List<MemorySegment> created = new ArrayList<>();
         try (Arena a = Arena.ofConfined()) {
             MemorySegment src = md(a, created, Dnnl.BF16, TAG_ANY, 1, s.cin(), s.h(), s.w());
@@ -103,15 +104,15 @@ final class DnnlConv {
                         CONVOLUTION_DIRECT, src, wei, bias, dst, strides, dilates, padL, padR, MemorySegment.NULL);
             }
             for (MemorySegment md : created) free(md);
-            return new Convolution(s, out.get(ADDRESS, 0), layout);
+            return new Convolution(s, out.get(ADDRESS, 0));
         }
     }
 
     /** A compiled convolution; its memory descriptors belong to its primitive descriptor, kept until destroyed. */
     final class Convolution {
         final String impl;
-        /** The plain layout oneDNN keeps the source / destination in, or null when blocked (a reorder then runs). */
-        final Layout srcPlain, dstPlain;
+        /** Whether oneDNN keeps the source / destination channels-last (else a reorder from / to it runs). */
+        final boolean srcChannelsLast, dstChannelsLast;
         /** Bytes of the caller's source (bf16) and destination (f32) buffers, and of the blocked scratch copies. */
         final long srcBytes, dstBytes, srcScratchBytes, dstScratchBytes;
         private final Shape shape;
@@ -119,7 +120,7 @@ final class DnnlConv {
         private final Reorder srcReorder, dstReorder;
         private final Arena arena = Arena.ofShared();
 
-        private Convolution(Shape s, MemorySegment pd, Layout layout) {
+        private Convolution(Shape s, MemorySegment pd) {
             shape = s;
             this.pd = pd;
             MemorySegment out = arena.allocate(ADDRESS);
@@ -127,12 +128,14 @@ final class DnnlConv {
             impl = out.get(ADDRESS, 0).reinterpret(256).getString(0);
             MemorySegment srcMd = query(pd, QUERY_SRC_MD, 0), dstMd = query(pd, QUERY_DST_MD, 0);
             weightsMd = query(pd, QUERY_WEIGHTS_MD, 0);
-            srcPlain = plain(srcMd, Dnnl.BF16, s.cin(), s.h(), s.w());
-            dstPlain = plain(dstMd, Dnnl.F32, s.cout(), s.ho(), s.wo());
             try (Arena a = Arena.ofConfined()) {
                 List<MemorySegment> created = new ArrayList<>();
-                srcReorder = srcPlain != null ? null : new Reorder(plainMd(a, created, Dnnl.BF16, layout, s.cin(), s.h(), s.w()), srcMd);
-                dstReorder = dstPlain != null ? null : new Reorder(dstMd, plainMd(a, created, Dnnl.F32, layout, s.cout(), s.ho(), s.wo()));
+                MemorySegment srcNhwc = md(a, created, Dnnl.BF16, tagAcdb, 1, s.cin(), s.h(), s.w());
+                MemorySegment dstNhwc = md(a, created, Dnnl.F32, tagAcdb, 1, s.cout(), s.ho(), s.wo());
+                srcChannelsLast = (int) call(mdEqual, srcMd, srcNhwc) != 0;
+                dstChannelsLast = (int) call(mdEqual, dstMd, dstNhwc) != 0;
+                srcReorder = srcChannelsLast ? null : new Reorder(srcNhwc, srcMd);
+                dstReorder = dstChannelsLast ? null : new Reorder(dstMd, dstNhwc);
                 for (MemorySegment md : created) free(md);
             }
             srcBytes = 2L * s.cin() * s.h() * s.w();
@@ -159,8 +162,8 @@ final class DnnlConv {
         }
 
         /**
-         * Runs the convolution and waits for it. {@code src} holds the bf16 image in {@link #srcPlain} or, when
-         * that is null, in the layout given at creation; {@code dst} receives the f32 output likewise. The scratch
+         * Runs the convolution and waits for it. {@code src} holds the bf16 image channels-last ([h*w, cin]);
+         * {@code dst} receives the f32 output channels-last ([ho*wo, cout]). The scratch
          * buffers (srcScratchBytes, dstScratchBytes) hold the blocked copies when reorders run. {@code bias} holds
          * cout floats when the convolution has a bias.
          */
@@ -186,19 +189,19 @@ final class DnnlConv {
         }
 
         /**
-         * The weights [cout, cin, kh, kw] given as bf16 at {@code oihw} (row-major, any alignment) reordered once
-         * into this convolution's layout, in a buffer oneDNN allocates and frees with {@link Packed#free}.
+         * The weights given as bf16 tap-major [cout, kh, kw, cin] at {@code ohwi} (row-major, any alignment)
+         * reordered once into this convolution's layout, in a buffer oneDNN allocates and frees with {@link DnnlConv#free(Packed)}.
          */
-        Packed packWeights(MemorySegment oihw) {
+        Packed packWeights(MemorySegment ohwi) {
             try (Arena a = Arena.ofConfined()) {
                 List<MemorySegment> created = new ArrayList<>();
-                Reorder r = new Reorder(md(a, created, Dnnl.BF16, TAG_ABCD, shape.cout(), shape.cin(), shape.kh(), shape.kw()), weightsMd);
+                Reorder r = new Reorder(md(a, created, Dnnl.BF16, tagAcdb, shape.cout(), shape.cin(), shape.kh(), shape.kw()), weightsMd);
                 for (MemorySegment md : created) free(md);
                 MemorySegment packed = memory(weightsMd, ALLOCATE), out = a.allocate(ADDRESS);
                 dnnl.check("dnnl_memory_get_data_handle", memoryGetHandle, packed, out);
                 MemorySegment buffer = out.get(ADDRESS, 0);
                 try {
-                    r.execute(oihw, buffer);
+                    r.execute(ohwi, buffer);
                 } finally {
                     r.destroy();
                 }
@@ -259,24 +262,6 @@ final class DnnlConv {
             call(pdDestroy, pd);
             arena.close();
         }
-    }
-
-    /** Which plain layout {@code md} (a [1, c, h, w] descriptor of the given dtype) is, or null. */
-    private Layout plain(MemorySegment md, int dataType, int c, int h, int w) {
-        try (Arena a = Arena.ofConfined()) {
-            for (Layout l : Layout.values()) {
-                List<MemorySegment> created = new ArrayList<>();
-                MemorySegment candidate = plainMd(a, created, dataType, l, c, h, w);
-                boolean same = (int) call(mdEqual, md, candidate) != 0;
-                for (MemorySegment m : created) free(m);
-                if (same) return l;
-            }
-            return null;
-        }
-    }
-
-    private MemorySegment plainMd(Arena a, List<MemorySegment> created, int dataType, Layout l, int c, int h, int w) {
-        return md(a, created, dataType, l == Layout.NCHW ? TAG_ABCD : tagAcdb, 1, c, h, w);
     }
 
     /** A descriptor by format tag; 3.x handles are added to {@code created} for {@link #free(MemorySegment)}. */

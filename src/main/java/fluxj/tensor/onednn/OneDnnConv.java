@@ -26,28 +26,25 @@ import java.util.concurrent.locks.ReentrantLock;
 
 /**
  * The convolution backend of {@code --matmul onednn}: oneDNN's bf16 convolution (bf16 image and weights, f32
- * accumulation, bias and output), as PyTorch runs a bf16 VAE on the CPU. oneDNN picks its layouts ({@code any});
- * on AVX-512 it keeps activations channels-last (NHWC), so the image is rounded to bf16 and transposed in one pass
- * on the way in and the output transposed back on the way out; layouts that are not plain go through oneDNN
- * reorders. Weights are reordered into the primitive's layout once per tensor and kept (freed when the tensor is
- * no longer reachable, i.e. the model is released). Weights with a per-tensor scale run on the Java kernel.
+ * accumulation, bias and output), as PyTorch runs a bf16 VAE on the CPU, on {@link Conv2d}'s layouts: channels-last
+ * activations and tap-major weights ([Cout, kh, kw, Cin], oneDNN's ohwi). oneDNN picks its layouts ({@code any});
+ * on AVX-512 it keeps activations channels-last too, so the image is only rounded to bf16 on the way in and the
+ * output copied out; other layouts go through oneDNN reorders. Weights are reordered into the primitive's layout
+ * once per tensor and kept (freed when the tensor is no longer reachable, i.e. the model is released). Weights with
+ * a per-tensor scale run on the Java kernel.
  *
  * <p>Calls are serialised, as for {@link OneDnnMatmul}: oneDNN runs each on all cores while the Java pool waits.
  */
 public final class OneDnnConv implements ConvKernel {
-    /** Plain layouts of a [1, C, H, W] activation: channel-major (oneDNN's abcd) or channels-last (acdb). */
-    public enum Layout { NCHW, NHWC }
-
-    private static final int CACHED_PRIMITIVES = 64, TILE = 64, BLOCK_VALUES = 1 << 15;
-    private static final ValueLayout.OfShort I16_LE = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+    private static final int CACHED_PRIMITIVES = 64;
     private static final ValueLayout.OfFloat F32_LE = ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
     private static final System.Logger LOG = System.getLogger(OneDnnConv.class.getName());
     // oneDNN work of every kind runs on one shared stream, so convolutions, matmuls and attention take one lock.
     private static final ReentrantLock LOCK = OneDnnMatmul.LOCK;
     private static final Cleaner CLEANER = Cleaner.create();
-    private static final Map<Key, DnnlConv.Convolution> PRIMITIVES = new LinkedHashMap<>(16, 0.75f, true) {
+    private static final Map<DnnlConv.Shape, DnnlConv.Convolution> PRIMITIVES = new LinkedHashMap<>(16, 0.75f, true) {
         @Override
-        protected boolean removeEldestEntry(Map.Entry<Key, DnnlConv.Convolution> eldest) {
+        protected boolean removeEldestEntry(Map.Entry<DnnlConv.Shape, DnnlConv.Convolution> eldest) {
             if (size() <= CACHED_PRIMITIVES) return false;
             eldest.getValue().destroy();
             return true;
@@ -63,10 +60,7 @@ public final class OneDnnConv implements ConvKernel {
             BIAS = new Buffer(), STAGING = new Buffer();
 
     /** Convolutions oneDNN could not make. */
-    private static final Set<Key> UNSUPPORTED = new HashSet<>();
-
-    /** A compiled convolution depends on its shape and, through its reorders, on our layout. */
-    private record Key(DnnlConv.Shape shape, Layout layout) {}
+    private static final Set<DnnlConv.Shape> UNSUPPORTED = new HashSet<>();
 
     private static final class Holder {
         /** The bindings, or null when this library lacks them (a broken library leaves the Java path running). */
@@ -82,21 +76,16 @@ public final class OneDnnConv implements ConvKernel {
         }
     }
 
-    private final Layout layout;
     private final ConvKernel fallback;
 
-    /**
-     * @param layout   the layout of the activations given and expected ({@link Conv2d}'s)
-     * @param fallback the kernel for weights with a per-tensor scale
-     */
-    public OneDnnConv(Layout layout, ConvKernel fallback) {
-        this.layout = layout;
+    /** @param fallback the kernel for weights with a per-tensor scale and shapes oneDNN has no convolution for */
+    public OneDnnConv(ConvKernel fallback) {
         this.fallback = fallback;
     }
 
     @Override
     public String name() {
-        return OneDnnLibrary.require().describe().replace("bf16 matmul", "bf16 convolution") + ", " + layout + " activations";
+        return OneDnnLibrary.require().describe().replace("bf16 matmul", "bf16 convolution");
     }
 
     /** The implementations oneDNN chose for the convolutions run so far (e.g. brgconv:avx512_core_bf16). */
@@ -118,8 +107,8 @@ public final class OneDnnConv implements ConvKernel {
             fallback.conv2d(x, h, w, weight, bias, stride, pad, out);
             return;
         }
-        int cout = weight.dim(0), cin = weight.dim(1);
-        int kh = weight.rank() == 4 ? weight.dim(2) : 1, kw = weight.rank() == 4 ? weight.dim(3) : 1;
+        int cout = weight.dim(0), cin = weight.dim(-1);
+        int kh = weight.rank() == 4 ? weight.dim(1) : 1, kw = weight.rank() == 4 ? weight.dim(2) : 1;
         DnnlConv.Shape s = new DnnlConv.Shape(cin, cout, kh, kw, h, w, stride, pad.top(), pad.left(), pad.bottom(), pad.right(), bias != null);
         LOCK.lock();
         try {
@@ -127,14 +116,11 @@ public final class OneDnnConv implements ConvKernel {
             if (c != null) {
                 DnnlConv.Packed packed = packed(bindings, c, weight);
                 MemorySegment src = SRC.atLeast(c.srcBytes), dst = DST.atLeast(c.dstBytes);
-                // As matrices: ours [C, HW] (NCHW) or [HW, C] (NHWC) in, oneDNN's plain layout out.
-                boolean nchw = layout == Layout.NCHW;
-                toBf16(x, nchw ? cin : h * w, nchw ? h * w : cin, transposed(c.srcPlain), src);
+                toBf16(x, (long) h * w * cin, src);
                 MemorySegment b = bias == null ? MemorySegment.NULL : BIAS.atLeast(4L * cout);
                 if (bias != null) MemorySegment.copy(bias, 0, b, F32_LE, 0, cout);
                 c.execute(src, packed, b, dst, SRC_SCRATCH.atLeast(c.srcScratchBytes), DST_SCRATCH.atLeast(c.dstScratchBytes));
-                int pixels = s.ho() * s.wo();
-                fromF32(dst, nchw ? pixels : cout, nchw ? cout : pixels, transposed(c.dstPlain), out);
+                fromF32(dst, (long) s.ho() * s.wo() * cout, out);
                 return;
             }
         } finally {
@@ -147,26 +133,20 @@ public final class OneDnnConv implements ConvKernel {
 
     /** The compiled convolution for {@code s}, or null when oneDNN has none (that shape then runs on the fallback). */
     private DnnlConv.Convolution primitive(DnnlConv bindings, DnnlConv.Shape s) {
-        Key key = new Key(s, layout);
-        if (UNSUPPORTED.contains(key)) return null;
-        DnnlConv.Convolution c = PRIMITIVES.get(key);
+        if (UNSUPPORTED.contains(s)) return null;
+        DnnlConv.Convolution c = PRIMITIVES.get(s);
         if (c != null) return c;
         try {
-            DnnlConv.Convolution made = bindings.convolution(s, layout);
+            DnnlConv.Convolution made = bindings.convolution(s);
             LOG.log(System.Logger.Level.DEBUG, () -> "oneDNN convolution " + s + ": " + made.impl + ", source "
-                    + (made.srcPlain == null ? "reordered" : made.srcPlain) + ", destination " + (made.dstPlain == null ? "reordered" : made.dstPlain));
-            PRIMITIVES.put(key, made);
+                    + (made.srcChannelsLast ? "channels-last" : "reordered") + ", destination " + (made.dstChannelsLast ? "channels-last" : "reordered"));
+            PRIMITIVES.put(s, made);
             return made;
         } catch (IllegalStateException e) {
             LOG.log(System.Logger.Level.WARNING, "oneDNN has no convolution " + s + " (" + e.getMessage() + "); it runs on " + fallback.name());
-            UNSUPPORTED.add(key);
+            UNSUPPORTED.add(s);
             return null;
         }
-    }
-
-    /** Whether a buffer in oneDNN's plain layout (null: a reorder to ours runs) is the transpose of ours. */
-    private boolean transposed(Layout plain) {
-        return plain != null && plain != layout;
     }
 
     /** The weights packed for {@code c}, packing them on first use. */
@@ -188,84 +168,41 @@ public final class OneDnnConv implements ConvKernel {
             list = fresh;
         }
         for (DnnlConv.Packed p : list) if (c.fits(p)) return p;
-        MemorySegment oihw;
+        MemorySegment ohwi;
         if (weight.dtype() == DType.BF16 && weight.data().isNative()) {
-            oihw = weight.data();
+            ohwi = weight.data();
         } else {
             int rows = weight.rows();
             long rowBytes = 2L * weight.cols();
-            oihw = STAGING.atLeast(rows * rowBytes);
+            ohwi = STAGING.atLeast(rows * rowBytes);
             int chunks = Math.min(rows, Parallel.threads() * 4);
-            MemorySegment staging = oihw;
+            MemorySegment staging = ohwi;
             Parallel.forEach(chunks, i -> {
                 int r0 = rows * i / chunks, r1 = rows * (i + 1) / chunks;
                 Bf16.fromWeights(weight, r0, r1, staging.asSlice(r0 * rowBytes, (r1 - r0) * rowBytes));
             });
         }
-        DnnlConv.Packed p = c.packWeights(oihw);
+        DnnlConv.Packed p = c.packWeights(ohwi);
         list.add(p);
         return p;
     }
 
-    /**
-     * x [rows, cols] (f32) rounded to bf16 into {@code out}, as [cols, rows] when transposing. Tiles of 64 x 64
-     * keep both the rows read and the rows written in L1.
-     */
-    static void toBf16(float[] x, int rows, int cols, boolean transpose, MemorySegment out) {
-        long total = (long) rows * cols;
-        if (!transpose) {
-            int chunks = (int) Math.min(Parallel.threads() * 4L, (total + 65535) / 65536);
-            Parallel.forEach(chunks, c -> {
-                int from = (int) (total * c / chunks), to = (int) (total * (c + 1) / chunks);
-                Bf16.fromFloats(x, from, to - from, out, from);
-            });
-            return;
-        }
-        int rt = Math.ceilDiv(rows, TILE), ct = Math.ceilDiv(cols, TILE), tiles = rt * ct;
-        int chunks = Math.min(tiles, Parallel.threads() * 8);
-        Parallel.forEach(chunks, ch -> {
-            short[] tile = new short[TILE * TILE];
-            for (int t = (int) ((long) tiles * ch / chunks), end = (int) ((long) tiles * (ch + 1) / chunks); t < end; t++) {
-                int c0 = t / rt * TILE, r0 = t % rt * TILE, cn = Math.min(TILE, cols - c0), rn = Math.min(TILE, rows - r0);
-                for (int r = 0; r < rn; r++) {
-                    int base = (r0 + r) * cols + c0;
-                    for (int j = 0; j < cn; j++) tile[j * TILE + r] = Bf16.round(x[base + j]);
-                }
-                for (int j = 0; j < cn; j++) MemorySegment.copy(tile, j * TILE, out, I16_LE, ((long) (c0 + j) * rows + r0) * 2, rn);
-            }
+    /** x[0, n) (f32) rounded to bf16 into {@code out}, in chunks across the pool. */
+    static void toBf16(float[] x, long n, MemorySegment out) {
+        int chunks = (int) Math.min(Parallel.threads() * 4L, (n + 65535) / 65536);
+        Parallel.forEach(chunks, c -> {
+            int from = (int) (n * c / chunks), to = (int) (n * (c + 1) / chunks);
+            Bf16.fromFloats(x, from, to - from, out, from);
         });
     }
 
-    /**
-     * in [rows, cols] (f32) into y, as [cols, rows] when transposing. A block of rows spanning all columns is one
-     * contiguous run of {@code in}: copied at once, then written out column by column.
-     */
-    static void fromF32(MemorySegment in, int rows, int cols, boolean transpose, float[] y) {
-        long total = (long) rows * cols;
-        if (!transpose) {
-            int chunks = (int) Math.min(Parallel.threads() * 4L, (total + 65535) / 65536);
-            Parallel.forEach(chunks, c -> {
-                long from = total * c / chunks, to = total * (c + 1) / chunks;
-                MemorySegment.copy(in, F32_LE, from * 4, y, (int) from, (int) (to - from));
-            });
-            return;
-        }
-        int span = span(cols), blocks = Math.ceilDiv(rows, span), chunks = Math.min(blocks, Parallel.threads() * 8);
-        Parallel.forEach(chunks, ch -> {
-            float[] block = new float[span * cols];
-            for (int b = blocks * ch / chunks, end = blocks * (ch + 1) / chunks; b < end; b++) {
-                int r0 = b * span, n = Math.min(span, rows - r0);
-                MemorySegment.copy(in, F32_LE, (long) r0 * cols * 4, block, 0, n * cols);
-                for (int c = 0; c < cols; c++) {
-                    for (int j = 0, o = c * rows + r0; j < n; j++, o++) y[o] = block[j * cols + c];
-                }
-            }
+    /** in[0, n) (f32) copied into y, in chunks across the pool. */
+    static void fromF32(MemorySegment in, long n, float[] y) {
+        int chunks = (int) Math.min(Parallel.threads() * 4L, (n + 65535) / 65536);
+        Parallel.forEach(chunks, c -> {
+            long from = n * c / chunks, to = n * (c + 1) / chunks;
+            MemorySegment.copy(in, F32_LE, from * 4, y, (int) from, (int) (to - from));
         });
-    }
-
-    /** Pixels per block: 64 (runs of 256 bytes per channel), fewer when there are very many channels. */
-    private static int span(int channels) {
-        return Math.clamp(BLOCK_VALUES / channels, 1, 64);
     }
 
     /** A weight tensor by identity, not keeping it reachable. */
