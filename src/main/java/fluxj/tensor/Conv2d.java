@@ -101,7 +101,10 @@ public final class Conv2d {
         return new Tensor(w.name(), w.dtype(), shape, dst, w.scale(), w.source());
     }
 
-    /** Bytes of the scratch buffers one convolution allocates (patch matrix and output block). */
+    /**
+     * Bytes of the scratch buffers one convolution uses (patch matrix, and an output block when the image takes
+     * several): none for a 1x1 kernel, taken to have stride 1 and no padding (it then multiplies the image itself).
+     */
     public static long scratchBytes(int cin, int kh, int kw, int cout, long outPixels) {
         if (kh == 1 && kw == 1) return 0;
         int k = cin * kh * kw;

@@ -66,9 +66,9 @@ public final class Decoder {
     int trunkChannels() { return config.channels(config.levels() - 1); }
 
     /**
-     * The lowest-resolution part, channels-last z [h*w, zc] -> [h*w, trunkChannels]: conv_in, mid (with the only attention)
-     * and the lowest level's ResNets. Small next to the rest (1/f^2 of the pixels), and the one part whose
-     * attention sees the whole latent, so tiled decoding runs it untiled.
+     * The lowest-resolution part, channels-last z [h*w, zc] -> [h*w, trunkChannels]: conv_in, mid (with the only
+     * attention) and the lowest level's ResNets. Small next to the rest (1/f^2 of the pixels), and the one part
+     * whose attention sees the whole latent, so tiled decoding runs it untiled.
      */
     float[] trunk(float[] z, int h, int w) {
         float[] x = postQuantConv == null ? z : postQuantConv.apply(z, h, w);
@@ -96,13 +96,13 @@ public final class Decoder {
             }
             if (level > 0) {
                 int c = config.channels(level);
-                float[] doubled = arrays.take(4 * c * h * w);
+                float[] doubled = arrays.take(Math.multiplyExact(4 * c, h * w));
                 Upsample.nearest2x(x, c, h, w, doubled);
                 // Arrays of the old size would only be held: drop them for the collector.
                 arrays.clear();
                 h *= 2;
                 w *= 2;
-                x = upsample.get(level).apply(doubled, h, w, arrays.take(c * h * w));
+                x = upsample.get(level).apply(doubled, h, w, arrays.take(Math.multiplyExact(c, h * w)));
                 arrays.give(doubled);
             }
         }
