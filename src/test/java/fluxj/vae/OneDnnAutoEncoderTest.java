@@ -38,7 +38,7 @@ class OneDnnAutoEncoderTest {
 
     // bf16 keeps 8 significant bits: each convolution's output moves by ~2^-9 relative to its root-sum-square of
     // products, and 30 convolutions (GroupNorm in between rescales) add such errors. On images in [-1, 1]:
-    // measured PSNR 55.2-58.4 dB and max |diff| 0.014-0.021 (about 3 of 255 levels) over the three cases, so 48 dB and
+    // measured PSNR 55.3-58.5 dB and max |diff| 0.014-0.018 (about 2 of 255 levels) over the three cases, so 48 dB and
     // 0.04 (5 levels) leave room for another oneDNN version's summation order while catching any layout or
     // padding mistake (those give errors of order 1, PSNR below 20 dB).
     @ParameterizedTest
