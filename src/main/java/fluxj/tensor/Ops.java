@@ -50,20 +50,6 @@ public final class Ops {
         });
     }
 
-    /** GroupNorm on x[C, HW] (NCHW, batch 1) with per-channel affine (gamma/beta may be null). */
-    public static void groupNorm(float[] x, int channels, int hw, int groups, float[] gamma, float[] beta, float eps, float[] out) {
-        int cpg = channels / groups;
-        Parallel.forEach(groups, g -> {
-            int o = g * cpg * hw, n = cpg * hw;
-            float mean = (float) (sum(x, o, n) / n);
-            float inv = (float) (1.0 / Math.sqrt(centredSquares(x, o, n, mean) / n + eps));
-            for (int c = g * cpg; c < (g + 1) * cpg; c++) {
-                float a = gamma == null ? inv : gamma[c] * inv, b = beta == null ? 0f : beta[c];
-                affine(x, c * hw, hw, mean, a, b, out);
-            }
-        });
-    }
-
     /** GELU with the tanh approximation (torch approximate="tanh"). */
     public static void geluTanh(float[] x, int n) {
         forRange(n, (lo, hi) -> {
@@ -233,13 +219,6 @@ public final class Ops {
             if (beta != null) v += beta[i];
             out[o + i] = v;
         }
-    }
-
-    /** out = (x - mean) * a + b over x[o .. o+n). */
-    private static void affine(float[] x, int o, int n, float mean, float a, float b, float[] out) {
-        int i = 0, up = n - n % L;
-        for (; i < up; i += L) FloatVector.fromArray(F, x, o + i).sub(mean).fma(a, b).intoArray(out, o + i);
-        for (; i < n; i++) out[o + i] = (x[o + i] - mean) * a + b;
     }
 
     /** A range body over [lo, hi). */

@@ -37,7 +37,7 @@ class ChannelsLastTest {
                     double want = (x[p * channels + c] - mean) * inv * g[c] + b[c];
                     if (silu) want = want / (1 + Math.exp(-want));
                     float got = out[p * channels + c];
-                    // f32 normalisation of values within a few units: a few ulp of the result, as Ops.groupNorm.
+                    // f32 normalisation of values within a few units: a few ulp of the result.
                     assertTrue(Math.abs(got - want) <= 2e-6 * Math.abs(want) + 2e-6, "pixel " + p + " channel " + c + ": got " + got + ", want " + want);
                 }
             }
