@@ -2,9 +2,8 @@ package fluxj.cli;
 
 import fluxj.pipeline.PngFiles;
 import fluxj.pipeline.RgbImage;
-import fluxj.tensor.onednn.OneDnnLibrary;
 import fluxj.testing.Fixtures;
-import org.junit.jupiter.api.Assumptions;
+import fluxj.testing.OneDnn;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -34,11 +33,7 @@ class OneDnnGenerateTest {
 
     @Test
     void everyPublicCaseStaysCloseToTheF32Reference() throws IOException, InterruptedException {
-        if (OneDnnLibrary.found() instanceof OneDnnLibrary.Missing m) {
-            String msg = "oneDNN path not tested: " + m.reason();
-            if (System.getenv("CI") != null) throw new AssertionError(msg);
-            Assumptions.abort(msg);
-        }
+        OneDnn.require("oneDNN path");
         for (Map<String, Object> c : GenerateCommandTest.cases()) {
             String id = (String) c.get("id");
             Path out = dir.resolve(id + ".png");

@@ -2,11 +2,10 @@ package fluxj.vae;
 
 import fluxj.io.Checkpoint;
 import fluxj.tensor.Conv2d;
-import fluxj.tensor.onednn.OneDnnLibrary;
 import fluxj.testing.Fixtures;
 import fluxj.testing.Npy;
+import fluxj.testing.OneDnn;
 import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -21,12 +20,7 @@ class OneDnnAutoEncoderTest {
 
     @BeforeAll
     static void load() throws Exception {
-        // As with the fixtures: skipped on a developer machine without oneDNN, a failure under CI, which installs it.
-        if (OneDnnLibrary.found() instanceof OneDnnLibrary.Missing m) {
-            String msg = "oneDNN VAE not tested: " + m.reason();
-            if (System.getenv("CI") != null) throw new AssertionError(msg);
-            Assumptions.abort(msg);
-        }
+        OneDnn.require("oneDNN VAE");
         ck = Checkpoint.open(Fixtures.model("flux1-tiny-schnell-single/ae.safetensors"));
         ae = AutoEncoder.load(ck, null);
     }

@@ -31,8 +31,8 @@ public final class OneDnnAttention {
             return true;
         }
     };
-    private static final OneDnnMatmul.Buffer Q = new OneDnnMatmul.Buffer(), K = new OneDnnMatmul.Buffer(), V = new OneDnnMatmul.Buffer(),
-            SCORES = new OneDnnMatmul.Buffer(), PROBS = new OneDnnMatmul.Buffer(), OUT = new OneDnnMatmul.Buffer();
+    private static final NativeBuffer Q = new NativeBuffer(), K = new NativeBuffer(), V = new NativeBuffer(),
+            SCORES = new NativeBuffer(), PROBS = new NativeBuffer(), OUT = new NativeBuffer();
 
     private record Shape(int rows, int lk, int width, int headDim) {}
 

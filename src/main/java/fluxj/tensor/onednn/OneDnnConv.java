@@ -6,7 +6,6 @@ import fluxj.tensor.DType;
 import fluxj.tensor.Parallel;
 import fluxj.tensor.Tensor;
 
-import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.lang.ref.Cleaner;
@@ -56,8 +55,8 @@ public final class OneDnnConv implements ConvKernel {
      */
     private static final Map<WeightKey, List<DnnlConv.Packed>> PACKED = new HashMap<>();
     private static final ReferenceQueue<Tensor> RELEASED = new ReferenceQueue<>();
-    private static final Buffer SRC = new Buffer(), DST = new Buffer(), SRC_SCRATCH = new Buffer(), DST_SCRATCH = new Buffer(),
-            BIAS = new Buffer(), STAGING = new Buffer();
+    private static final NativeBuffer SRC = new NativeBuffer(), DST = new NativeBuffer(), SRC_SCRATCH = new NativeBuffer(), DST_SCRATCH = new NativeBuffer(),
+            BIAS = new NativeBuffer(), STAGING = new NativeBuffer();
 
     /** Convolutions oneDNN could not make. */
     private static final Set<DnnlConv.Shape> UNSUPPORTED = new HashSet<>();
@@ -222,20 +221,5 @@ public final class OneDnnConv implements ConvKernel {
 
         @Override
         public int hashCode() { return hash; }
-    }
-
-    /** A native buffer that only grows, reused across calls (only touched under the lock). */
-    private static final class Buffer {
-        private Arena arena;
-        private MemorySegment segment = MemorySegment.NULL;
-
-        MemorySegment atLeast(long bytes) {
-            if (segment.byteSize() < bytes) {
-                if (arena != null) arena.close();
-                arena = Arena.ofShared();
-                segment = arena.allocate(bytes, 64);
-            }
-            return segment;
-        }
     }
 }

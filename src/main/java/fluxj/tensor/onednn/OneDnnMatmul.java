@@ -5,7 +5,6 @@ import fluxj.tensor.MatmulKernel;
 import fluxj.tensor.Parallel;
 import fluxj.tensor.Tensor;
 
-import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.util.LinkedHashMap;
@@ -40,7 +39,7 @@ public final class OneDnnMatmul implements MatmulKernel {
             return true;
         }
     };
-    private static final Buffer SRC = new Buffer(), DST = new Buffer(), WEIGHTS = new Buffer();
+    private static final NativeBuffer SRC = new NativeBuffer(), DST = new NativeBuffer(), WEIGHTS = new NativeBuffer();
 
     /** A primitive is compiled for fixed sizes. */
     private record Shape(int m, int k, int n) {}
@@ -166,20 +165,5 @@ public final class OneDnnMatmul implements MatmulKernel {
                 else if (scale != 1f) for (int c = 0; c < nb; c++) y[o + c] *= scale;
             }
         });
-    }
-
-    /** A native buffer that only grows, reused across calls (only touched under the lock). */
-    static final class Buffer {
-        private Arena arena;
-        private MemorySegment segment = MemorySegment.NULL;
-
-        MemorySegment atLeast(long bytes) {
-            if (segment.byteSize() < bytes) {
-                if (arena != null) arena.close();
-                arena = Arena.ofShared();
-                segment = arena.allocate(bytes, 64);
-            }
-            return segment;
-        }
     }
 }

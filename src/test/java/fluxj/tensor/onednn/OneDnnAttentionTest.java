@@ -2,7 +2,7 @@ package fluxj.tensor.onednn;
 
 import fluxj.tensor.Attention;
 import fluxj.tensor.DType;
-import org.junit.jupiter.api.Assumptions;
+import fluxj.testing.OneDnn;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
@@ -18,11 +18,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 class OneDnnAttentionTest {
     @BeforeEach
     void needsOneDnn() {
-        if (OneDnnLibrary.found() instanceof OneDnnLibrary.Missing m) {
-            String msg = "oneDNN path not tested: " + m.reason();
-            if (System.getenv("CI") != null) throw new AssertionError(msg);
-            Assumptions.abort(msg);
-        }
+        OneDnn.require("oneDNN path");
     }
 
     @Test

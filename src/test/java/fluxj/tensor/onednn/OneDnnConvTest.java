@@ -4,7 +4,7 @@ import fluxj.tensor.Conv2d;
 import fluxj.tensor.ConvKernel;
 import fluxj.tensor.DType;
 import fluxj.tensor.Tensor;
-import org.junit.jupiter.api.Assumptions;
+import fluxj.testing.OneDnn;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -38,12 +38,7 @@ class OneDnnConvTest {
 
     @BeforeEach
     void needsOneDnn() {
-        // As with the fixtures: skipped on a developer machine without oneDNN, a failure under CI, which installs it.
-        if (OneDnnLibrary.found() instanceof OneDnnLibrary.Missing m) {
-            String msg = "oneDNN convolution not tested: " + m.reason();
-            if (System.getenv("CI") != null) throw new AssertionError(msg);
-            Assumptions.abort(msg);
-        }
+        OneDnn.require("oneDNN convolution");
     }
 
     // 3x3 same padding (BF16 weights used in place, at an odd address, and F32/F16 narrowed), 1x1 as [Cout, Cin]

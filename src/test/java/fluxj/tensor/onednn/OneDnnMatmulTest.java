@@ -4,7 +4,7 @@ import fluxj.tensor.DType;
 import fluxj.tensor.Matmul;
 import fluxj.tensor.MatmulKernel;
 import fluxj.tensor.Tensor;
-import org.junit.jupiter.api.Assumptions;
+import fluxj.testing.OneDnn;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
@@ -28,12 +28,7 @@ class OneDnnMatmulTest {
 
     @BeforeEach
     void needsOneDnn() {
-        // As with the fixtures: skipped on a developer machine without oneDNN, a failure under CI, which installs it.
-        if (OneDnnLibrary.found() instanceof OneDnnLibrary.Missing m) {
-            String msg = "oneDNN path not tested: " + m.reason();
-            if (System.getenv("CI") != null) throw new AssertionError(msg);
-            Assumptions.abort(msg);
-        }
+        OneDnn.require("oneDNN path");
     }
 
     @Test
