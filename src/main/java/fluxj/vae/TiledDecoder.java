@@ -100,7 +100,8 @@ public record TiledDecoder(Decoder decoder, int tile, int overlap, boolean whole
     /**
      * Multiply-adds x 2 this decode performs on an h x w latent (see {@link Decoder#flops}): the trunk once on the
      * whole latent (with {@code wholeTrunk}) and the rest once per tile, so the overlaps count as often as they are
-     * decoded. More than the untiled decode's, except that tiling the trunk shrinks its attention's quadratic term.
+     * decoded. Without {@code wholeTrunk} each tile's attention sees only its own pixels, a smaller quadratic
+     * term, so for large latents the total could fall below the untiled decode's.
      */
     public double flops(int h, int w) {
         int th = span(h), tw = span(w);
