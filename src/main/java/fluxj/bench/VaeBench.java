@@ -30,7 +30,9 @@ import java.util.SplittableRandom;
  * {@code fluxj bench vae}: FLUX VAE decodes (ch 128, ch_mult 1,2,4,4, 2 ResNet blocks, 16 latent channels; random
  * weights built in memory) at 512x512 and 1024x1024, untiled and tiled: seconds, GFLOP/s and that rate as a
  * fraction of the GEMM benchmark's best rate ({@link GemmBench#reference()}) measured in the same run (the convolutions are matrix
- * multiplies, so that is the rate they can reach), peak memory. When oneDNN loads (and the process runs the Java
+ * multiplies, so that is the rate they can reach), peak memory. Two rates per decode: on the untiled decode's FLOPs
+ * (nominal: image throughput) and on the FLOPs the decode performs ({@link AutoEncoder#plannedDecodeFlops}: a tiled
+ * decode repeats its overlaps), the rate its convolutions run at. When oneDNN loads (and the process runs the Java
  * path) each decode runs again with oneDNN's bf16 convolution ({@link Conv2d#oneDnn()}), with its speed-up. Timed
  * after an untimed small warm-up decode on each backend unless {@code --cold}.
  */
@@ -86,10 +88,10 @@ public final class VaeBench implements Runnable {
                 float[] z = new float[16 * h * w];
                 SplittableRandom r = new SplittableRandom(side);
                 for (int i = 0; i < z.length; i++) z[i] = (float) (r.nextDouble() * 2 - 1);
-                double flops = decodeFlops(shape, h, w);
+                double nominal = ae.decodeFlops(h, w);
                 // Tiled first: the JVM keeps heap it has grown, so the smaller footprint must be measured first.
                 if (h > tile || w > tile) {
-                    rows.addAll(measure(ae.withTiling(Tiling.always(tile, overlap)), "tiled " + tile + "/" + overlap, side, z, flops, oneDnn));
+                    rows.addAll(measure(ae.withTiling(Tiling.always(tile, overlap)), "tiled " + tile + "/" + overlap, side, z, nominal, oneDnn));
                     GemmBench.remeasure();
                 }
                 long need = ae.decodeBytes(h, w);
@@ -98,7 +100,7 @@ public final class VaeBench implements Runnable {
                             + (Runtime.getRuntime().maxMemory() >> 20) + " MB");
                     continue;
                 }
-                rows.addAll(measure(ae.withTiling(Tiling.off()), "untiled", side, z, flops, oneDnn));
+                rows.addAll(measure(ae.withTiling(Tiling.off()), "untiled", side, z, nominal, oneDnn));
                 GemmBench.remeasure();
             }
         }
@@ -107,6 +109,8 @@ public final class VaeBench implements Runnable {
         for (Map<String, Object> row : rows) {
             row.put("fraction_of_gemm", (double) row.get("gflops") / gemm[0]);
             row.put("cpu_fraction_of_gemm", (double) row.get("gflop_per_cpu_second") / gemm[1]);
+            row.put("performed_fraction_of_gemm", (double) row.get("performed_gflops") / gemm[0]);
+            row.put("performed_cpu_fraction_of_gemm", (double) row.get("performed_gflop_per_cpu_second") / gemm[1]);
         }
         if (json) {
             Map<String, Object> doc = new LinkedHashMap<>();
@@ -123,17 +127,21 @@ public final class VaeBench implements Runnable {
             System.out.println("conv java: " + Conv2d.kernel().name());
             if (oneDnn) System.out.println("conv onednn: " + Conv2d.oneDnn().name() + "; attention products on the java matmul");
             System.out.println(cold ? "Cold: the first decode includes JIT compilation." : "After an untimed 256x256 warm-up decode (JIT); --cold times the first decode instead.");
-            System.out.printf("%-9s %-13s %-6s %8s %8s %8s %8s %9s %8s %9s %8s %8s%n", "size", "mode", "conv", "seconds", "GFLOP/s", "of GEMM",
-                    "CPU s", "GFLOP/cpu", "of GEMM", "VmHWM MB", "est. MB", "vs java");
+            System.out.printf("%-9s %-13s %-6s %8s %8s %8s %8s %9s %8s %8s %6s %9s %8s %9s %8s %8s%n", "size", "mode", "conv", "seconds", "GFLOP/s", "of GEMM",
+                    "CPU s", "GFLOP/cpu", "of GEMM", "perf GF", "work", "perf GF/s", "of GEMM", "VmHWM MB", "est. MB", "vs java");
             for (Map<String, Object> row : rows) {
                 Object speedup = row.get("speedup_over_java");
-                System.out.printf("%-9s %-13s %-6s %8.2f %8.1f %8.2f %8.2f %9.1f %8.2f %9d %8d %8s%n", row.get("size"), row.get("mode"), row.get("conv"),
-                        row.get("seconds"), row.get("gflops"), row.get("fraction_of_gemm"), row.get("cpu_seconds"), row.get("gflop_per_cpu_second"),
-                        row.get("cpu_fraction_of_gemm"), row.get("vm_hwm_mb"), row.get("estimated_mb"),
+                System.out.printf("%-9s %-13s %-6s %8.2f %8.1f %8.2f %8.2f %9.1f %8.2f %8.1f %6.3f %9.1f %8.2f %9d %8d %8s%n", row.get("size"), row.get("mode"),
+                        row.get("conv"), row.get("seconds"), row.get("gflops"), row.get("fraction_of_gemm"), row.get("cpu_seconds"),
+                        row.get("gflop_per_cpu_second"), row.get("cpu_fraction_of_gemm"), row.get("performed_gflop"), row.get("work"),
+                        row.get("performed_gflops"), row.get("performed_fraction_of_gemm"), row.get("vm_hwm_mb"), row.get("estimated_mb"),
                         speedup == null ? "" : String.format("%.2fx", (double) speedup));
             }
             if (oneDnn) System.out.println("oneDNN convolutions: " + String.join(", ", OneDnnConv.implementations()));
             skipped.forEach(m -> System.out.println("skipped " + m));
+            System.out.println("GFLOP/s, GFLOP/cpu: the untiled decode's arithmetic (nominal) per second, what image throughput follows;"
+                    + " perf GF: the arithmetic the decode performs (a tiled one decodes its overlaps once per tile), work = perf GF / nominal,"
+                    + " perf GF/s: the rate the convolutions actually run at.");
             System.out.println("Per CPU-second rates discount other processes sharing the cores; wall-clock rates do not.");
             System.out.println("VmHWM: peak resident memory of the whole process (weights, JVM, heap the GC has grown and kept),"
                     + " reset before each decode; est.: the planner's estimate of the decode's activations.");
@@ -146,18 +154,23 @@ public final class VaeBench implements Runnable {
     }
 
     /** The decode on the process's backend, then (when {@code oneDnn}) with oneDNN's convolution, and their ratio. */
-    private static List<Map<String, Object>> measure(AutoEncoder ae, String mode, int side, float[] z, double flops, boolean oneDnn) {
-        Map<String, Object> own = measure(ae, mode, side, z, flops, Conv2d.kernel());
+    private static List<Map<String, Object>> measure(AutoEncoder ae, String mode, int side, float[] z, double nominal, boolean oneDnn) {
+        Map<String, Object> own = measure(ae, mode, side, z, nominal, Conv2d.kernel());
         if (!oneDnn) return List.of(own);
         List<Map<String, Object>> rows = new ArrayList<>(List.of(own));
-        Conv2d.using(Conv2d.oneDnn(), () -> rows.add(measure(ae, mode, side, z, flops, Conv2d.kernel())));
+        Conv2d.using(Conv2d.oneDnn(), () -> rows.add(measure(ae, mode, side, z, nominal, Conv2d.kernel())));
         rows.getLast().put("speedup_over_java", (double) own.get("seconds") / (double) rows.getLast().get("seconds"));
         rows.getLast().put("onednn_implementations", OneDnnConv.implementations());
         return rows;
     }
 
-    private static Map<String, Object> measure(AutoEncoder ae, String mode, int side, float[] z, double flops, ConvKernel kernel) {
+    /**
+     * One timed decode. Rates on {@code nominal}, the untiled decode's FLOPs, measure image throughput; rates on the
+     * FLOPs the decode performs (more when tiled: {@link AutoEncoder#plannedDecodeFlops}) measure the kernels.
+     */
+    private static Map<String, Object> measure(AutoEncoder ae, String mode, int side, float[] z, double nominal, ConvKernel kernel) {
         int h = side / 8, w = side / 8;
+        double performed = ae.plannedDecodeFlops(h, w);
         System.gc();
         resetPeaks();
         long t0 = System.nanoTime(), c0 = cpuNanos();
@@ -170,30 +183,16 @@ public final class VaeBench implements Runnable {
         row.put("conv", kernel instanceof OneDnnConv ? "onednn" : "java");
         row.put("seconds", s);
         row.put("cpu_seconds", cpu);
-        row.put("gflops", flops / s / 1e9);
-        row.put("gflop_per_cpu_second", flops / cpu / 1e9);
+        row.put("nominal_gflop", nominal / 1e9);
+        row.put("gflops", nominal / s / 1e9);
+        row.put("gflop_per_cpu_second", nominal / cpu / 1e9);
+        row.put("performed_gflop", performed / 1e9);
+        row.put("work", performed / nominal);
+        row.put("performed_gflops", performed / s / 1e9);
+        row.put("performed_gflop_per_cpu_second", performed / cpu / 1e9);
         row.put("vm_hwm_mb", vmHwm() >> 20);
         row.put("estimated_mb", ae.plannedDecodeBytes(h, w) >> 20);
         return row;
-    }
-
-    /** Multiply-adds x 2 of a decode of an h x w latent: every convolution plus the attention's products. */
-    static double decodeFlops(VaeConfig c, int h, int w) {
-        double hw = (double) h * w, top = c.channels(c.levels() - 1), macs = 9.0 * c.zChannels() * top * hw;
-        macs += 4 * 9.0 * top * top * hw + 4 * top * top * hw + 2 * hw * hw * top;
-        double in = top;
-        for (int level = c.levels() - 1; level >= 0; level--) {
-            double out = c.channels(level);
-            for (int i = 0; i <= c.numResBlocks(); i++) {
-                macs += 9 * in * out * hw + 9 * out * out * hw + (in != out ? in * out * hw : 0);
-                in = out;
-            }
-            if (level > 0) {
-                hw *= 4;
-                macs += 9 * out * out * hw;
-            }
-        }
-        return 2 * (macs + 9.0 * c.ch() * c.outChannels() * hw);
     }
 
     /** A decoder-only checkpoint in BFL names with the given sizes and random weights (fan-in scaled). */

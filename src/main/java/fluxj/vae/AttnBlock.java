@@ -48,6 +48,12 @@ record AttnBlock(int channels, GroupNorm norm, Tensor q, float[] qBias, Tensor k
         return o;
     }
 
+    /** Multiply-adds x 2 of one run on h x w pixels: the four projections, then q k^T and its product with v. */
+    double flops(int h, int w) {
+        double l = (double) h * w;
+        return 2 * (4 * l * channels * channels + 2 * l * l * channels);
+    }
+
     /** Peak bytes of live activations while running on an [h*w, C] input: x, tokens, q, k, v, output. */
     long peakBytes(int h, int w) {
         return 6L * channels * h * w * 4;

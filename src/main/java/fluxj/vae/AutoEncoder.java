@@ -93,6 +93,17 @@ public final class AutoEncoder {
         return whole.peakBytes(h, w) <= tiling.memoryBudget() ? whole : new TiledDecoder(decoder, tiling.tile(), tiling.overlap(), false);
     }
 
+    /** Multiply-adds x 2 of an untiled decode of an h x w latent: the nominal work of the decode. */
+    public double decodeFlops(int h, int w) { return decoder.flops(h, w); }
+
+    /**
+     * Multiply-adds x 2 {@link #decode} performs on an h x w latent as the current tiling options decide it: the
+     * untiled decode's, or the tiled decode's with its overlaps decoded once per tile.
+     */
+    public double plannedDecodeFlops(int h, int w) {
+        return tiling.applies(h, w, decodeBytes(h, w)) ? tiledDecoder(h, w).flops(h, w) : decodeFlops(h, w);
+    }
+
     /** Estimated peak bytes of {@link #decode} of an h x w latent as the current tiling options decide it. */
     public long plannedDecodeBytes(int h, int w) {
         return tiling.applies(h, w, decodeBytes(h, w)) ? tileBytes(h, w) : decodeBytes(h, w);

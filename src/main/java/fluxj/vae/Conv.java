@@ -53,6 +53,12 @@ final class Conv {
         return Conv2d.scratchBytes(weight.dim(1), kh, kw, weight.dim(0), outPixels);
     }
 
+    /** Multiply-adds x 2 of one application producing {@code outPixels} pixels. */
+    double flops(long outPixels) {
+        int kh = weight.rank() == 4 ? weight.dim(2) : 1, kw = weight.rank() == 4 ? weight.dim(3) : 1;
+        return 2.0 * weight.dim(0) * weight.dim(1) * kh * kw * outPixels;
+    }
+
     /** x [h*w, Cin] -> [ho*wo, Cout]. */
     float[] apply(float[] x, int h, int w) { return Conv2d.conv2d(x, h, w, taps(), bias, stride, pad); }
 

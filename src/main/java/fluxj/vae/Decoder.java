@@ -109,6 +109,37 @@ public final class Decoder {
         return convOut.apply(normOut.siluInPlace(x, h * w), h, w);
     }
 
+    /**
+     * Multiply-adds x 2 of {@link #decode} on an h x w latent: every convolution and the attention's products (the
+     * arithmetic a GEMM rate compares with; norms and activations are a few element-wise passes).
+     */
+    public double flops(int h, int w) { return trunkFlops(h, w) + upperFlops(h, w); }
+
+    /** Multiply-adds x 2 of {@link #trunk} on an h x w latent. */
+    double trunkFlops(int h, int w) {
+        long hw = (long) h * w;
+        double f = (postQuantConv == null ? 0 : postQuantConv.flops(hw)) + convIn.flops(hw) + mid1.flops(h, w) + mid2.flops(h, w);
+        if (attn != null) f += attn.flops(h, w);
+        for (ResnetBlock b : up.get(config.levels() - 1)) f += b.flops(h, w);
+        return f;
+    }
+
+    /** Multiply-adds x 2 of {@link #upper} on h x w trunk features. */
+    double upperFlops(int h, int w) {
+        double f = 0;
+        for (int level = config.levels() - 1; level >= 0; level--) {
+            if (level < config.levels() - 1) {
+                for (ResnetBlock b : up.get(level)) f += b.flops(h, w);
+            }
+            if (level > 0) {
+                h *= 2;
+                w *= 2;
+                f += upsample.get(level).flops((long) h * w);
+            }
+        }
+        return f + convOut.flops((long) h * w);
+    }
+
     /** Bytes of activations live at the peak of {@link #decode} on an h x w latent. */
     public long activationBytes(int h, int w) {
         return Math.max(trunkBytes(h, w), upperBytes(h, w));

@@ -98,6 +98,18 @@ public record TiledDecoder(Decoder decoder, int tile, int overlap, boolean whole
     }
 
     /**
+     * Multiply-adds x 2 this decode performs on an h x w latent (see {@link Decoder#flops}): the trunk once on the
+     * whole latent (with {@code wholeTrunk}) and the rest once per tile, so the overlaps count as often as they are
+     * decoded. Without {@code wholeTrunk} each tile's attention sees only its own pixels, a smaller quadratic
+     * term, so for large latents the total could fall below the untiled decode's.
+     */
+    public double flops(int h, int w) {
+        int th = span(h), tw = span(w);
+        long tiles = (long) starts(h).length * starts(w).length;
+        return wholeTrunk ? decoder.trunkFlops(h, w) + tiles * decoder.upperFlops(th, tw) : tiles * decoder.flops(th, tw);
+    }
+
+    /**
      * Peak bytes of a tiled decode of an h x w latent. With the whole trunk: the larger of the trunk on the whole
      * latent and one tile's upper levels plus what lives throughout (trunk features, blended output and
      * weights); else one tile's whole decode plus the latent (in both layouts) and the output.
