@@ -266,10 +266,14 @@ public final class GemmBench implements Runnable {
         return best(2.0 * m * k * w.rows(), reps, () -> Matmul.matmul(x, m, k, w, null, y));
     }
 
-    /** Like {@link #gemmRate} for oneDNN; the warm-up call is full size, as oneDNN compiles a primitive per shape. */
+    /**
+     * Like {@link #gemmRate} for oneDNN. The warm-up calls are full size, as oneDNN compiles a primitive per shape,
+     * and there are several: the vector code rounding x to bf16 needs a few calls before the JIT has compiled it
+     * (with one, the first shape timed read 140-170 GFLOP/s instead of ~330).
+     */
     static double[] oneDnnRate(int m, int k, Tensor w, float[] x, int reps) {
         float[] y = new float[m * w.rows()];
-        OneDnnMatmul.bf16(x, m, k, w, null, y);
+        for (int i = 0; i < 4; i++) OneDnnMatmul.bf16(x, m, k, w, null, y);
         return best(2.0 * m * k * w.rows(), reps, () -> OneDnnMatmul.bf16(x, m, k, w, null, y));
     }
 
