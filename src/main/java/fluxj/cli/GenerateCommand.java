@@ -82,6 +82,8 @@ class GenerateCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws IOException {
+        // --quiet keeps warnings and errors only, the informational log lines too (such as which matmul runs).
+        if (quiet) java.util.logging.Logger.getLogger("").setLevel(java.util.logging.Level.WARNING);
         Plan plan = plan();
         var err = spec.commandLine().getErr();
         var out = spec.commandLine().getOut();

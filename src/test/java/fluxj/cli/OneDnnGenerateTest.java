@@ -41,6 +41,8 @@ class OneDnnGenerateTest {
                     "--add-modules", "jdk.incubator.vector", "--enable-native-access=ALL-UNNAMED", "-Xmx2g",
                     "-cp", System.getProperty("java.class.path"), Main.class.getName(), "--matmul", "onednn"));
             cmd.addAll(GenerateCommandTest.caseArgs(c, out));
+            // the log line naming the matmul in use is informational: --quiet would drop it
+            cmd.remove("--quiet");
             Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
             String log = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
             assertTrue(p.waitFor(5, TimeUnit.MINUTES), id + " did not finish");
