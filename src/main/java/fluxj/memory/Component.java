@@ -11,19 +11,28 @@ package fluxj.memory;
  * @param blockCount      the number of such blocks
  * @param blocksBytes     stored bytes of all its blocks together (the rest stays resident when streamed)
  * @param convertible     whether --weight-dtype fp8 applies (the transformer)
+ * @param copyBytes       copies of its weights the model makes on first use (e.g. reordered for a kernel) and holds
+ *                        while loaded: resident beside the mapped file, whatever the dtype or streaming
  */
 public record Component(String name, Phase phase, long fileBytes, String storedDtype, long matrixParams,
-                        long workspaceBytes, long blockBytes, int blockCount, long blocksBytes, boolean convertible) {
+                        long workspaceBytes, long blockBytes, int blockCount, long blocksBytes, boolean convertible,
+                        long copyBytes) {
+
+    /** A component whose model uses its mapped weights as they are. */
+    public Component(String name, Phase phase, long fileBytes, String storedDtype, long matrixParams,
+                     long workspaceBytes, long blockBytes, int blockCount, long blocksBytes, boolean convertible) {
+        this(name, phase, fileBytes, storedDtype, matrixParams, workspaceBytes, blockBytes, blockCount, blocksBytes, convertible, 0);
+    }
 
     public boolean streamable() { return blockBytes > 0 && blockCount > 1; }
 
-    /** Bytes of the weights when fully resident in {@code dtype}. */
+    /** Bytes of the weights (and their copies) when fully resident in {@code dtype}. */
     public long weightBytes(WeightDtype dtype) {
         if (dtype == WeightDtype.FP8 && convertible && !storedDtype.startsWith("F8")) {
             long matrixStored = matrixParams * bytesPerParam();
-            return fileBytes - matrixStored + matrixParams;
+            return fileBytes - matrixStored + matrixParams + copyBytes;
         }
-        return fileBytes;
+        return fileBytes + copyBytes;
     }
 
     /** Bytes of the largest block in {@code dtype}. */
@@ -39,7 +48,12 @@ public record Component(String name, Phase phase, long fileBytes, String storedD
 
     /** This component with the activation memory of a particular run. */
     public Component withWorkspace(long bytes) {
-        return new Component(name, phase, fileBytes, storedDtype, matrixParams, bytes, blockBytes, blockCount, blocksBytes, convertible);
+        return new Component(name, phase, fileBytes, storedDtype, matrixParams, bytes, blockBytes, blockCount, blocksBytes, convertible, copyBytes);
+    }
+
+    /** This component with the weight copies its model makes with this run's kernels. */
+    public Component withCopies(long bytes) {
+        return new Component(name, phase, fileBytes, storedDtype, matrixParams, workspaceBytes, blockBytes, blockCount, blocksBytes, convertible, bytes);
     }
 
     private int bytesPerParam() {

@@ -13,6 +13,7 @@ import fluxj.memory.Phase;
 import fluxj.memory.Planner;
 import fluxj.memory.Sizing;
 import fluxj.memory.WeightDtype;
+import fluxj.tensor.onednn.NativeBuffer;
 import fluxj.text.ClipTextModel;
 import fluxj.text.T5Encoder;
 import fluxj.text.TextConfig;
@@ -115,7 +116,8 @@ final class ManagedModels implements MemoryControl, AutoCloseable {
                 clipC.withWorkspace(Sizing.encoderWorkspace(77, clipWidth, clipWidth, 4 * clipWidth, clipWidth / 64)),
                 t5C.withWorkspace(Sizing.encoderWorkspace(t5Length, t5Config.dModel(), inner, t5Config.dFf(), t5Config.heads())),
                 fluxC.withWorkspace(Sizing.transformerWorkspace(imgTokens + t5Length, fluxConfig.hidden(), fluxConfig.mlpHidden())),
-                vaeC.withWorkspace(vaeShape.plannedDecodeBytes(lh, lw)));
+                vaeC.withWorkspace(vaeShape.plannedDecodeBytes(lh, lw) + vaeShape.plannedDecodeNativeBytes(lh, lw))
+                        .withCopies(vaeShape.decodeWeightCopyBytes()));
         WeightDtype dtype = r.weightDtype() == null ? WeightDtype.STORED : r.weightDtype();
         MemoryPlan next = Planner.plan(device, budget, parts, dtype, r.weightDtype() != null);
         if (plan == null || !plan.entry("transformer").equals(next.entry("transformer"))) flux.release();
@@ -156,6 +158,9 @@ final class ManagedModels implements MemoryControl, AutoCloseable {
 
     @Override
     public void done(Phase phase) {
+        // oneDNN's activation buffers are a phase's workspace, not its weights: freed after every phase, even when
+        // the models stay, so the next phase's peak does not carry them (they regrow on the next call).
+        NativeBuffer.releaseAll();
         if (plan != null && plan.keepAll()) return;
         switch (phase) {
             case ENCODE -> { clip.release(); t5.release(); }
@@ -170,5 +175,6 @@ final class ManagedModels implements MemoryControl, AutoCloseable {
         t5.release();
         flux.release();
         vae.release();
+        NativeBuffer.releaseAll();
     }
 }

@@ -1,7 +1,9 @@
 package fluxj.vae;
 
 import fluxj.io.Checkpoint;
+import fluxj.tensor.Conv2d;
 import fluxj.tensor.ModelFormatException;
+import fluxj.tensor.onednn.OneDnnConv;
 
 import java.util.Map;
 
@@ -102,6 +104,35 @@ public final class AutoEncoder {
      */
     public double plannedDecodeFlops(int h, int w) {
         return tiling.applies(h, w, decodeBytes(h, w)) ? tiledDecoder(h, w).flops(h, w) : decodeFlops(h, w);
+    }
+
+    /**
+     * Bytes of the copies of the decoder's weights that {@link #decode} makes on first use and keeps while this
+     * autoencoder lives, by the convolution kernel in use ({@link Conv2d#kernel()}): the tap-major copy of every
+     * convolution weight larger than 1x1 in its stored dtype, and under oneDNN every weight's bf16 copy in
+     * oneDNN's layout.
+     */
+    public long decodeWeightCopyBytes() { return decoder.weightCopyBytes(); }
+
+    /**
+     * Native bytes oneDNN's convolution buffers grow to during {@link #decode} of an h x w latent as the current
+     * tiling options decide it (0 unless oneDNN runs the convolutions): its largest bf16 source plus its largest
+     * f32 destination, held until {@link fluxj.tensor.onednn.NativeBuffer#releaseAll()}.
+     */
+    public long plannedDecodeNativeBytes(int h, int w) {
+        if (!(Conv2d.kernel() instanceof OneDnnConv)) return 0;
+        long[] most = {0, 0};
+        Decoder.ConvUse grow = (conv, ch, cw) -> {
+            most[0] = Math.max(most[0], conv.oneDnnSourceBytes(ch, cw));
+            most[1] = Math.max(most[1], conv.oneDnnDestinationBytes(ch, cw));
+        };
+        if (tiling.applies(h, w, decodeBytes(h, w))) {
+            tiledDecoder(h, w).convs(h, w, grow);
+        } else {
+            decoder.trunkConvs(h, w, grow);
+            decoder.upperConvs(h, w, grow);
+        }
+        return most[0] + most[1];
     }
 
     /** Estimated peak bytes of {@link #decode} of an h x w latent as the current tiling options decide it. */

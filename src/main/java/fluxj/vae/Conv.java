@@ -4,6 +4,7 @@ import fluxj.io.Checkpoint;
 import fluxj.tensor.Conv2d;
 import fluxj.tensor.ModelFormatException;
 import fluxj.tensor.Tensor;
+import fluxj.tensor.onednn.OneDnnConv;
 
 import java.util.Arrays;
 
@@ -57,6 +58,28 @@ final class Conv {
     double flops(long outPixels) {
         int kh = weight.rank() == 4 ? weight.dim(2) : 1, kw = weight.rank() == 4 ? weight.dim(3) : 1;
         return 2.0 * weight.dim(0) * weight.dim(1) * kh * kw * outPixels;
+    }
+
+    /**
+     * Bytes of the weight copies this layer holds once it has run, by the {@link Conv2d#kernel()} in use: the
+     * tap-major copy in the stored dtype for a kernel larger than 1x1 (a 1x1 weight is used as it is) and, under
+     * oneDNN, its bf16 copy in the primitive's layout (counted at 2 bytes a parameter: oneDNN may pad a blocked
+     * layout, e.g. conv_out's 3 output channels, by a few KB). Scaled weights run on the Java path, packing nothing.
+     */
+    long weightCopyBytes() {
+        long taps = weight.rank() == 4 && weight.dim(2) * weight.dim(3) > 1 ? weight.numel() * weight.dtype().byteSize() : 0;
+        boolean packed = Conv2d.kernel() instanceof OneDnnConv && weight.scale() == 1f;
+        return taps + (packed ? 2 * weight.numel() : 0);
+    }
+
+    /** Bytes of oneDNN's bf16 source buffer for one application to an h x w input. */
+    long oneDnnSourceBytes(int h, int w) { return 2L * weight.dim(1) * h * w; }
+
+    /** Bytes of oneDNN's f32 destination buffer for one application to an h x w input. */
+    long oneDnnDestinationBytes(int h, int w) {
+        int kh = weight.rank() == 4 ? weight.dim(2) : 1, kw = weight.rank() == 4 ? weight.dim(3) : 1;
+        long ho = Conv2d.outSize(h, kh, stride, pad.top(), pad.bottom()), wo = Conv2d.outSize(w, kw, stride, pad.left(), pad.right());
+        return 4L * weight.dim(0) * ho * wo;
     }
 
     /** x [h*w, Cin] -> [ho*wo, Cout]. */

@@ -140,6 +140,43 @@ public final class Decoder {
         return f + convOut.flops((long) h * w);
     }
 
+    /** A convolution of a decode and the size of the input it runs on. */
+    interface ConvUse { void at(Conv conv, int h, int w); }
+
+    /** The convolutions of {@link #trunk} on an h x w latent, in order. */
+    void trunkConvs(int h, int w, ConvUse use) {
+        if (postQuantConv != null) use.at(postQuantConv, h, w);
+        use.at(convIn, h, w);
+        mid1.convs(h, w, use);
+        mid2.convs(h, w, use);
+        for (ResnetBlock b : up.get(config.levels() - 1)) b.convs(h, w, use);
+    }
+
+    /** The convolutions of {@link #upper} on h x w trunk features, in order. */
+    void upperConvs(int h, int w, ConvUse use) {
+        for (int level = config.levels() - 1; level >= 0; level--) {
+            if (level < config.levels() - 1) {
+                for (ResnetBlock b : up.get(level)) b.convs(h, w, use);
+            }
+            if (level > 0) {
+                h *= 2;
+                w *= 2;
+                use.at(upsample.get(level), h, w);
+            }
+        }
+        use.at(convOut, h, w);
+    }
+
+    /** Bytes of the weight copies the convolution kernel in use makes once every convolution has run (see {@link Conv#weightCopyBytes}). */
+    long weightCopyBytes() {
+        long[] sum = {0};
+        // A decode runs every convolution once, whatever the size.
+        ConvUse add = (conv, h, w) -> sum[0] += conv.weightCopyBytes();
+        trunkConvs(1, 1, add);
+        upperConvs(1, 1, add);
+        return sum[0];
+    }
+
     /** Bytes of activations live at the peak of {@link #decode} on an h x w latent. */
     public long activationBytes(int h, int w) {
         return Math.max(trunkBytes(h, w), upperBytes(h, w));

@@ -36,6 +36,13 @@ record ResnetBlock(int in, int out, GroupNorm norm1, Conv conv1, GroupNorm norm2
         return y;
     }
 
+    /** Its convolutions, each with the h x w input it runs on. */
+    void convs(int h, int w, Decoder.ConvUse use) {
+        use.at(conv1, h, w);
+        use.at(conv2, h, w);
+        if (shortcut != null) use.at(shortcut, h, w);
+    }
+
     /** Multiply-adds x 2 of one run on h x w pixels: its convolutions. */
     double flops(int h, int w) {
         long hw = (long) h * w;

@@ -109,6 +109,14 @@ public record TiledDecoder(Decoder decoder, int tile, int overlap, boolean whole
         return wholeTrunk ? decoder.trunkFlops(h, w) + tiles * decoder.upperFlops(th, tw) : tiles * decoder.flops(th, tw);
     }
 
+    /** The convolutions this decode runs on an h x w latent with their input sizes, each tile size once. */
+    void convs(int h, int w, Decoder.ConvUse use) {
+        int th = span(h), tw = span(w);
+        if (wholeTrunk) decoder.trunkConvs(h, w, use);
+        else decoder.trunkConvs(th, tw, use);
+        decoder.upperConvs(th, tw, use);
+    }
+
     /**
      * Peak bytes of a tiled decode of an h x w latent. With the whole trunk: the larger of the trunk on the whole
      * latent and one tile's upper levels plus what lives throughout (trunk features, blended output and
