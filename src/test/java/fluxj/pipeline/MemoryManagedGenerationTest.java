@@ -45,6 +45,18 @@ class MemoryManagedGenerationTest {
         }
     }
 
+    // The Java path's convolutions keep a tap-major copy, in the stored dtype, of every 3x3 decoder weight: 996192
+    // parameters in the fixture VAE (derived in fluxj.vae.DecodeMemoryTest), BF16 in this diffusers folder, resident
+    // beside the file while the VAE is loaded.
+    @Test
+    void vaeResidentBytesCountItsWeightCopies() throws IOException {
+        try (FluxPipeline p = open()) {
+            MemoryPlan.Entry vae = p.plan(GenerationRequest.builder(PROMPT).size(64, 64).seed(42L).build()).entry("vae");
+            assertEquals(2 * 996_192L, vae.component().copyBytes());
+            assertEquals(vae.component().fileBytes() + 2 * 996_192L, vae.residentBytes());
+        }
+    }
+
     @Test
     void impossibleBudgetFailsBeforeComputingWithTheAdvice() throws IOException {
         try (FluxPipeline p = open()) {
