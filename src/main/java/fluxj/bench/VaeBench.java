@@ -72,7 +72,8 @@ public final class VaeBench implements Runnable {
         List<Map<String, Object>> rows = new ArrayList<>();
         List<String> skipped = new ArrayList<>();
         // oneDNN rows beside the process's own when the library loads and the process does not already use it.
-        boolean oneDnn = MatmulBackend.current() == MatmulBackend.JAVA && OneDnnLibrary.found() instanceof OneDnnLibrary.Loaded;
+        boolean oneDnn = MatmulBackend.current() == MatmulBackend.JAVA && OneDnnLibrary.found() instanceof OneDnnLibrary.Loaded
+                && OneDnnConv.available();
         try (Arena arena = Arena.ofShared()) {
             VaeConfig shape = new VaeConfig(3, 3, 128, new int[]{1, 2, 4, 4}, 2, 16, 32, VaeConfig.FLUX_SCALE, VaeConfig.FLUX_SHIFT);
             AutoEncoder ae = AutoEncoder.load(randomDecoder(shape, dt, arena), null);

@@ -136,8 +136,8 @@ public final class Conv2d {
     /** The backend in use: oneDNN's convolution with {@code --matmul onednn}, else the Java im2col path. */
     public static ConvKernel kernel() { return OVERRIDE.orElse(KERNEL); }
 
-    /** oneDNN's bf16 convolution (needs the library; scaled weights go to the Java path). */
-    public static ConvKernel oneDnn() { return new OneDnnConv(IM2COL); }
+    /** oneDNN's bf16 convolution (needs the library; scaled weights take im2col on the matmul backend). */
+    public static ConvKernel oneDnn() { return OneDnnConv.available() ? new OneDnnConv(IM2COL) : IM2COL; }
 
     /** Runs {@code body} with {@code kernel} doing this thread's convolutions (benchmarks compare backends in one run). */
     public static void using(ConvKernel kernel, Runnable body) {

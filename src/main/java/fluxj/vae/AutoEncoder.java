@@ -64,6 +64,10 @@ public final class AutoEncoder {
                     + (td.wholeTrunk() ? "" : " (trunk tiled too)"));
             return td.decode(x, h, w);
         }
+        if (decoder.largestActivation(h, w) > Integer.MAX_VALUE - 8) {
+            throw new IllegalArgumentException("decode: a " + config.factor() * w + "x" + config.factor() * h
+                    + " image is too large to decode untiled (an activation would exceed 2^31 values); decode it in tiles");
+        }
         return decoder.decode(x, h, w);
     }
 

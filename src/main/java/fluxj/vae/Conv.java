@@ -64,7 +64,7 @@ final class Conv {
      * Bytes of the weight copies this layer holds once it has run, by the {@link Conv2d#kernel()} in use: the
      * tap-major copy in the stored dtype for a kernel larger than 1x1 (a 1x1 weight is used as it is) and, under
      * oneDNN, its bf16 copy in the primitive's layout (counted at 2 bytes a parameter: oneDNN may pad a blocked
-     * layout, e.g. conv_out's 3 output channels, by a few KB). Scaled weights run on the Java path, packing nothing.
+     * layout, e.g. conv_out's 3 output channels, by a few KB). Scaled weights take im2col on the matmul backend, packing nothing.
      */
     long weightCopyBytes() {
         long taps = weight.rank() == 4 && weight.dim(2) * weight.dim(3) > 1 ? weight.numel() * weight.dtype().byteSize() : 0;

@@ -62,6 +62,19 @@ public final class Decoder {
         return upper(trunk(z, h, w), h, w);
     }
 
+    /** Values in the largest activation of an untiled decode of an h x w latent (arrays hold at most 2^31 - 1). */
+    long largestActivation(int h, int w) {
+        long hw = (long) h * w, max = 0;
+        for (int level = config.levels() - 1; level >= 0; level--) {
+            max = Math.max(max, config.channels(level) * hw);
+            if (level > 0) {
+                hw *= 4;
+                max = Math.max(max, config.channels(level) * hw);
+            }
+        }
+        return max;
+    }
+
     /** Channels of the {@link #trunk} output. */
     int trunkChannels() { return config.channels(config.levels() - 1); }
 

@@ -13,6 +13,7 @@ import java.util.Random;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** What the fixture VAE's decode holds besides its mapped file: weight copies and oneDNN's native buffers. */
@@ -83,6 +84,8 @@ class DecodeMemoryTest {
         for (int i = 0; i < z.length; i++) z[i] = (float) r.nextGaussian();
         float[][] images = new float[2][];
         long[] held = new long[3];
+        // Other tests in this JVM may have grown the matmul and attention buffers: start from none held.
+        NativeBuffer.releaseAll();
         Conv2d.using(Conv2d.oneDnn(), () -> {
             long predicted = untiled.plannedDecodeNativeBytes(8, 8);
             images[0] = untiled.decode(z, 8, 8);
@@ -98,5 +101,15 @@ class DecodeMemoryTest {
         assertEquals(0, held[1]);
         assertTrue(held[2] > 0);
         assertArrayEquals(images[0], images[1]);
+    }
+
+    // The fixture decoder's level-1 upsampling makes 64 channels at full resolution: 64 x 6144^2 = 2.4e9 values for a
+    // 768x768 latent, more than a Java array holds. Refused up front with the way out, before any activation exists.
+    @Test
+    void anUntiledDecodeBeyondJavaArraysIsRefusedClearly() {
+        int side = 768;
+        float[] z = new float[ae.latentChannels() * side * side];
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> ae.withTiling(Tiling.off()).decode(z, side, side));
+        assertTrue(e.getMessage().contains("6144x6144 image is too large to decode untiled") && e.getMessage().contains("tiles"), e.getMessage());
     }
 }

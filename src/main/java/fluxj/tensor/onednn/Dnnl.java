@@ -186,8 +186,21 @@ final class Dnnl {
         int status = (int) call(h, args);
         if (status != 0) {
             String name = status > 0 && status < STATUS.length ? STATUS[status] : "status " + status;
-            throw new IllegalStateException("oneDNN " + version + " (" + file + "): " + function + " failed: " + name);
+            throw new Failure("oneDNN " + version + " (" + file + "): " + function + " failed: " + name, status);
         }
+    }
+
+    /** A oneDNN call that returned an error status. */
+    static final class Failure extends IllegalStateException {
+        private final int status;
+
+        Failure(String message, int status) {
+            super(message);
+            this.status = status;
+        }
+
+        /** oneDNN has no implementation for what was asked (as opposed to running out of memory or failing). */
+        boolean unsupported() { return status == 2 || status == 3; }
     }
 
     static MethodHandle fn(SymbolLookup lib, String name, MemoryLayout ret, MemoryLayout... args) {

@@ -30,7 +30,7 @@ import java.util.concurrent.locks.ReentrantLock;
  * on AVX-512 it keeps activations channels-last too, so the image is only rounded to bf16 on the way in and the
  * output copied out; other layouts go through oneDNN reorders. Weights are reordered into the primitive's layout
  * once per tensor and kept (freed when the tensor is no longer reachable, i.e. the model is released). Weights with
- * a per-tensor scale run on the Java kernel.
+ * a per-tensor scale take the fallback (im2col on the matmul backend in use).
  *
  * <p>Calls are serialised, as for {@link OneDnnMatmul}: oneDNN runs each on all cores while the Java pool waits.
  */
@@ -82,9 +82,14 @@ public final class OneDnnConv implements ConvKernel {
         this.fallback = fallback;
     }
 
+    /** Whether this oneDNN library has the convolution functions (a library without them leaves im2col running). */
+    public static boolean available() { return Holder.BINDINGS != null; }
+
     @Override
     public String name() {
-        return OneDnnLibrary.require().describe().replace("bf16 matmul", "bf16 convolution");
+        OneDnnLibrary.Loaded l = OneDnnLibrary.require();
+        String threads = l.dnnl().ompThreads == 0 ? "" : ", " + l.dnnl().ompThreads + " OpenMP threads";
+        return "oneDNN " + l.version() + " bf16 convolution (" + l.file() + threads + ")";
     }
 
     /** The implementations oneDNN chose for the convolutions run so far (e.g. brgconv:avx512_core_bf16). */
@@ -141,7 +146,9 @@ public final class OneDnnConv implements ConvKernel {
                     + (made.srcChannelsLast ? "channels-last" : "reordered") + ", destination " + (made.dstChannelsLast ? "channels-last" : "reordered"));
             PRIMITIVES.put(s, made);
             return made;
-        } catch (IllegalStateException e) {
+        } catch (Dnnl.Failure e) {
+            // Only "no such convolution" sends a shape to the fallback for good; out of memory and the like are errors.
+            if (!e.unsupported()) throw e;
             LOG.log(System.Logger.Level.WARNING, "oneDNN has no convolution " + s + " (" + e.getMessage() + "); it runs on " + fallback.name());
             UNSUPPORTED.add(s);
             return null;
