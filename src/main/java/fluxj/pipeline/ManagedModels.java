@@ -13,6 +13,7 @@ import fluxj.memory.Phase;
 import fluxj.memory.Planner;
 import fluxj.memory.Sizing;
 import fluxj.memory.WeightDtype;
+import fluxj.tensor.Conv2d;
 import fluxj.tensor.onednn.NativeBuffer;
 import fluxj.text.ClipTextModel;
 import fluxj.text.T5Encoder;
@@ -158,9 +159,11 @@ final class ManagedModels implements MemoryControl, AutoCloseable {
 
     @Override
     public void done(Phase phase) {
-        // oneDNN's activation buffers are a phase's workspace, not its weights: freed after every phase, even when
-        // the models stay, so the next phase's peak does not carry them (they regrow on the next call).
+        // oneDNN's activation buffers and the convolution's scratch are a phase's workspace, not its weights: freed
+        // after every phase, even when the models stay, so the next phase's peak does not carry them (they regrow on
+        // the next call).
         NativeBuffer.releaseAll();
+        Conv2d.releaseScratch();
         if (plan != null && plan.keepAll()) return;
         switch (phase) {
             case ENCODE -> { clip.release(); t5.release(); }
@@ -176,5 +179,6 @@ final class ManagedModels implements MemoryControl, AutoCloseable {
         flux.release();
         vae.release();
         NativeBuffer.releaseAll();
+        Conv2d.releaseScratch();
     }
 }

@@ -216,6 +216,14 @@ public final class Conv2d {
         }
     }
 
+    /**
+     * Drops this thread's im2col scratch (up to {@link #BLOCK_BYTES} plus an output block): a phase's workspace, which
+     * the memory plan does not carry into the next phase.
+     */
+    public static void releaseScratch() {
+        Scratch.CACHE.remove();
+    }
+
     /** Where each output pixel's receptive field lies in the input. */
     private record Geometry(int cin, int h, int w, int kh, int kw, int stride, int top, int left, int wo) {
         /**

@@ -1,6 +1,7 @@
 package fluxj.tensor.onednn;
 
 import fluxj.tensor.DType;
+import fluxj.tensor.Parallel;
 import fluxj.tensor.Tensor;
 
 import jdk.incubator.vector.FloatVector;
@@ -106,5 +107,24 @@ final class Bf16 {
         short[] t = new short[values.length];
         for (int i = 0; i < t.length; i++) t[i] = DType.floatToBf16(values[i]);
         return t;
+    }
+
+    /** x[0, n) rounded to bf16 into {@code out}, in chunks across the pool. */
+    static void fromFloatsParallel(float[] x, long n, MemorySegment out) {
+        int chunks = (int) Math.min(Parallel.threads() * 4L, (n + 65535) / 65536);
+        Parallel.forEach(chunks, c -> {
+            int from = (int) (n * c / chunks), to = (int) (n * (c + 1) / chunks);
+            fromFloats(x, from, to - from, out, from);
+        });
+    }
+
+    /** Rows [r0, r1) of {@code w} narrowed to bf16 into {@code out} (row r0 first), in chunks across the pool. */
+    static void fromWeightsParallel(Tensor w, int r0, int r1, MemorySegment out) {
+        int chunks = Math.min(Parallel.threads() * 4, r1 - r0);
+        long rowBytes = (long) w.cols() * 2;
+        Parallel.forEach(chunks, c -> {
+            int a = r0 + (r1 - r0) * c / chunks, b = r0 + (r1 - r0) * (c + 1) / chunks;
+            fromWeights(w, a, b, out.asSlice((a - r0) * rowBytes, (b - a) * rowBytes));
+        });
     }
 }

@@ -52,9 +52,9 @@ public final class OneDnnAttention {
         try {
             MemorySegment qs = Q.atLeast((long) lq * width * 2), ks = K.atLeast((long) lk * width * 2), vs = V.atLeast((long) lk * width * 2);
             MemorySegment o = OUT.atLeast((long) lq * width * 4);
-            OneDnnMatmul.toBf16(q, lq, width, qs);
-            OneDnnMatmul.toBf16(k, lk, width, ks);
-            OneDnnMatmul.toBf16(v, lk, width, vs);
+            Bf16.fromFloatsParallel(q, (long) lq * width, qs);
+            Bf16.fromFloatsParallel(k, (long) lk * width, ks);
+            Bf16.fromFloatsParallel(v, (long) lk * width, vs);
             // Query rows in equal blocks so a block's scores stay within the bound (VAE attention at 1024x1024 has 16384 keys).
             int blocks = (int) Math.min(lq, ((long) lq * lk * 4 - 1) / maxScoresBytes + 1), rows = (lq + blocks - 1) / blocks;
             MemorySegment scores = SCORES.atLeast((long) rows * lk * 4), probs = PROBS.atLeast((long) rows * lk * 2);

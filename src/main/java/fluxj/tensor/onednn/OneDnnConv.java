@@ -120,7 +120,7 @@ public final class OneDnnConv implements ConvKernel {
             if (c != null) {
                 DnnlConv.Packed packed = packed(bindings, c, weight);
                 MemorySegment src = SRC.atLeast(c.srcBytes), dst = DST.atLeast(c.dstBytes);
-                toBf16(x, (long) h * w * cin, src);
+                Bf16.fromFloatsParallel(x, (long) h * w * cin, src);
                 MemorySegment b = bias == null ? MemorySegment.NULL : BIAS.atLeast(4L * cout);
                 if (bias != null) MemorySegment.copy(bias, 0, b, F32_LE, 0, cout);
                 c.execute(src, packed, b, dst, SRC_SCRATCH.atLeast(c.srcScratchBytes), DST_SCRATCH.atLeast(c.dstScratchBytes));
@@ -181,25 +181,11 @@ public final class OneDnnConv implements ConvKernel {
             int rows = weight.rows();
             long rowBytes = 2L * weight.cols();
             ohwi = STAGING.atLeast(rows * rowBytes);
-            int chunks = Math.min(rows, Parallel.threads() * 4);
-            MemorySegment staging = ohwi;
-            Parallel.forEach(chunks, i -> {
-                int r0 = rows * i / chunks, r1 = rows * (i + 1) / chunks;
-                Bf16.fromWeights(weight, r0, r1, staging.asSlice(r0 * rowBytes, (r1 - r0) * rowBytes));
-            });
+            Bf16.fromWeightsParallel(weight, 0, rows, ohwi);
         }
         DnnlConv.Packed p = c.packWeights(ohwi);
         list.add(p);
         return p;
-    }
-
-    /** x[0, n) (f32) rounded to bf16 into {@code out}, in chunks across the pool. */
-    static void toBf16(float[] x, long n, MemorySegment out) {
-        int chunks = (int) Math.min(Parallel.threads() * 4L, (n + 65535) / 65536);
-        Parallel.forEach(chunks, c -> {
-            int from = (int) (n * c / chunks), to = (int) (n * (c + 1) / chunks);
-            Bf16.fromFloats(x, from, to - from, out, from);
-        });
     }
 
     /** in[0, n) (f32) copied into y, in chunks across the pool. */

@@ -103,7 +103,7 @@ public final class OneDnnMatmul implements MatmulKernel {
         LOCK.lock();
         try {
             MemorySegment src = SRC.atLeast((long) m * k * 2);
-            toBf16(x, m, k, src);
+            Bf16.fromFloatsParallel(x, (long) m * k, src);
             // Equal row tiles: one primitive shape per product, and no small remainder tile running at a lower rate.
             int tiles = (m + ROW_TILE - 1) / ROW_TILE, tile = (m + tiles - 1) / tiles;
             for (int i = 0; i < w.length; i++) {
@@ -123,7 +123,7 @@ public final class OneDnnMatmul implements MatmulKernel {
         MemorySegment dst = DST.atLeast((long) tile * cols * 4);
         for (int n0 = 0; n0 < n; n0 += cols) {
             int nb = Math.min(cols, n - n0);
-            if (!inPlace) weightsToBf16(w, n0, n0 + nb, weights);
+            if (!inPlace) Bf16.fromWeightsParallel(w, n0, n0 + nb, weights);
             for (int m0 = 0; m0 < m; m0 += tile) {
                 int mt = Math.min(tile, m - m0);
                 primitive(dnnl, new Shape(mt, k, nb)).execute(src.address() + (long) m0 * k * 2, weights.address(), dst.address());
@@ -134,24 +134,6 @@ public final class OneDnnMatmul implements MatmulKernel {
 
     private static Dnnl.Primitive primitive(Dnnl dnnl, Shape s) {
         return PRIMITIVES.computeIfAbsent(s, key -> dnnl.matmul(key.m(), key.k(), key.n()));
-    }
-
-    static void toBf16(float[] x, int m, int k, MemorySegment out) {
-        long total = (long) m * k;
-        int chunks = (int) Math.min(Parallel.threads() * 4L, (total + 65535) / 65536);
-        Parallel.forEach(chunks, c -> {
-            int from = (int) (total * c / chunks), to = (int) (total * (c + 1) / chunks);
-            Bf16.fromFloats(x, from, to - from, out, from);
-        });
-    }
-
-    private static void weightsToBf16(Tensor w, int r0, int r1, MemorySegment out) {
-        int chunks = Math.min(Parallel.threads() * 4, r1 - r0);
-        long rowBytes = (long) w.cols() * 2;
-        Parallel.forEach(chunks, c -> {
-            int a = r0 + (r1 - r0) * c / chunks, b = r0 + (r1 - r0) * (c + 1) / chunks;
-            Bf16.fromWeights(w, a, b, out.asSlice((a - r0) * rowBytes, (b - a) * rowBytes));
-        });
     }
 
     /** y[m0 + r, n0 + c] = dst[r, c] * scale + bias[n0 + c] for the mt x nb product in dst, rows spread over the pool. */
