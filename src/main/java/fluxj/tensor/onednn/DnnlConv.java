@@ -24,6 +24,8 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG;
  */
 final class DnnlConv {
     private static final int TAG_ANY = 1, TAG_A = 2;
+    /** dnnl_abcd (plain NCHW), the same in 2.x and 3.x: tests use it to make oneDNN take a layout other than ours. */
+    static final int TAG_NCHW = 5;
     private static final int FORWARD_INFERENCE = 96, CONVOLUTION_DIRECT = 1, QUERY_IMPL_INFO_STR = 8;
     private static final int QUERY_SRC_MD = 129, QUERY_WEIGHTS_MD = 131, QUERY_DST_MD = 133;
     private static final int ARG_SRC = 1, ARG_DST = 17, ARG_WEIGHTS = 33, ARG_BIAS = 41;
@@ -84,12 +86,17 @@ final class DnnlConv {
      * differ (on AVX-512 it picks channels-last itself and none runs).
      */
     Convolution convolution(Shape s) {
+        return convolution(s, TAG_ANY);
+    }
+
+    /** As {@link #convolution(Shape)} with oneDNN's source and destination layouts given by {@code activationTag}. */
+    Convolution convolution(Shape s, int activationTag) {
         List<MemorySegment> created = new ArrayList<>();
         try (Arena a = Arena.ofConfined()) {
-            MemorySegment src = md(a, created, Dnnl.BF16, TAG_ANY, 1, s.cin(), s.h(), s.w());
+            MemorySegment src = md(a, created, Dnnl.BF16, activationTag, 1, s.cin(), s.h(), s.w());
             MemorySegment wei = md(a, created, Dnnl.BF16, TAG_ANY, s.cout(), s.cin(), s.kh(), s.kw());
             MemorySegment bias = s.bias() ? md(a, created, Dnnl.F32, TAG_A, s.cout()) : MemorySegment.NULL;
-            MemorySegment dst = md(a, created, Dnnl.F32, TAG_ANY, 1, s.cout(), s.ho(), s.wo());
+            MemorySegment dst = md(a, created, Dnnl.F32, activationTag, 1, s.cout(), s.ho(), s.wo());
             MemorySegment strides = a.allocateFrom(JAVA_LONG, s.stride(), s.stride());
             MemorySegment padL = a.allocateFrom(JAVA_LONG, s.top(), s.left()), padR = a.allocateFrom(JAVA_LONG, s.bottom(), s.right());
             MemorySegment out = a.allocate(ADDRESS);

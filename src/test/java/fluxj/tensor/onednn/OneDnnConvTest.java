@@ -132,6 +132,46 @@ class OneDnnConvTest {
         assertTrue(OneDnnConv.implementations().stream().noneMatch(String::isBlank));
     }
 
+    // On AVX-512 oneDNN keeps activations channels-last, so the reorders to and from its own layouts never run in
+    // the test above; fixing its layouts to plain NCHW forces both, and the result must equal the channels-last run's
+    // (same products; the summation order may differ, hence the f32 accumulation bound of the test above).
+    @Test
+    void reordersToAndFromAnotherLayoutGiveTheSameConvolution() {
+        DnnlConv d = new DnnlConv(OneDnnLibrary.require().dnnl());
+        DnnlConv.Shape s = new DnnlConv.Shape(5, 7, 3, 3, 6, 9, 1, 1, 1, 1, 1, true);
+        int pixels = s.h() * s.w(), outPixels = s.ho() * s.wo(), k = s.cin() * 9;
+        Random rnd = new Random(11);
+        DnnlConv.Convolution plain = d.convolution(s, DnnlConv.TAG_NCHW), own = d.convolution(s);
+        assertTrue(!plain.srcChannelsLast && !plain.dstChannelsLast, "NCHW was asked for: " + plain.impl);
+        try (Arena arena = Arena.ofShared()) {
+            MemorySegment src = arena.allocate(2L * pixels * s.cin()), weights = arena.allocate(2L * s.cout() * k);
+            MemorySegment bias = arena.allocate(4L * s.cout());
+            for (int i = 0; i < pixels * s.cin(); i++) src.set(I16, 2L * i, DType.floatToBf16((float) rnd.nextGaussian()));
+            for (int i = 0; i < s.cout() * k; i++) weights.set(I16, 2L * i, DType.floatToBf16((float) (rnd.nextGaussian() * 0.2)));
+            for (int i = 0; i < s.cout(); i++) bias.set(F32, 4L * i, (float) rnd.nextGaussian());
+            float[][] out = new float[2][];
+            DnnlConv.Convolution[] convs = {plain, own};
+            for (int c = 0; c < 2; c++) {
+                DnnlConv.Convolution conv = convs[c];
+                DnnlConv.Packed packed = conv.packWeights(weights);
+                MemorySegment dst = arena.allocate(4L * outPixels * s.cout());
+                conv.execute(src, packed, bias, dst, arena.allocate(Math.max(1, conv.srcScratchBytes), 64),
+                        arena.allocate(Math.max(1, conv.dstScratchBytes), 64));
+                out[c] = dst.toArray(ValueLayout.JAVA_FLOAT);
+                d.free(packed);
+                conv.destroy();
+            }
+            // Each of the two f32 sums is within k * 2^-24 of the absolute sum of its products and bias, at most
+            // k * max|x| * max|w| + max|b|; a layout mistake would move values by O(1).
+            double maxX = 0, maxW = 0, maxB = 0;
+            for (int i = 0; i < pixels * s.cin(); i++) maxX = Math.max(maxX, Math.abs(DType.bf16ToFloat(src.get(I16, 2L * i))));
+            for (int i = 0; i < s.cout() * k; i++) maxW = Math.max(maxW, Math.abs(DType.bf16ToFloat(weights.get(I16, 2L * i))));
+            for (int i = 0; i < s.cout(); i++) maxB = Math.max(maxB, Math.abs(bias.get(F32, 4L * i)));
+            double tol = 2 * k * 0x1p-24 * (k * maxX * maxW + maxB);
+            for (int i = 0; i < out[0].length; i++) assertEquals(out[1][i], out[0][i], tol, "out[" + i + "] (NCHW against channels-last)");
+        }
+    }
+
     private static float bf16(float v) {
         return DType.bf16ToFloat(DType.floatToBf16(v));
     }
