@@ -100,18 +100,28 @@ final class DnnlConv {
             MemorySegment strides = a.allocateFrom(JAVA_LONG, s.stride(), s.stride());
             MemorySegment padL = a.allocateFrom(JAVA_LONG, s.top(), s.left()), padR = a.allocateFrom(JAVA_LONG, s.bottom(), s.right());
             MemorySegment out = a.allocate(ADDRESS);
-            if (dnnl.major == 2) {
-                MemorySegment op = a.allocate(V2_CONV_DESC_BYTES, 64);
-                dnnl.check("dnnl_convolution_forward_desc_init", convInit, op, FORWARD_INFERENCE, CONVOLUTION_DIRECT,
-                        src, wei, bias, dst, strides, padL, padR);
-                dnnl.check("dnnl_primitive_desc_create", pdCreate, out, op, MemorySegment.NULL, dnnl.engine, MemorySegment.NULL);
-            } else {
-                MemorySegment dilates = a.allocateFrom(JAVA_LONG, 0, 0);
-                dnnl.check("dnnl_convolution_forward_primitive_desc_create", convPdCreate, out, dnnl.engine, FORWARD_INFERENCE,
-                        CONVOLUTION_DIRECT, src, wei, bias, dst, strides, dilates, padL, padR, MemorySegment.NULL);
+            try {
+                if (dnnl.major == 2) {
+                    MemorySegment op = a.allocate(V2_CONV_DESC_BYTES, 64);
+                    dnnl.check("dnnl_convolution_forward_desc_init", convInit, op, FORWARD_INFERENCE, CONVOLUTION_DIRECT,
+                            src, wei, bias, dst, strides, padL, padR);
+                    dnnl.check("dnnl_primitive_desc_create", pdCreate, out, op, MemorySegment.NULL, dnnl.engine, MemorySegment.NULL);
+                } else {
+                    MemorySegment dilates = a.allocateFrom(JAVA_LONG, 0, 0);
+                    dnnl.check("dnnl_convolution_forward_primitive_desc_create", convPdCreate, out, dnnl.engine, FORWARD_INFERENCE,
+                            CONVOLUTION_DIRECT, src, wei, bias, dst, strides, dilates, padL, padR, MemorySegment.NULL);
+                }
+            } finally {
+                // also when oneDNN has no such convolution (a shape then runs on the fallback for the whole process)
+                for (MemorySegment md : created) free(md);
             }
-            for (MemorySegment md : created) free(md);
-            return new Convolution(s, out.get(ADDRESS, 0));
+            MemorySegment pd = out.get(ADDRESS, 0);
+            try {
+                return new Convolution(s, pd);
+            } catch (RuntimeException e) {
+                call(pdDestroy, pd);
+                throw e;
+            }
         }
     }
 
@@ -209,6 +219,9 @@ final class DnnlConv {
                 MemorySegment buffer = out.get(ADDRESS, 0);
                 try {
                     r.execute(ohwi, buffer);
+                } catch (RuntimeException e) {
+                    call(memoryDestroy, packed);
+                    throw e;
                 } finally {
                     r.destroy();
                 }
