@@ -13,7 +13,10 @@ import fluxj.memory.Phase;
 import fluxj.memory.Planner;
 import fluxj.memory.Sizing;
 import fluxj.memory.WeightDtype;
+import fluxj.tensor.Attention;
 import fluxj.tensor.Conv2d;
+import fluxj.tensor.Matmul;
+import fluxj.tensor.MatmulKernel;
 import fluxj.tensor.onednn.NativeBuffer;
 import fluxj.text.ClipTextModel;
 import fluxj.text.T5Encoder;
@@ -112,11 +115,18 @@ final class ManagedModels implements MemoryControl, AutoCloseable {
     public MemoryPlan prepare(GenerationRequest r) {
         long budget = r.memoryBudget() > 0 ? r.memoryBudget() : device.defaultBudget();
         int lh = r.height() / 8, lw = r.width() / 8, imgTokens = (r.height() / 16) * (r.width() / 16);
-        int inner = t5Config.heads() * t5Config.dKv();
+        int inner = t5Config.heads() * t5Config.dKv(), tokens = imgTokens + t5Length;
+        int hidden = fluxConfig.hidden(), mlp = fluxConfig.mlpHidden();
+        // Native buffers of the matmul backend (oneDNN's; none for Java), sized by each model's widest product: the
+        // encoders' attention has a bias or a mask and stays on the heap, the transformer's goes to oneDNN too.
+        MatmulKernel mm = Matmul.kernel();
+        long clipNative = mm.bufferBytes(77, 4 * clipWidth, 4 * clipWidth);
+        long t5Native = mm.bufferBytes(t5Length, Math.max(inner, t5Config.dFf()), Math.max(t5Config.dModel(), Math.max(inner, t5Config.dFf())));
+        long fluxNative = mm.bufferBytes(tokens, hidden + mlp, 3 * hidden + mlp) + Attention.bufferBytes(tokens, tokens, 1, hidden);
         List<Component> parts = List.of(
-                clipC.withWorkspace(Sizing.encoderWorkspace(77, clipWidth, clipWidth, 4 * clipWidth, clipWidth / 64)),
-                t5C.withWorkspace(Sizing.encoderWorkspace(t5Length, t5Config.dModel(), inner, t5Config.dFf(), t5Config.heads())),
-                fluxC.withWorkspace(Sizing.transformerWorkspace(imgTokens + t5Length, fluxConfig.hidden(), fluxConfig.mlpHidden())),
+                clipC.withWorkspace(Sizing.encoderWorkspace(77, clipWidth, clipWidth, 4 * clipWidth, clipWidth / 64) + clipNative),
+                t5C.withWorkspace(Sizing.encoderWorkspace(t5Length, t5Config.dModel(), inner, t5Config.dFf(), t5Config.heads()) + t5Native),
+                fluxC.withWorkspace(Sizing.transformerWorkspace(tokens, hidden, mlp) + fluxNative),
                 vaeC.withWorkspace(vaeShape.plannedDecodeBytes(lh, lw) + vaeShape.plannedDecodeNativeBytes(lh, lw))
                         .withCopies(vaeShape.decodeWeightCopyBytes()));
         WeightDtype dtype = r.weightDtype() == null ? WeightDtype.STORED : r.weightDtype();

@@ -29,6 +29,14 @@ public final class Attention {
     private Attention() {}
 
     /**
+     * Bytes outside the Java heap kept after attention without bias or mask of lq queries over lk keys (oneDNN's
+     * buffers under {@code --matmul onednn}; none for the Java kernel, whose panels live on the heap per call).
+     */
+    public static long bufferBytes(int lq, int lk, int heads, int headDim) {
+        return MatmulBackend.current() == MatmulBackend.ONEDNN ? OneDnnAttention.bufferBytes(lq, lk, heads * headDim) : 0;
+    }
+
+    /**
      * @param bias   optional additive bias [H, Lq, Lk] (T5's relative position bias), or null
      * @param causal mask keys after the query position (CLIP)
      */

@@ -12,6 +12,12 @@ public interface MatmulKernel {
     void matmul(float[] x, int m, int k, Tensor w, float[] bias, float[] y);
 
     /**
+     * Bytes of buffers outside the Java heap this kernel keeps after products of up to m rows, k columns of x and n
+     * rows of weight (a phase's workspace, which the memory plan counts); none for the Java kernels.
+     */
+    default long bufferBytes(int m, int k, int n) { return 0; }
+
+    /**
      * {@code y[i] = x * w[i]^T + bias[i]} for every i: one input, several weights (q, k, v and MLP projections).
      * Kernels that prepare x once (e.g. narrow it to bf16) override this; the default is one product after another.
      */

@@ -119,12 +119,14 @@ public final class AutoEncoder {
     public long decodeWeightCopyBytes() { return decoder.weightCopyBytes(); }
 
     /**
-     * Native bytes oneDNN's convolution buffers grow to during {@link #decode} of an h x w latent as the current
-     * tiling options decide it (0 unless oneDNN runs the convolutions): its largest bf16 source plus its largest
-     * f32 destination, held until {@link fluxj.tensor.onednn.NativeBuffer#releaseAll()}.
+     * Native bytes oneDNN's buffers grow to during {@link #decode} of an h x w latent as the current tiling options
+     * decide it (0 on the Java path): the convolution's largest bf16 source plus its largest f32 destination, and
+     * the mid attention's matmul and attention buffers, held until {@link fluxj.tensor.onednn.NativeBuffer#releaseAll()}.
      */
     public long plannedDecodeNativeBytes(int h, int w) {
-        if (!(Conv2d.kernel() instanceof OneDnnConv)) return 0;
+        // The mid attention runs on the whole latent (or a tile of it when the trunk is tiled too: less).
+        long attention = decoder.attentionNativeBytes(h, w);
+        if (!(Conv2d.kernel() instanceof OneDnnConv)) return attention;
         long[] most = {0, 0};
         Decoder.ConvUse grow = (conv, ch, cw) -> {
             most[0] = Math.max(most[0], conv.oneDnnSourceBytes(ch, cw));
@@ -136,7 +138,7 @@ public final class AutoEncoder {
             decoder.trunkConvs(h, w, grow);
             decoder.upperConvs(h, w, grow);
         }
-        return most[0] + most[1];
+        return most[0] + most[1] + attention;
     }
 
     /** Estimated peak bytes of {@link #decode} of an h x w latent as the current tiling options decide it. */

@@ -1,7 +1,9 @@
 package fluxj.vae;
 
 import fluxj.io.Checkpoint;
+import fluxj.tensor.Attention;
 import fluxj.tensor.ChannelsLast;
+import fluxj.tensor.Matmul;
 import fluxj.tensor.Upsample;
 
 import java.util.ArrayList;
@@ -73,6 +75,16 @@ public final class Decoder {
             }
         }
         return max;
+    }
+
+    /**
+     * Bytes outside the Java heap the mid attention's kernels keep after running on an h x w latent (oneDNN's
+     * buffers for its projections and attention; none on the Java path).
+     */
+    long attentionNativeBytes(int h, int w) {
+        if (attn == null) return 0;
+        int hw = Math.multiplyExact(h, w), c = attn.channels();
+        return Matmul.kernel().bufferBytes(hw, c, c) + Attention.bufferBytes(hw, hw, 1, c);
     }
 
     /** Channels of the {@link #trunk} output. */

@@ -74,6 +74,13 @@ public final class OneDnnAttention {
         }
     }
 
+    /** Bytes of the native buffers {@link #attention} keeps after lq queries over lk keys of {@code width} values. */
+    public static long bufferBytes(int lq, int lk, int width) {
+        if (lq == 0 || lk == 0) return 0;
+        int blocks = (int) Math.min(lq, ((long) lq * lk * 4 - 1) / MAX_SCORES_BYTES + 1), rows = (lq + blocks - 1) / blocks;
+        return 2L * width * (lq + 2L * lk) + 4L * lq * width + 6L * rows * lk;
+    }
+
     private static Dnnl.Primitive[] primitives(Dnnl dnnl, int m, int lk, int width, int headDim) {
         return PRIMITIVES.computeIfAbsent(new Shape(m, lk, width, headDim), s -> new Dnnl.Primitive[] {
                 // scores[m, lk] = q_h [m, D] x k_h^T [D, lk]; k_h^T is k's head columns read down its rows.

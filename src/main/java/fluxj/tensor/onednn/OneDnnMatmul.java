@@ -75,6 +75,13 @@ public final class OneDnnMatmul implements MatmulKernel {
         }
     }
 
+    /** The bf16 input, one row tile of f32 output, and the bf16 block of a narrowed weight (an upper bound). */
+    @Override
+    public long bufferBytes(int m, int k, int n) {
+        int tiles = (m + ROW_TILE - 1) / ROW_TILE, tile = tiles == 0 ? 0 : (m + tiles - 1) / tiles;
+        return 2L * m * k + 4L * tile * n + 2L * Math.min(n, BLOCK_ROWS) * k;
+    }
+
     private static boolean inPlace(Tensor w) {
         return w.dtype() == DType.BF16 && w.data().isNative();
     }

@@ -37,6 +37,16 @@ class OneDnnAttentionTest {
         check(64, 64, 2, 128, Long.MAX_VALUE);
     }
 
+    // The memory plan counts what attention leaves behind: started from nothing held, exactly these buffers.
+    @Test
+    void buffersHeldAreWhatThePlanCounts() {
+        NativeBuffer.releaseAll();
+        int lq = 41, lk = 53, heads = 2, d = 16, width = heads * d;
+        float[] q = new float[lq * width], k = new float[lk * width], v = new float[lk * width], out = new float[lq * width];
+        OneDnnAttention.attention(q, k, v, lq, lk, heads, d, 0.25f, out);
+        assertEquals(OneDnnAttention.bufferBytes(lq, lk, width), NativeBuffer.heldBytes());
+    }
+
     private static void check(int lq, int lk, int heads, int d, long maxScoresBytes) {
         Random rnd = new Random(lq * 31L + lk);
         int width = heads * d;

@@ -16,6 +16,7 @@ import java.util.Random;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
  * oneDNN's bf16 matmul against (a) a double-precision reference of exactly what it should compute (activations
@@ -29,6 +30,25 @@ class OneDnnMatmulTest {
     @BeforeEach
     void needsOneDnn() {
         OneDnn.require("oneDNN path");
+    }
+
+    // The memory plan counts a product's buffers by an upper bound: the bf16 input and an f32 row tile, plus a block
+    // of narrowed weight, which weights used in place (BF16) do not need; narrowed ones (here F32) fill it exactly.
+    @Test
+    void buffersHeldAreWithinWhatThePlanCounts() {
+        int m = 37, k = 100, n = 70;
+        long planned = new OneDnnMatmul(Matmul.kernel()).bufferBytes(m, k, n);
+        try (Arena arena = Arena.ofShared()) {
+            NativeBuffer.releaseAll();
+            Tensor inPlace = new Tensor("w", DType.BF16, new long[] {n, k}, arena.allocate(2L * n * k), 1f, "test");
+            OneDnnMatmul.bf16(new float[m * k], m, k, inPlace, null, new float[m * n]);
+            assertEquals(2L * m * k + 4L * m * n, NativeBuffer.heldBytes(), "bf16 input and f32 output");
+            assertTrue(NativeBuffer.heldBytes() <= planned, "within the plan");
+            NativeBuffer.releaseAll();
+            Tensor narrowed = new Tensor("w", DType.F32, new long[] {n, k}, arena.allocate(4L * n * k), 1f, "test");
+            OneDnnMatmul.bf16(new float[m * k], m, k, narrowed, null, new float[m * n]);
+            assertEquals(planned, NativeBuffer.heldBytes(), "with the narrowed weight block");
+        }
     }
 
     @Test
