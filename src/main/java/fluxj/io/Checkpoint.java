@@ -28,12 +28,16 @@ public final class Checkpoint implements AutoCloseable {
     private final List<SafeTensors> files;
     private final Map<String, Tensor> tensors;
     private final Map<String, String> metadata;
+    /** Run before the files are unmapped; shared with the views. */
+    private final List<Runnable> onClose;
 
-    private Checkpoint(String description, List<SafeTensors> files, Map<String, Tensor> tensors, Map<String, String> metadata) {
+    private Checkpoint(String description, List<SafeTensors> files, Map<String, Tensor> tensors, Map<String, String> metadata,
+                       List<Runnable> onClose) {
         this.description = description;
         this.files = files;
         this.tensors = tensors;
         this.metadata = metadata;
+        this.onClose = onClose;
     }
 
     /** Opens a .safetensors file, a .safetensors.index.json, or a folder with one of them (or several shards). */
@@ -108,12 +112,14 @@ public final class Checkpoint implements AutoCloseable {
             files.forEach(SafeTensors::close);
             throw e;
         }
-        return new Checkpoint(description, List.copyOf(files), Collections.unmodifiableMap(tensors), Collections.unmodifiableMap(metadata));
+        return new Checkpoint(description, List.copyOf(files), Collections.unmodifiableMap(tensors), Collections.unmodifiableMap(metadata),
+                Collections.synchronizedList(new ArrayList<>()));
     }
 
     /** Wraps tensors made in memory (tests, converted weights); nothing to unmap. */
     public static Checkpoint of(String description, Map<String, Tensor> tensors) {
-        return new Checkpoint(description, List.of(), Collections.unmodifiableMap(new LinkedHashMap<>(tensors)), Map.of());
+        return new Checkpoint(description, List.of(), Collections.unmodifiableMap(new LinkedHashMap<>(tensors)), Map.of(),
+                Collections.synchronizedList(new ArrayList<>()));
     }
 
     /** The tensors whose names start with {@code prefix}, renamed without it. Shares the mapped files. */
@@ -122,7 +128,7 @@ public final class Checkpoint implements AutoCloseable {
         tensors.forEach((k, v) -> {
             if (k.startsWith(prefix)) sub.put(k.substring(prefix.length()), v);
         });
-        return new Checkpoint(description, files, Collections.unmodifiableMap(sub), metadata);
+        return new Checkpoint(description, files, Collections.unmodifiableMap(sub), metadata, onClose);
     }
 
     /** The first of {@code prefixes} that some tensor name starts with, else "". */
@@ -176,6 +182,20 @@ public final class Checkpoint implements AutoCloseable {
         return n;
     }
 
+    /**
+     * Runs {@code action} when this checkpoint (or any view of it) closes, before its files are unmapped: models free
+     * the copies they made of its weights then, so released weights and their copies go together.
+     */
+    public void onClose(Runnable action) { onClose.add(action); }
+
     @Override
-    public void close() { files.forEach(SafeTensors::close); }
+    public void close() {
+        List<Runnable> actions;
+        synchronized (onClose) {
+            actions = List.copyOf(onClose);
+            onClose.clear();
+        }
+        actions.reversed().forEach(Runnable::run);
+        files.forEach(SafeTensors::close);
+    }
 }

@@ -75,15 +75,15 @@ public final class Conv2d {
     /**
      * A stored convolution weight [Cout, Cin, kh, kw] reordered to [Cout, kh, kw, Cin], the order of a
      * channels-last patch row, in the same dtype and scale (no widening). A [Cout, Cin] weight is returned as it
-     * is and a 1x1 one viewed as [Cout, 1, 1, Cin]: their order is the same either way.
+     * is and a 1x1 one viewed as [Cout, 1, 1, Cin]: their order is the same either way. A copy lives in {@code arena}.
      */
-    public static Tensor channelsLast(Tensor w) {
+    public static Tensor channelsLast(Tensor w, Arena arena) {
         if (w.rank() == 2) return w;
         if (w.rank() != 4) throw new IllegalArgumentException("conv2d: weight " + w + " is not [Cout, Cin, kh, kw]");
         int cout = w.dim(0), cin = w.dim(1), taps = w.dim(2) * w.dim(3), size = w.dtype().byteSize();
         long[] shape = {cout, w.dim(2), w.dim(3), cin};
         if (taps == 1) return new Tensor(w.name(), w.dtype(), shape, w.data(), w.scale(), w.source());
-        MemorySegment src = w.data(), dst = Arena.ofAuto().allocate(w.numel() * size, 8);
+        MemorySegment src = w.data(), dst = arena.allocate(w.numel() * size, 8);
         Parallel.forEach(cout, co -> {
             long base = (long) co * cin * taps;
             for (int ci = 0; ci < cin; ci++) {

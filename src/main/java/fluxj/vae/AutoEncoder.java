@@ -141,6 +141,15 @@ public final class AutoEncoder {
         return most[0] + most[1] + attention;
     }
 
+    /** Bytes of the decoder's weight copies held now: none before the first decode and after the checkpoint closes. */
+    long heldWeightCopyBytes() {
+        long[] sum = {0};
+        Decoder.ConvUse add = (conv, h, w) -> sum[0] += conv.heldCopyBytes();
+        decoder.trunkConvs(1, 1, add);
+        decoder.upperConvs(1, 1, add);
+        return sum[0];
+    }
+
     /** Estimated peak bytes of {@link #decode} of an h x w latent as the current tiling options decide it. */
     public long plannedDecodeBytes(int h, int w) {
         return tiling.applies(h, w, decodeBytes(h, w)) ? tileBytes(h, w) : decodeBytes(h, w);

@@ -6,6 +6,7 @@ import fluxj.tensor.ModelFormatException;
 import fluxj.tensor.Tensor;
 import fluxj.tensor.onednn.OneDnnConv;
 
+import java.lang.foreign.Arena;
 import java.util.Arrays;
 
 /**
@@ -19,6 +20,8 @@ final class Conv {
     private final int stride;
     private final Conv2d.Padding pad;
     private volatile Tensor taps;
+    /** Holds the tap-major copy, from first use until the checkpoint closes. */
+    private Arena copies;
 
     private Conv(Tensor weight, float[] bias, int stride, Conv2d.Padding pad) {
         this.weight = weight;
@@ -36,7 +39,9 @@ final class Conv {
                     + cout + ", " + cin + ", " + kernel + ", " + kernel + "] convolution weight");
         }
         float[] b = ck.find(name + ".bias").map(t -> t.expectShape(cout).toFloats()).orElse(null);
-        return new Conv(w, b, stride, pad);
+        Conv conv = new Conv(w, b, stride, pad);
+        ck.onClose(conv::releaseCopies);
+        return conv;
     }
 
     /** 3x3, stride 1, zero padding 1: the size-keeping convolution of every ResNet block. */
@@ -96,9 +101,28 @@ final class Conv {
         if (t == null) {
             synchronized (this) {
                 t = taps;
-                if (t == null) taps = t = Conv2d.channelsLast(weight);
+                if (t == null) {
+                    copies = Arena.ofShared();
+                    taps = t = Conv2d.channelsLast(weight, copies);
+                }
             }
         }
         return t;
+    }
+
+    /** Bytes of the tap-major copy held now (0 before first use and after release). */
+    synchronized long heldCopyBytes() {
+        return taps == null || taps.data() == weight.data() ? 0 : taps.data().byteSize();
+    }
+
+    /** Frees the weight copies (tap-major and oneDNN's) with the weights they copy: the checkpoint is closing. */
+    private synchronized void releaseCopies() {
+        if (taps == null) return;
+        // instanceof does not initialise oneDNN's classes on the Java path; a copy packed under another kernel
+        // (benchmarks switch) is left to OneDnnConv's cleaner.
+        if (Conv2d.kernel() instanceof OneDnnConv) OneDnnConv.release(taps);
+        taps = null;
+        copies.close();
+        copies = null;
     }
 }

@@ -5,6 +5,7 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 import org.junit.jupiter.api.Test;
 
+import java.lang.foreign.Arena;
 import java.util.Random;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
@@ -64,7 +65,7 @@ class Conv2dTest {
         if (cin == 600) assertTrue(Conv2d.blockRows(cin * k * k, h * w, blockBytes) < h * w, "this case must span several blocks");
 
         float[] xLast = ChannelsLast.transpose(x, cin, h * w);
-        Tensor taps = Conv2d.channelsLast(wt);
+        Tensor taps = Conv2d.channelsLast(wt, Arena.ofAuto());
         int ho = Conv2d.outSize(h, k, stride, top, bottom), wo = Conv2d.outSize(w, k, stride, left, right), m = ho * wo;
         float[] got;
         if (cin == 600) {
@@ -87,7 +88,7 @@ class Conv2dTest {
     void channelsLastWeightIsTapMajor() {
         float[] v = new float[2 * 3 * 4];
         for (int i = 0; i < v.length; i++) v[i] = i;  // [Cout 2, Cin 3, 1, 4]: value = (co * 3 + ci) * 4 + tap
-        Tensor taps = Conv2d.channelsLast(TestWeights.tensor("w", DType.BF16, v, 2, 3, 1, 4));
+        Tensor taps = Conv2d.channelsLast(TestWeights.tensor("w", DType.BF16, v, 2, 3, 1, 4), Arena.ofAuto());
         assertArrayEquals(new long[]{2, 1, 4, 3}, taps.shape());
         for (int co = 0; co < 2; co++)
             for (int t = 0; t < 4; t++)
@@ -108,7 +109,7 @@ class Conv2dTest {
 
     @Test
     void rejectsMismatchedInput() {
-        Tensor wt = Conv2d.channelsLast(TestWeights.tensor("w", DType.F32, new float[2 * 3 * 9], 2, 3, 3, 3));
+        Tensor wt = Conv2d.channelsLast(TestWeights.tensor("w", DType.F32, new float[2 * 3 * 9], 2, 3, 3, 3), Arena.ofAuto());
         assertThrows(IllegalArgumentException.class, () -> Conv2d.conv2d(new float[3 * 4 * 4 - 1], 4, 4, wt, null, 1, Conv2d.Padding.same(3)));
         assertThrows(IllegalArgumentException.class, () -> Conv2d.conv2d(new float[3 * 2 * 2], 2, 2, wt, null, 1, Conv2d.Padding.NONE));
     }

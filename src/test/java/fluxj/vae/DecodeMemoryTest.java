@@ -112,4 +112,17 @@ class DecodeMemoryTest {
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> ae.withTiling(Tiling.off()).decode(z, side, side));
         assertTrue(e.getMessage().contains("6144x6144 image is too large to decode untiled") && e.getMessage().contains("tiles"), e.getMessage());
     }
+
+    // Released weights and their copies go together: closing the checkpoint (what releasing the VAE does) frees the
+    // tap-major copies at once, not whenever a collection happens to run.
+    @Test
+    void closingTheCheckpointFreesTheWeightCopies() throws Exception {
+        Checkpoint own = Checkpoint.open(Fixtures.model("flux1-tiny-schnell-single/ae.safetensors"));
+        AutoEncoder vae = AutoEncoder.load(own, null);
+        assertEquals(0, vae.heldWeightCopyBytes(), "nothing copied before the first decode");
+        vae.decode(new float[16 * 8 * 8], 8, 8);
+        assertEquals(4 * TAPS_PARAMS, vae.heldWeightCopyBytes(), "the F32 file's 3x3 weights, tap-major");
+        own.close();
+        assertEquals(0, vae.heldWeightCopyBytes(), "freed with the checkpoint");
+    }
 }

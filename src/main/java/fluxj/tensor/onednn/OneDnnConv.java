@@ -29,7 +29,8 @@ import java.util.concurrent.locks.ReentrantLock;
  * activations and tap-major weights ([Cout, kh, kw, Cin], oneDNN's ohwi). oneDNN picks its layouts ({@code any});
  * on AVX-512 it keeps activations channels-last too, so the image is only rounded to bf16 on the way in and the
  * output copied out; other layouts go through oneDNN reorders. Weights are reordered into the primitive's layout
- * once per tensor and kept (freed when the tensor is no longer reachable, i.e. the model is released). Weights with
+ * once per tensor and kept until the model releases the weight ({@link #release}; a cleaner frees them if the tensor
+ * becomes unreachable first). Weights with
  * a per-tensor scale take the fallback (im2col on the matmul backend in use).
  *
  * <p>Calls are serialised, as for {@link OneDnnMatmul}: oneDNN runs each on all cores while the Java pool waits.
@@ -53,7 +54,10 @@ public final class OneDnnConv implements ConvKernel {
      * Packed weights per weight tensor (one per weight layout a primitive asked for, normally one), by identity:
      * tensors compare by name and file, which two models built in memory can share.
      */
-    private static final Map<WeightKey, List<DnnlConv.Packed>> PACKED = new HashMap<>();
+    private static final Map<WeightKey, Packing> PACKED = new HashMap<>();
+
+    /** A weight's packed copies (one per primitive layout) and the action that frees them. */
+    private record Packing(List<DnnlConv.Packed> list, Cleaner.Cleanable cleanable) {}
     private static final ReferenceQueue<Tensor> RELEASED = new ReferenceQueue<>();
     private static final NativeBuffer SRC = new NativeBuffer(), DST = new NativeBuffer(), SRC_SCRATCH = new NativeBuffer(), DST_SCRATCH = new NativeBuffer(),
             BIAS = new NativeBuffer(), STAGING = new NativeBuffer();
@@ -155,15 +159,26 @@ public final class OneDnnConv implements ConvKernel {
         }
     }
 
+    /** Frees the copies packed for {@code weight} now (its model is releasing it); nothing if none were made. */
+    public static void release(Tensor weight) {
+        LOCK.lock();
+        try {
+            Packing p = PACKED.remove(new WeightKey(weight, null));
+            if (p != null) p.cleanable().clean();
+        } finally {
+            LOCK.unlock();
+        }
+    }
+
     /** The weights packed for {@code c}, packing them on first use. */
     private static DnnlConv.Packed packed(DnnlConv bindings, DnnlConv.Convolution c, Tensor weight) {
         for (Reference<? extends Tensor> r; (r = RELEASED.poll()) != null; ) PACKED.remove(r);
-        List<DnnlConv.Packed> list = PACKED.get(new WeightKey(weight, null));
-        if (list == null) {
+        Packing packing = PACKED.get(new WeightKey(weight, null));
+        if (packing == null) {
             List<DnnlConv.Packed> fresh = new ArrayList<>();
-            PACKED.put(new WeightKey(weight, RELEASED), fresh);
-            // The native copies go when the tensor does (the model is released); the action holds the list only.
-            CLEANER.register(weight, () -> {
+            // The native copies go when the model releases the weight (release) or, failing that, when the tensor
+            // becomes unreachable; the action holds the list only, and runs once either way.
+            Cleaner.Cleanable cleanable = CLEANER.register(weight, () -> {
                 LOCK.lock();
                 try {
                     fresh.forEach(bindings::free);
@@ -171,8 +186,10 @@ public final class OneDnnConv implements ConvKernel {
                     LOCK.unlock();
                 }
             });
-            list = fresh;
+            packing = new Packing(fresh, cleanable);
+            PACKED.put(new WeightKey(weight, RELEASED), packing);
         }
+        List<DnnlConv.Packed> list = packing.list();
         for (DnnlConv.Packed p : list) if (c.fits(p)) return p;
         MemorySegment ohwi;
         if (weight.dtype() == DType.BF16 && weight.data().isNative()) {
