@@ -30,8 +30,8 @@ import java.util.concurrent.locks.ReentrantLock;
  * on AVX-512 it keeps activations channels-last too, so the image is only rounded to bf16 on the way in and the
  * output copied out; other layouts go through oneDNN reorders. Weights are reordered into the primitive's layout
  * once per tensor and kept until the model releases the weight ({@link #release}; a cleaner frees them if the tensor
- * becomes unreachable first). Weights with
- * a per-tensor scale take the fallback (im2col on the matmul backend in use).
+ * becomes unreachable first). Weights with a per-tensor scale take the fallback (im2col on the matmul backend in
+ * use).
  *
  * <p>Calls are serialised, as for {@link OneDnnMatmul}: oneDNN runs each on all cores while the Java pool waits.
  */
