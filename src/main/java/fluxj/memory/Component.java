@@ -28,7 +28,7 @@ public record Component(String name, Phase phase, long fileBytes, String storedD
 
     /** Bytes of the weights (and their copies) when fully resident in {@code dtype}. */
     public long weightBytes(WeightDtype dtype) {
-        if (dtype == WeightDtype.FP8 && convertible && !storedDtype.startsWith("F8")) {
+        if (shrinks(dtype)) {
             long matrixStored = matrixParams * bytesPerParam();
             return fileBytes - matrixStored + matrixParams + copyBytes;
         }
@@ -43,7 +43,12 @@ public record Component(String name, Phase phase, long fileBytes, String storedD
 
     /** Block bytes are almost all matrix weights, which FP8 stores in one byte per parameter. */
     private long shrunk(long bytes, WeightDtype dtype) {
-        return dtype == WeightDtype.FP8 && convertible && !storedDtype.startsWith("F8") ? bytes / bytesPerParam() : bytes;
+        return shrinks(dtype) ? bytes / bytesPerParam() : bytes;
+    }
+
+    /** Whether holding the weights as {@code dtype} makes them smaller: FP8 for a convertible, not yet FP8 model. */
+    private boolean shrinks(WeightDtype dtype) {
+        return dtype == WeightDtype.FP8 && convertible && !storedDtype.startsWith("F8");
     }
 
     /** This component with the activation memory of a particular run. */

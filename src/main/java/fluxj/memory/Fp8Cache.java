@@ -51,13 +51,12 @@ public final class Fp8Cache {
             return out;
         }
         Files.createDirectories(dir);
-        Map<String, Tensor> byName = new LinkedHashMap<>();
+        Map<String, Tensor> byName = ck.tensors();
         List<TensorSpec> specs = new ArrayList<>();
         Map<String, String> weightOfScale = new LinkedHashMap<>();
         for (var e : ck.tensors().entrySet()) {
             String name = e.getKey();
             Tensor t = e.getValue();
-            byName.put(name, t);
             if (converts(name, t)) {
                 specs.add(new TensorSpec(name, DType.F8_E4M3, t.shape()));
                 String scaleName = name.substring(0, name.length() - ".weight".length()) + ".scale_weight";

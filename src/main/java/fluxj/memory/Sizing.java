@@ -30,9 +30,10 @@ public final class Sizing {
     /** A component described from its checkpoint; streamable when it has repeated blocks and {@code streamable}. */
     public static Component component(String name, Phase phase, Checkpoint ck, long workspace, boolean streamable, boolean convertible) {
         BlockLayout layout = BlockLayout.of(ck);
-        return new Component(name, phase, tensorBytes(ck), dominantDtype(ck), matrixParams(ck), workspace,
+        long bytes = tensorBytes(ck);
+        return new Component(name, phase, bytes, dominantDtype(ck), matrixParams(ck), workspace,
                 streamable ? layout.largestBlockBytes() : 0, streamable ? layout.blocks().size() : 0,
-                streamable ? tensorBytes(ck) - layout.otherBytes() : 0, convertible);
+                streamable ? bytes - layout.otherBytes() : 0, convertible);
     }
 
     /**

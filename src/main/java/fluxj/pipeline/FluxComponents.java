@@ -44,7 +44,7 @@ final class FluxComponents {
 
             boolean dev = c.guidanceEmbed();
             Schedule schedule = f.schedulerConfig() != null ? Schedule.fromSchedulerConfig(f.schedulerConfig()) : Schedule.forModel(dev);
-            ModelInfo info = new ModelInfo(f.name(), ModelHash.of(f.transformerFiles()), dev, ae.latentChannels(), ModelInfo.t5MaxLengthFor(dev), schedule);
+            ModelInfo info = new ModelInfo(f.name(), ModelHash.lazy(f.transformerFiles()), dev, ae.latentChannels(), ModelInfo.t5MaxLengthFor(dev), schedule);
             ManagedModels models = new ManagedModels(f, transformer, clip, t5, ae, open, info.t5MaxLength());
             return new FluxPipeline.Parts(info, text(clipTok, models, t5Tok, info.t5MaxLength()), denoiser(models),
                     (z, h, w) -> models.vae().decode(z, h, w), models, models::close);

@@ -4,6 +4,7 @@ import fluxj.io.Json;
 
 import java.io.IOException;
 import java.io.InputStream;
+import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.MessageDigest;
@@ -12,6 +13,7 @@ import java.util.HexFormat;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.function.Supplier;
 
 /**
  * The "Model hash" of the PNG parameters: the first 10 hex digits of the SHA-256 of the transformer weights (for a
@@ -21,6 +23,28 @@ import java.util.Map;
  */
 public final class ModelHash {
     private ModelHash() {}
+
+    /**
+     * The hash of {@code files}, computed on first use and kept: a transformer outside the Hugging Face cache is read
+     * whole (tens of GB) the first time, which only a written PNG or a {@code --from} check needs, not loading or planning.
+     */
+    public static Supplier<String> lazy(List<Path> files) {
+        return new Supplier<>() {
+            private String hash;
+
+            @Override
+            public synchronized String get() {
+                if (hash == null) {
+                    try {
+                        hash = of(files);
+                    } catch (IOException e) {
+                        throw new UncheckedIOException(e);
+                    }
+                }
+                return hash;
+            }
+        };
+    }
 
     public static String of(List<Path> files) throws IOException {
         if (files.size() == 1) {
@@ -63,6 +87,11 @@ public final class ModelHash {
     }
 
     static String compute(List<Path> files) throws IOException {
+        return sha256(files).substring(0, 10);
+    }
+
+    /** The SHA-256 of the files' concatenation, in hex. */
+    static String sha256(List<Path> files) throws IOException {
         MessageDigest md;
         try {
             md = MessageDigest.getInstance("SHA-256");
@@ -75,6 +104,6 @@ public final class ModelHash {
                 for (int n; (n = in.read(buf)) > 0; ) md.update(buf, 0, n);
             }
         }
-        return HexFormat.of().formatHex(md.digest()).substring(0, 10);
+        return HexFormat.of().formatHex(md.digest());
     }
 }

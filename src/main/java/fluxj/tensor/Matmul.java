@@ -3,6 +3,8 @@ package fluxj.tensor;
 import fluxj.tensor.onednn.MatmulBackend;
 import fluxj.tensor.onednn.OneDnnMatmul;
 
+import java.util.Arrays;
+
 /**
  * {@code y[M,N] = x[M,K] * w[N,K]^T + bias[N]}: f32 activations times weights in their stored dtype, widened
  * inside the kernel, accumulated in f32. The one seam every linear layer and convolution goes through; the
@@ -29,7 +31,19 @@ public final class Matmul {
     public static void matmul(float[] x, int m, int k, Tensor w, float[] bias, float[] y) {
         validate(x, m, k, w, bias, y);
         if (m == 0 || w.rows() == 0) return;
+        if (k == 0) {
+            biasOnly(m, w.rows(), bias, y);
+            return;
+        }
         KERNEL.matmul(x, m, k, w, bias, y);
+    }
+
+    /** An empty inner dimension: every row of y is the bias (or zero), which no kernel need special-case. */
+    private static void biasOnly(int m, int n, float[] bias, float[] y) {
+        for (int r = 0; r < m; r++) {
+            if (bias == null) Arrays.fill(y, r * n, (r + 1) * n, 0f);
+            else System.arraycopy(bias, 0, y, r * n, n);
+        }
     }
 
     /** {@code y[i] = x * w[i]^T + bias[i]} for every i (bias[i] may be null): the same input times several weights. */
@@ -38,6 +52,10 @@ public final class Matmul {
                 + bias.length + " biases, " + y.length + " outputs");
         for (int i = 0; i < w.length; i++) validate(x, m, k, w[i], bias[i], y[i]);
         if (m == 0) return;
+        if (k == 0) {
+            for (int i = 0; i < w.length; i++) biasOnly(m, w[i].rows(), bias[i], y[i]);
+            return;
+        }
         KERNEL.matmul(x, m, k, w, bias, y);
     }
 

@@ -58,7 +58,7 @@ public final class AutoEncoder {
         if (h < 1 || w < 1 || z.length != n) throw new IllegalArgumentException("decode: latent holds " + z.length + " values, expected " + config.zChannels() + "x" + h + "x" + w);
         float[] x = new float[n];
         for (int i = 0; i < n; i++) x[i] = z[i] / config.scaleFactor() + config.shiftFactor();
-        if (tiling.applies(h, w, decodeBytes(h, w))) {
+        if (tiled(h, w)) {
             TiledDecoder td = tiledDecoder(h, w);
             LOG.log(System.Logger.Level.DEBUG, () -> "decoding " + h + "x" + w + " latent in " + tiling.tile() + "-pixel tiles"
                     + (td.wholeTrunk() ? "" : " (trunk tiled too)"));
@@ -85,6 +85,9 @@ public final class AutoEncoder {
     }
 
     /** Estimated peak bytes of activations of an untiled decode of an h x w latent. */
+    /** Whether {@link #decode} of an h x w latent goes in tiles (the tiling options and the untiled decode's size). */
+    private boolean tiled(int h, int w) { return tiling.applies(h, w, decodeBytes(h, w)); }
+
     public long decodeBytes(int h, int w) { return decoder.activationBytes(h, w); }
 
     /** Estimated peak bytes of a tiled decode of an h x w latent with this tiling's tile size (output included). */
@@ -107,7 +110,7 @@ public final class AutoEncoder {
      * untiled decode's, or the tiled decode's with its overlaps decoded once per tile.
      */
     public double plannedDecodeFlops(int h, int w) {
-        return tiling.applies(h, w, decodeBytes(h, w)) ? tiledDecoder(h, w).flops(h, w) : decodeFlops(h, w);
+        return tiled(h, w) ? tiledDecoder(h, w).flops(h, w) : decodeFlops(h, w);
     }
 
     /**
@@ -132,7 +135,7 @@ public final class AutoEncoder {
             most[0] = Math.max(most[0], conv.oneDnnSourceBytes(ch, cw));
             most[1] = Math.max(most[1], conv.oneDnnDestinationBytes(ch, cw));
         };
-        if (tiling.applies(h, w, decodeBytes(h, w))) {
+        if (tiled(h, w)) {
             tiledDecoder(h, w).convs(h, w, grow);
         } else {
             decoder.trunkConvs(h, w, grow);
@@ -152,6 +155,6 @@ public final class AutoEncoder {
 
     /** Estimated peak bytes of {@link #decode} of an h x w latent as the current tiling options decide it. */
     public long plannedDecodeBytes(int h, int w) {
-        return tiling.applies(h, w, decodeBytes(h, w)) ? tileBytes(h, w) : decodeBytes(h, w);
+        return tiled(h, w) ? tileBytes(h, w) : decodeBytes(h, w);
     }
 }

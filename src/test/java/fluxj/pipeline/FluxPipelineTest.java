@@ -19,7 +19,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** The pipeline's own logic (noise, packing, schedule, Euler, CFG, unpacking, 8-bit conversion) with fake models. */
 class FluxPipelineTest {
-    private static final ModelInfo SCHNELL = new ModelInfo("fake", "0000000000", false, 16, 256, Schedule.SCHNELL);
+    private static final ModelInfo SCHNELL = new ModelInfo("fake", () -> "0000000000", false, 16, 256, Schedule.SCHNELL);
     private static final Conditioning COND = new Conditioning(new float[4], 1, new float[4], List.of());
 
     @Test
@@ -99,7 +99,7 @@ class FluxPipelineTest {
 
     @Test
     void devModelsDefaultTo28ShiftedStepsWithGuidance() {
-        ModelInfo dev = new ModelInfo("fake-dev", "0000000000", true, 16, 512, Schedule.DEV);
+        ModelInfo dev = new ModelInfo("fake-dev", () -> "0000000000", true, 16, 512, Schedule.DEV);
         List<Float> times = new ArrayList<>();
         List<Float> guidances = new ArrayList<>();
         Denoiser d = (img, h, w, t, cond, g) -> {

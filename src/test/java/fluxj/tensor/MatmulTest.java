@@ -4,9 +4,11 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
 
+import java.util.Arrays;
 import java.util.Random;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -83,6 +85,23 @@ class MatmulTest {
         // Enough column blocks to split over threads, and few enough to split rows too.
         check(70, 70, 600, DType.BF16, 1f, true, 21);
         check(130, 40, 30, DType.F32, 1f, true, 22);
+    }
+
+    @Test
+    void emptyInnerDimensionGivesTheBiasWhateverTheRowCount() {
+        // k = 0: every output is the bias (or 0), on the kernels' small and blocked row paths alike; y starts dirty.
+        for (int m : new int[] {3, 100}) {
+            Tensor w = Weights.random(DType.BF16, 5, 0, 1f, new Random(1));
+            float[] bias = {1, 2, 3, 4, 5}, y = new float[m * 5], none = new float[m * 5];
+            Arrays.fill(y, Float.NaN);
+            Arrays.fill(none, Float.NaN);
+            Matmul.matmul(new float[0], m, 0, w, bias, y);
+            Matmul.matmul(new float[0], m, 0, new Tensor[] {w}, new float[][] {null}, new float[][] {none});
+            for (int i = 0; i < m * 5; i++) {
+                assertEquals(bias[i % 5], y[i], "with bias, m = " + m);
+                assertEquals(0f, none[i], "without bias, m = " + m);
+            }
+        }
     }
 
     @Test

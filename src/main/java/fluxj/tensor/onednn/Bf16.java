@@ -48,7 +48,7 @@ final class Bf16 {
             r = r.blend(0x7fc0, b.and(0x7fffffff).compare(VectorOperators.GT, 0x7f800000));
             r.convertShape(VectorOperators.I2S, S, 0).intoMemorySegment(out, (outIndex + i) * 2, ByteOrder.LITTLE_ENDIAN);
         }
-        for (; i < n; i++) out.set(I16_LE, (outIndex + i) * 2, round(x[from + i] * scale));
+        for (; i < n; i++) out.set(I16_LE, (outIndex + i) * 2, DType.floatToBf16(x[from + i] * scale));
     }
 
     /**
@@ -72,31 +72,20 @@ final class Bf16 {
             switch (dt) {
                 case F32 -> {
                     MemorySegment.copy(in, F32_LE, i0 * 4, f, 0, len);
-                    round(f, 0, len, buf);
+                    for (int i = 0; i < len; i++) buf[i] = DType.floatToBf16(f[i]);
                 }
                 case F16 -> {
                     MemorySegment.copy(in, I16_LE, i0 * 2, h, 0, len);
-                    for (int i = 0; i < len; i++) buf[i] = round(Float.float16ToFloat(h[i]));
+                    for (int i = 0; i < len; i++) buf[i] = DType.floatToBf16(Float.float16ToFloat(h[i]));
                 }
                 case F8_E4M3 -> lookup(in, i0, len, E4M3, buf);
                 case F8_E5M2 -> lookup(in, i0, len, E5M2, buf);
                 default -> {
-                    for (int i = 0; i < len; i++) buf[i] = round(dt.get(in, i0 + i));
+                    for (int i = 0; i < len; i++) buf[i] = DType.floatToBf16(dt.get(in, i0 + i));
                 }
             }
             MemorySegment.copy(buf, 0, out, I16_LE, c * 2, len);
         }
-    }
-
-    private static void round(float[] x, int from, int n, short[] out) {
-        for (int i = 0; i < n; i++) out[i] = round(x[from + i]);
-    }
-
-    /** Round to nearest even on the bit pattern; NaN stays a quiet NaN (the rounding add would carry it to inf). */
-    static short round(float f) {
-        int b = Float.floatToRawIntBits(f);
-        int r = (b + 0x7fff + ((b >>> 16) & 1)) >>> 16;
-        return (short) ((b & 0x7fffffff) > 0x7f800000 ? 0x7fc0 : r);
     }
 
     private static void lookup(MemorySegment in, long from, int n, short[] table, short[] out) {

@@ -55,8 +55,7 @@ public final class OneDnnAttention {
             Bf16.fromFloatsParallel(q, (long) lq * width, qs);
             Bf16.fromFloatsParallel(k, (long) lk * width, ks);
             Bf16.fromFloatsParallel(v, (long) lk * width, vs);
-            // Query rows in equal blocks so a block's scores stay within the bound (VAE attention at 1024x1024 has 16384 keys).
-            int blocks = (int) Math.min(lq, ((long) lq * lk * 4 - 1) / maxScoresBytes + 1), rows = (lq + blocks - 1) / blocks;
+            int rows = queryRows(lq, lk, maxScoresBytes);
             MemorySegment scores = SCORES.atLeast((long) rows * lk * 4), probs = PROBS.atLeast((long) rows * lk * 2);
             for (int q0 = 0; q0 < lq; q0 += rows) {
                 int m = Math.min(rows, lq - q0);
@@ -77,8 +76,14 @@ public final class OneDnnAttention {
     /** Bytes of the native buffers {@link #attention} keeps after lq queries over lk keys of {@code width} values. */
     public static long bufferBytes(int lq, int lk, int width) {
         if (lq == 0 || lk == 0) return 0;
-        int blocks = (int) Math.min(lq, ((long) lq * lk * 4 - 1) / MAX_SCORES_BYTES + 1), rows = (lq + blocks - 1) / blocks;
+        int rows = queryRows(lq, lk, MAX_SCORES_BYTES);
         return 2L * width * (lq + 2L * lk) + 4L * lq * width + 6L * rows * lk;
+    }
+
+    /** Query rows per block: equal blocks whose scores stay within the bound (VAE attention at 1024x1024 has 16384 keys). */
+    private static int queryRows(int lq, int lk, long maxScoresBytes) {
+        int blocks = (int) Math.min(lq, ((long) lq * lk * 4 - 1) / maxScoresBytes + 1);
+        return (lq + blocks - 1) / blocks;
     }
 
     private static Dnnl.Primitive[] primitives(Dnnl dnnl, int m, int lk, int width, int headDim) {

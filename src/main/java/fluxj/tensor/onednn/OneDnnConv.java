@@ -2,7 +2,6 @@ package fluxj.tensor.onednn;
 
 import fluxj.tensor.Conv2d;
 import fluxj.tensor.ConvKernel;
-import fluxj.tensor.DType;
 import fluxj.tensor.Parallel;
 import fluxj.tensor.Tensor;
 
@@ -192,7 +191,7 @@ public final class OneDnnConv implements ConvKernel {
         List<DnnlConv.Packed> list = packing.list();
         for (DnnlConv.Packed p : list) if (c.fits(p)) return p;
         MemorySegment ohwi;
-        if (weight.dtype() == DType.BF16 && weight.data().isNative()) {
+        if (OneDnnMatmul.inPlace(weight)) {
             ohwi = weight.data();
         } else {
             int rows = weight.rows();

@@ -78,11 +78,17 @@ public final class OneDnnMatmul implements MatmulKernel {
     /** The bf16 input, one row tile of f32 output, and the bf16 block of a narrowed weight (an upper bound). */
     @Override
     public long bufferBytes(int m, int k, int n) {
-        int tiles = (m + ROW_TILE - 1) / ROW_TILE, tile = tiles == 0 ? 0 : (m + tiles - 1) / tiles;
-        return 2L * m * k + 4L * tile * n + 2L * Math.min(n, BLOCK_ROWS) * k;
+        return 2L * m * k + 4L * rowTile(m) * n + 2L * Math.min(n, BLOCK_ROWS) * k;
     }
 
-    private static boolean inPlace(Tensor w) {
+    /** Rows per oneDNN call: equal tiles of at most ROW_TILE, so one primitive shape per product and no small remainder. */
+    private static int rowTile(int m) {
+        int tiles = (m + ROW_TILE - 1) / ROW_TILE;
+        return tiles == 0 ? 0 : (m + tiles - 1) / tiles;
+    }
+
+    /** A BF16 weight in native memory: oneDNN reads it where it is. */
+    static boolean inPlace(Tensor w) {
         return w.dtype() == DType.BF16 && w.data().isNative();
     }
 
@@ -111,8 +117,7 @@ public final class OneDnnMatmul implements MatmulKernel {
         try {
             MemorySegment src = SRC.atLeast((long) m * k * 2);
             Bf16.fromFloatsParallel(x, (long) m * k, src);
-            // Equal row tiles: one primitive shape per product, and no small remainder tile running at a lower rate.
-            int tiles = (m + ROW_TILE - 1) / ROW_TILE, tile = (m + tiles - 1) / tiles;
+            int tile = rowTile(m);
             for (int i = 0; i < w.length; i++) {
                 if (w[i].rows() > 0) product(dnnl, src, m, k, tile, w[i], bias[i], y[i]);
             }
