@@ -5,8 +5,10 @@ import fluxj.memory.BlockHook;
 import fluxj.tensor.Ops;
 
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.atomic.AtomicReference;
 
 /**
  * The FLUX.1 flow-matching transformer (BFL flux/model.py): img_in / txt_in projections, the conditioning vector
@@ -24,6 +26,14 @@ public final class FluxTransformer {
     private final List<SingleStreamBlock> singleBlocks;
     private final LastLayer finalLayer;
     private final Rope rope;
+    // Kept between forwards: every step of an image has the same sizes and positions. Each block overwrites the
+    // arrays before reading them (they already pass from block to block), so leftovers never leak into a result.
+    // Taken out while a forward runs, so a concurrent forward allocates its own.
+    private final AtomicReference<Workspace> spareWorkspace = new AtomicReference<>();
+    private final AtomicReference<Positions> positions = new AtomicReference<>();
+
+    /** The rotary angles of a token layout, by its position ids. */
+    private record Positions(float[] ids, Rope.Angles angles) {}
     private volatile BlockHook blockHook = BlockHook.NONE;
 
     private FluxTransformer(FluxConfig config, Weights w) {
@@ -100,9 +110,12 @@ public final class FluxTransformer {
         float[] ids = new float[len * axes];
         System.arraycopy(imgIds, 0, ids, 0, imgLen * axes);
         System.arraycopy(txtIds, 0, ids, imgLen * axes, txtLen * axes);
-        Rope.Angles pe = rope.angles(ids, len);
+        Positions known = positions.get();
+        if (known == null || !Arrays.equals(known.ids(), ids)) positions.set(known = new Positions(ids, rope.angles(ids, len)));
+        Rope.Angles pe = known.angles();
 
-        Workspace ws = Workspace.of(imgLen, txtLen, h, config.mlpHidden());
+        Workspace ws = spareWorkspace.getAndSet(null);
+        if (ws == null || !ws.fits(imgLen, txtLen, h)) ws = Workspace.of(imgLen, txtLen, h, config.mlpHidden());
         float[] x = new float[len * h];
         imgIn.forward(img, imgLen, x);
         float[] txtStream = txtIn.apply(txt, txtLen);
@@ -127,7 +140,14 @@ public final class FluxTransformer {
         }
         long t0 = System.nanoTime();
         float[] velocity = finalLayer.forward(x, imgLen, siluVec, ws);
+        spareWorkspace.set(ws);
         return new Timed(velocity, embed, doubleNanos, singleNanos, System.nanoTime() - t0);
+    }
+
+    /** Drops the activation arrays and angles kept between forwards (the denoising is over; the plan frees them). */
+    public void releaseWorkspace() {
+        spareWorkspace.set(null);
+        positions.set(null);
     }
 
     private static Embeddings.MlpEmbedder embedder(Weights w, String name, int in, int hidden) {

@@ -174,6 +174,7 @@ final class ManagedModels implements MemoryControl, AutoCloseable {
         // the next call).
         NativeBuffer.releaseAll();
         Conv2d.releaseScratch();
+        if (phase == Phase.DENOISE && flux.loaded()) flux.model.releaseWorkspace();
         if (plan != null && plan.keepAll()) return;
         switch (phase) {
             case ENCODE -> { clip.release(); t5.release(); }
