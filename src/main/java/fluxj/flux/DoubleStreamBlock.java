@@ -1,6 +1,5 @@
 package fluxj.flux;
 
-import fluxj.tensor.Attention;
 import fluxj.tensor.Ops;
 
 /**
@@ -45,10 +44,7 @@ record DoubleStreamBlock(Modulation imgMod, Modulation txtMod, Linear imgQkv, Li
         FluxKernels.copyRows(ws.txtK(), 0, txtLen, hidden, ws.k(), imgLen, hidden, 0);
         FluxKernels.copyRows(ws.txtV(), 0, txtLen, hidden, ws.v(), imgLen, hidden, 0);
 
-        Rope.apply(ws.q(), len, heads, pe);
-        Rope.apply(ws.k(), len, heads, pe);
-        int headDim = hidden / heads;
-        Attention.attention(ws.q(), ws.k(), ws.v(), len, len, heads, headDim, (float) (1 / Math.sqrt(headDim)), null, false, ws.attn());
+        FluxKernels.attention(ws, len, hidden, heads, pe);
 
         imgProj.forward(ws.attn(), imgLen, ws.proj());
         FluxKernels.addGated(img, ws.proj(), im[0].gate(), imgLen, hidden);

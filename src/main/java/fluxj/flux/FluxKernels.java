@@ -1,5 +1,6 @@
 package fluxj.flux;
 
+import fluxj.tensor.Attention;
 import fluxj.tensor.Parallel;
 import fluxj.tensor.VectorMath;
 import jdk.incubator.vector.FloatVector;
@@ -74,5 +75,16 @@ final class FluxKernels {
             int r1 = (int) ((long) (c + 1) * rows / chunks);
             for (int r = (int) ((long) c * rows / chunks); r < r1; r++) body.accept(r);
         });
+    }
+
+    /**
+     * The reference's {@code math.attention}: rotary positions on q and k, then scaled dot-product attention of the
+     * workspace's q, k, v [len, hidden] into its attn.
+     */
+    static void attention(Workspace ws, int len, int hidden, int heads, Rope.Angles pe) {
+        Rope.apply(ws.q(), len, heads, pe);
+        Rope.apply(ws.k(), len, heads, pe);
+        int headDim = hidden / heads;
+        Attention.attention(ws.q(), ws.k(), ws.v(), len, len, heads, headDim, (float) (1 / Math.sqrt(headDim)), null, false, ws.attn());
     }
 }

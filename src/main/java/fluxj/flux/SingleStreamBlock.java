@@ -1,6 +1,5 @@
 package fluxj.flux;
 
-import fluxj.tensor.Attention;
 import fluxj.tensor.Ops;
 
 /**
@@ -27,10 +26,7 @@ record SingleStreamBlock(Modulation modulation, Linear linear1, Linear linear2, 
         Ops.layerNorm(x, len, hidden, mod.onePlusScale(), mod.shift(), EPS, ws.norm());
         linear1.forward(ws.norm(), len, ws.q(), ws.k(), ws.v(), ws.mlp());
         norm.apply(ws.q(), ws.k(), len, heads);
-        Rope.apply(ws.q(), len, heads, pe);
-        Rope.apply(ws.k(), len, heads, pe);
-        int headDim = hidden / heads;
-        Attention.attention(ws.q(), ws.k(), ws.v(), len, len, heads, headDim, (float) (1 / Math.sqrt(headDim)), null, false, ws.attn());
+        FluxKernels.attention(ws, len, hidden, heads, pe);
 
         int width = hidden + mlpHidden;
         FluxKernels.copyRows(ws.attn(), 0, len, hidden, ws.cat(), 0, width, 0);
