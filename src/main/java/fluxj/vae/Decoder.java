@@ -142,27 +142,17 @@ public final class Decoder {
 
     /** Multiply-adds x 2 of {@link #trunk} on an h x w latent. */
     double trunkFlops(int h, int w) {
-        long hw = (long) h * w;
-        double f = (postQuantConv == null ? 0 : postQuantConv.flops(hw)) + convIn.flops(hw) + mid1.flops(h, w) + mid2.flops(h, w);
-        if (attn != null) f += attn.flops(h, w);
-        for (ResnetBlock b : up.get(config.levels() - 1)) f += b.flops(h, w);
-        return f;
+        double[] f = {attn == null ? 0 : attn.flops(h, w)};
+        // The decoder's convolutions keep their input's size (stride 1, same padding).
+        trunkConvs(h, w, (conv, ch, cw) -> f[0] += conv.flops((long) ch * cw));
+        return f[0];
     }
 
     /** Multiply-adds x 2 of {@link #upper} on h x w trunk features. */
     double upperFlops(int h, int w) {
-        double f = 0;
-        for (int level = config.levels() - 1; level >= 0; level--) {
-            if (level < config.levels() - 1) {
-                for (ResnetBlock b : up.get(level)) f += b.flops(h, w);
-            }
-            if (level > 0) {
-                h *= 2;
-                w *= 2;
-                f += upsample.get(level).flops((long) h * w);
-            }
-        }
-        return f + convOut.flops((long) h * w);
+        double[] f = {0};
+        upperConvs(h, w, (conv, ch, cw) -> f[0] += conv.flops((long) ch * cw));
+        return f[0];
     }
 
     /** A convolution of a decode and the size of the input it runs on. */

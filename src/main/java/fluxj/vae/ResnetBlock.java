@@ -43,12 +43,6 @@ record ResnetBlock(int in, int out, GroupNorm norm1, Conv conv1, GroupNorm norm2
         if (shortcut != null) use.at(shortcut, h, w);
     }
 
-    /** Multiply-adds x 2 of one run on h x w pixels: its convolutions. */
-    double flops(int h, int w) {
-        long hw = (long) h * w;
-        return conv1.flops(hw) + conv2.flops(hw) + (shortcut == null ? 0 : shortcut.flops(hw));
-    }
-
     /** Peak bytes of live activations while running on an [h*w, in] input (input included). */
     long peakBytes(int h, int w) {
         long hw = (long) h * w;
