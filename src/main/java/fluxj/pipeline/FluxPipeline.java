@@ -55,8 +55,27 @@ public final class FluxPipeline implements AutoCloseable {
         return parts.memory() == null ? null : parts.memory().prepare(resolve(request));
     }
 
-    /** Generates one image. */
+    /**
+     * Generates one image.
+     *
+     * @throws GenerationCancelledException when {@link ProgressListener#cancelled()} says so; the parts are then
+     *         released as the memory plan would release them at the end of the image
+     */
     public GenerationResult generate(GenerationRequest request, ProgressListener listener) {
+        try {
+            return run(request, listener);
+        } catch (GenerationCancelledException e) {
+            if (parts.memory() != null) for (Phase p : Phase.values()) parts.memory().done(p);
+            throw e;
+        }
+    }
+
+    private static void stage(ProgressListener listener, ProgressListener.Stage stage) {
+        if (listener.cancelled()) throw new GenerationCancelledException();
+        listener.stage(stage);
+    }
+
+    private GenerationResult run(GenerationRequest request, ProgressListener listener) {
         GenerationRequest r = resolve(request);
         ModelInfo info = model();
         MemoryControl memory = parts.memory();
@@ -67,7 +86,7 @@ public final class FluxPipeline implements AutoCloseable {
         }
         int h = r.height() / 16, w = r.width() / 16, c = info.latentChannels();
 
-        listener.stage(ProgressListener.Stage.ENCODING_PROMPT);
+        stage(listener, ProgressListener.Stage.ENCODING_PROMPT);
         Conditioning pos = condition(r.prompt(), listener);
         TrueCfg cfg = r.trueCfg() ? new TrueCfg(r.cfgScale(), r.intervalLo(), r.intervalHi()) : null;
         Conditioning neg = cfg == null ? null : condition(r.negativePrompt(), listener);
@@ -78,17 +97,20 @@ public final class FluxPipeline implements AutoCloseable {
         float guidance = r.guidance().floatValue();
         Denoiser d = parts.denoiser();
 
-        listener.stage(ProgressListener.Stage.DENOISING);
+        stage(listener, ProgressListener.Stage.DENOISING);
         long start = System.nanoTime();
         x = EulerSampler.sample(x, timesteps,
                 (z, t) -> d.velocity(z, h, w, t, pos, guidance),
                 neg == null ? null : (z, t) -> d.velocity(z, h, w, t, neg, guidance),
                 cfg,
-                (i, n, latent, guided) -> listener.step(new ProgressListener.Step(i, n, timesteps[i - 1], guided, System.nanoTime() - start, latent)));
+                (i, n, latent, guided) -> {
+                    listener.step(new ProgressListener.Step(i, n, timesteps[i - 1], guided, System.nanoTime() - start, latent));
+                    if (listener.cancelled()) throw new GenerationCancelledException();
+                });
 
         if (memory != null) memory.done(Phase.DENOISE);
 
-        listener.stage(ProgressListener.Stage.DECODING);
+        stage(listener, ProgressListener.Stage.DECODING);
         float[] image = parts.decoder().decode(Latents.unpack(x, c, h, w), 2 * h, 2 * w);
         if (memory != null) memory.done(Phase.DECODE);
         return new GenerationResult(RgbImage.fromDecoded(image, r.width(), r.height()), r, info.name(), info.hash());

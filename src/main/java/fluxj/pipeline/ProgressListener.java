@@ -25,4 +25,10 @@ public interface ProgressListener {
 
     /** Something the user should know (a truncated prompt, an option without effect). */
     default void warning(String message) {}
+
+    /**
+     * Asked before each stage and after each step: true stops the image there with
+     * {@link GenerationCancelledException} (a server's cancel or interrupt; the CLI never cancels).
+     */
+    default boolean cancelled() { return false; }
 }
