@@ -12,6 +12,7 @@ import fluxj.pipeline.ModelSource;
 import fluxj.pipeline.PngFiles;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
@@ -38,18 +39,8 @@ class GenerateCommand implements Callable<Integer> {
     @Option(names = "--model", paramLabel = "DIR|FILE|REPO_ID", description = {"A diffusers folder, a transformer .safetensors file, or a Hugging Face repo id",
             "(found in the Hugging Face cache or downloaded into it). Default: " + ModelSource.DEFAULT_REPO + "."})
     String model;
-    @Option(names = "--vae", paramLabel = "FILE", description = "VAE weights (ae.safetensors); default: the model's, or beside the transformer file.")
-    Path vae;
-    @Option(names = "--clip-l", paramLabel = "FILE", description = "CLIP-L text encoder weights; default: the model's, or clip_l.safetensors beside the transformer file.")
-    Path clipL;
-    @Option(names = "--t5", paramLabel = "FILE", description = "T5-XXL (or DistillT5) encoder weights; default: the model's, or t5xxl*.safetensors beside the transformer file.")
-    Path t5;
-    @Option(names = "--clip-tokenizer", paramLabel = "DIR", description = "CLIP tokenizer folder (vocab.json + merges.txt, or tokenizer.json).")
-    Path clipTokenizer;
-    @Option(names = "--t5-tokenizer", paramLabel = "DIR|FILE", description = "T5 tokenizer (spiece.model or its folder, or tokenizer.json).")
-    Path t5Tokenizer;
-    @Option(names = "--config", paramLabel = "FILE", description = "Sidecar JSON with flux_params / ae_params / clip_config / t5_config for files whose sizes break FLUX.1's constants.")
-    Path config;
+    @Mixin
+    ModelParts parts;
     @Option(names = "--width", paramLabel = "W", description = "Image width, a multiple of 16 (default " + GenerationRequest.DEFAULT_SIZE + ").")
     Integer width;
     @Option(names = "--height", paramLabel = "H", description = "Image height, a multiple of 16 (default " + GenerationRequest.DEFAULT_SIZE + ").")
@@ -102,7 +93,7 @@ class GenerateCommand implements Callable<Integer> {
         var out = spec.commandLine().getOut();
         Progress progress = new Progress(err, System.console() != null && System.console().isTerminal(), quiet);
         plan.notes().forEach(n -> progress.warning(n));
-        ModelSource source = ModelSource.of(plan.model()).withParts(vae, clipL, t5, clipTokenizer, t5Tokenizer, config);
+        ModelSource source = parts.source(plan.model());
         try (FluxPipeline pipeline = FluxPipeline.open(source, progress)) {
             if (planOnly()) {
                 MemoryPlan mp = pipeline.plan(pipeline.resolve(plan.request()));

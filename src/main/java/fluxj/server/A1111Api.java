@@ -1,0 +1,223 @@
+package fluxj.server;
+
+import fluxj.pipeline.GenerationRequest;
+import fluxj.pipeline.Infotext;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.time.Instant;
+import java.time.ZoneOffset;
+import java.time.format.DateTimeFormatter;
+import java.util.ArrayList;
+import java.util.Base64;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * The AUTOMATIC1111 / Forge web UI API ({@code /sdapi/v1}) in the shapes its clients parse (SillyTavern, Open
+ * WebUI, scripts): {@code txt2img} answers {@code images} (base64 PNGs with their parameters), {@code parameters}
+ * and {@code info} (a JSON string with the seeds and infotexts). As in Forge for FLUX, {@code cfg_scale} is true
+ * classifier-free guidance (1 = off) and {@code distilled_cfg_scale} the distilled guidance. Samplers and
+ * schedulers other than FLUX's Euler are accepted and run as Euler (the info says so).
+ */
+final class A1111Api {
+    private static final DateTimeFormatter STAMP = DateTimeFormatter.ofPattern("yyyyMMddHHmmss").withZone(ZoneOffset.UTC);
+    private final FluxServer server;
+    private final JobQueue queue;
+
+    A1111Api(FluxServer server) {
+        this.server = server;
+        this.queue = server.queue();
+    }
+
+    void register() {
+        String p = "/sdapi/v1/";
+        FluxServer.Api a = FluxServer.Api.A1111;
+        server.route("POST", p + "txt2img", a, false, this::txt2img);
+        server.route("GET", p + "progress", a, false, this::progress);
+        server.route("POST", p + "interrupt", a, false, c -> {
+            queue.interrupt();
+            c.json(200, Map.of());
+        });
+        server.route("POST", p + "skip", a, false, c -> {
+            queue.skip();
+            c.json(200, Map.of());
+        });
+        server.route("GET", p + "options", a, false, this::options);
+        server.route("POST", p + "options", a, false, this::setOptions);
+        server.route("GET", p + "sd-models", a, false, this::sdModels);
+        server.route("GET", p + "samplers", a, false, c -> c.json(200, List.of(Map.of("name", "Euler", "aliases", List.of("k_euler", "euler"), "options", Map.of()))));
+        server.route("GET", p + "schedulers", a, false, c -> c.json(200, List.of(scheduler())));
+        server.route("GET", p + "upscalers", a, false, c -> c.json(200, List.of(upscalerNone())));
+        server.route("GET", p + "sd-vae", a, false, c -> c.json(200, List.of()));
+        server.route("GET", p + "sd-modules", a, false, c -> c.json(200, List.of()));
+        server.route("GET", p + "latent-upscale-modes", a, false, c -> c.json(200, List.of()));
+    }
+
+    private static Map<String, Object> scheduler() {
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("name", "simple");
+        m.put("label", "Simple");
+        m.put("aliases", null);
+        m.put("default_rho", -1.0);
+        m.put("need_inner_model", false);
+        return m;
+    }
+
+    private static Map<String, Object> upscalerNone() {
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("name", "None");
+        m.put("model_name", null);
+        m.put("model_path", null);
+        m.put("model_url", null);
+        m.put("scale", 4.0);
+        return m;
+    }
+
+    /** The request of a txt2img (and img2img) body, and how many images. */
+    private JobSpec spec(Fields f) {
+        Limits limits = server.config().limits();
+        String prompt = f.string("prompt", "");
+        if (prompt.length() > OpenAiApi.MAX_PROMPT) throw ApiException.invalid("prompt", "is longer than " + OpenAiApi.MAX_PROMPT + " characters");
+        GenerationRequest.Builder b = GenerationRequest.builder(prompt)
+                .negativePrompt(f.string("negative_prompt", ""))
+                .size(JobSpec.side(f, "width", 512, limits), JobSpec.side(f, "height", 512, limits))
+                .steps(JobSpec.steps(f, "steps", limits))
+                .seed(JobSpec.seed(f, "seed"))
+                .guidance(f.number("distilled_cfg_scale", 0, 1000));
+        Double cfg = f.number("cfg_scale", 0, 100);
+        if (cfg != null) b.cfgScale(cfg);
+        long batch = orOne(f.integer("batch_size", 1, limits.maxImages())), iter = orOne(f.integer("n_iter", 1, limits.maxImages()));
+        if (batch * iter > limits.maxImages()) throw ApiException.invalid("n_iter", "batch_size x n_iter = " + batch * iter + " images; at most " + limits.maxImages() + " per request");
+        String ckpt = f.object("override_settings").string("sd_model_checkpoint", null);
+        String model = ckpt == null ? queue.models().current() : queue.models().require(ckpt, "override_settings.sd_model_checkpoint");
+        return new JobSpec(JobSpec.build(b), (int) (batch * iter), model);
+    }
+
+    private static long orOne(Long v) {
+        return v == null ? 1 : v;
+    }
+
+    private void txt2img(Call c) throws IOException {
+        Fields f = c.json();
+        Job job = queue.submit(spec(f));
+        OpenAiApi.awaitDone(job);
+        boolean send = !Boolean.FALSE.equals(f.bool("send_images"));
+        List<Object> images = new ArrayList<>();
+        if (send) {
+            for (Job.Output o : job.outputs()) images.add(Base64.getEncoder().encodeToString(Files.readAllBytes(queue.outputDir().resolve(o.file()))));
+        }
+        Map<String, Object> out = new LinkedHashMap<>();
+        out.put("images", images);
+        out.put("parameters", f.raw());
+        out.put("info", fluxj.io.Json.write(info(job)));
+        c.json(200, out);
+    }
+
+    /** A1111's {@code info}: the resolved parameters of the first image, the seeds and infotexts of all. */
+    private Map<String, Object> info(Job job) {
+        List<Job.Output> outs = job.outputs();
+        GenerationRequest r = job.spec.request();
+        Infotext first = outs.isEmpty() ? null : Infotext.parse(outs.getFirst().parameters());
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("prompt", r.prompt());
+        m.put("all_prompts", outs.stream().map(o -> (Object) r.prompt()).toList());
+        m.put("negative_prompt", r.negativePrompt());
+        m.put("all_negative_prompts", outs.stream().map(o -> (Object) r.negativePrompt()).toList());
+        m.put("seed", outs.isEmpty() ? r.seed() : outs.getFirst().seed());
+        m.put("all_seeds", outs.stream().map(o -> (Object) o.seed()).toList());
+        m.put("subseed", -1L);
+        m.put("all_subseeds", outs.stream().map(o -> (Object) (-1L)).toList());
+        m.put("subseed_strength", 0L);
+        m.put("width", (long) r.width());
+        m.put("height", (long) r.height());
+        m.put("sampler_name", "Euler");
+        m.put("scheduler", "simple");
+        m.put("cfg_scale", r.cfgScale());
+        m.put("distilled_cfg_scale", first == null ? (Object) r.guidance() : Double.valueOf(first.fields().get("Guidance")));
+        m.put("steps", first == null ? (Object) r.steps() : Long.valueOf(first.fields().get("Steps")));
+        m.put("batch_size", (long) job.spec.count());
+        m.put("restore_faces", false);
+        m.put("face_restoration_model", null);
+        m.put("sd_model_name", job.spec.model());
+        m.put("sd_model_hash", first == null ? null : first.fields().get("Model hash"));
+        m.put("sd_vae_name", null);
+        m.put("sd_vae_hash", null);
+        m.put("seed_resize_from_w", -1L);
+        m.put("seed_resize_from_h", -1L);
+        m.put("denoising_strength", null);
+        m.put("extra_generation_params", Map.of());
+        m.put("index_of_first_image", 0L);
+        m.put("infotexts", outs.stream().map(o -> (Object) o.parameters()).toList());
+        m.put("styles", List.of());
+        m.put("job_timestamp", STAMP.format(Instant.ofEpochMilli(job.created)));
+        m.put("clip_skip", 1L);
+        m.put("is_using_inpainting_conditioning", false);
+        m.put("version", Infotext.VERSION);
+        return m;
+    }
+
+    private void progress(Call c) throws IOException {
+        Job job = queue.running();
+        int waiting = queue.queued();
+        Map<String, Object> state = new LinkedHashMap<>();
+        state.put("skipped", job != null && job.skipPending());
+        state.put("interrupted", job != null && job.cancelRequested());
+        state.put("stopping_generation", false);
+        state.put("job", job == null ? "" : job.id);
+        state.put("job_count", (long) (waiting + (job == null ? 0 : 1)));
+        state.put("job_timestamp", job == null ? "0" : STAMP.format(Instant.ofEpochMilli(job.created)));
+        state.put("job_no", job == null ? 0L : (long) job.image());
+        state.put("sampling_step", job == null ? 0L : (long) job.step());
+        state.put("sampling_steps", job == null ? 0L : (long) job.steps());
+        boolean skipImage = "true".equalsIgnoreCase(c.query().get("skip_current_image"));
+        byte[] preview = job == null || skipImage ? null : job.preview();
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("progress", job == null ? 0.0 : job.fraction());
+        double eta = job == null ? 0 : job.etaSeconds();
+        m.put("eta_relative", Double.isNaN(eta) ? 0.0 : eta);
+        m.put("state", state);
+        m.put("current_image", preview == null ? null : Base64.getEncoder().encodeToString(preview));
+        m.put("textinfo", null);
+        m.put("current_task", job == null ? null : job.id);
+        c.json(200, m);
+    }
+
+    private void options(Call c) throws IOException {
+        Models models = queue.models();
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("sd_model_checkpoint", models.title(models.current()));
+        m.put("sd_checkpoint_hash", models.hash(models.current()));
+        m.put("sd_vae", "Automatic");
+        m.put("samples_format", "png");
+        m.put("CLIP_stop_at_last_layers", 1L);
+        m.put("eta_noise_seed_delta", 0L);
+        m.put("forge_additional_modules", List.of());
+        c.json(200, m);
+    }
+
+    /** Only {@code sd_model_checkpoint} means something here (it switches the model); other options are accepted and ignored. */
+    private void setOptions(Call c) throws IOException {
+        Fields f = c.json();
+        String ckpt = f.string("sd_model_checkpoint", null);
+        if (ckpt != null) queue.models().select(ckpt, "sd_model_checkpoint");
+        c.json(200, null);
+    }
+
+    private void sdModels(Call c) throws IOException {
+        Models models = queue.models();
+        List<Object> list = new ArrayList<>();
+        for (Models.Served s : models.served()) {
+            Map<String, Object> m = new LinkedHashMap<>();
+            m.put("title", models.title(s.name()));
+            m.put("model_name", s.name());
+            m.put("hash", models.hash(s.name()));
+            m.put("sha256", null);
+            m.put("filename", s.location());
+            m.put("config", null);
+            list.add(m);
+        }
+        c.json(200, list);
+    }
+}
