@@ -72,6 +72,9 @@ final class JobsApi {
 
     private void submit(Call c) throws IOException {
         Fields f = c.json();
+        for (String k : List.of("init_image", "mask", "strength")) {
+            if (f.has(k)) throw ApiException.invalid(k, "image conditions are not available in this build (text to image only)");
+        }
         String model = f.string("model", null);
         JobSpec spec = JobSpec.fromJson(f, null, server.config().limits());
         spec = new JobSpec(spec.request(), spec.count(), model == null ? queue.models().current() : queue.models().require(model, "model"));
