@@ -198,6 +198,7 @@ final class Job {
                 return new Event(status.json(), d);
             }
             if (status == Status.QUEUED) return new Event("queued", Map.of("id", id, "position", (long) position));
+            if (steps == 0) return new Event("started", Map.of("id", id));
         }
         Map<String, Object> d = progressJson();
         d.put("id", id);
