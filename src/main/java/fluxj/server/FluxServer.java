@@ -156,7 +156,7 @@ public final class FluxServer implements AutoCloseable {
             for (Route r : routes) {
                 Matcher rm = r.path().matcher(path);
                 if (!rm.matches()) continue;
-                if (r.method().equals(method) || (method.equals("HEAD") && r.method().equals("GET"))) {
+                if (r.method().equals(method)) {
                     found = r;
                     m = rm;
                     break;
