@@ -34,8 +34,8 @@ final class Conv {
         Tensor w = ck.get(name + ".weight");
         boolean ok = Arrays.equals(w.shape(), new long[]{cout, cin, kernel, kernel})
                 || (kernel == 1 && Arrays.equals(w.shape(), new long[]{cout, cin}));
-        if (!ok || !w.dtype().isFloat()) {
-            throw new ModelFormatException(w.source(), "tensor '" + w.name() + "' is " + w + ", expected a float ["
+        if (!ok || !w.dtype().isFloat() || w.dtype().isBlock()) {
+            throw new ModelFormatException(w.source(), "tensor '" + w.name() + "' is " + w + ", expected an unquantized float ["
                     + cout + ", " + cin + ", " + kernel + ", " + kernel + "] convolution weight");
         }
         float[] b = ck.find(name + ".bias").map(t -> t.expectShape(cout).toFloats()).orElse(null);
