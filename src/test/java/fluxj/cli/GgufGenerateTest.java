@@ -30,6 +30,22 @@ class GgufGenerateTest {
     }
 
     @Test
+    void inspectShowsTheModelAndBytesPerType() {
+        Run r = Cli.run("inspect", "--summary", Fixtures.model("flux1-tiny-gguf/flux1-g-schnell-Q4_K_S.gguf").toString());
+        assertEquals(0, r.code(), r.err());
+        assertTrue(r.out().contains("kind:       FLUX.1 transformer, schnell-type"), r.out());
+        assertTrue(r.out().contains("bytes:      F32 65,792 bytes (64.3 KiB), BF16 786,432 bytes (768.0 KiB), Q4_K 2,433,024 bytes (2.3 MiB)"), r.out());
+        assertTrue(r.out().contains("\"general.architecture\":\"flux\""), r.out());
+        r = Cli.run("inspect", Fixtures.model("flux1-tiny-gguf/t5-v1_1-tiny-encoder-Q8_0.gguf").toString());
+        assertEquals(0, r.code(), r.err());
+        assertTrue(r.out().contains("kind:       T5 encoder, d_model 64, 2 blocks, 2 heads"), r.out());
+        assertTrue(r.out().matches("(?s).*\\n  encoder\\.block\\.0\\.layer\\.0\\.SelfAttention\\.relative_attention_bias\\.weight +F16 +\\[32, 2]\\n.*"), r.out());
+        r = Cli.run("inspect", dir.resolve("missing.gguf").toString());
+        assertEquals(1, r.code());
+        assertTrue(r.err().contains("missing.gguf"), r.err());
+    }
+
+    @Test
     void everyPublicGgufCaseReachesItsThreshold() throws IOException {
         List<Map<String, Object>> cases = ggufCases();
         assertFalse(cases.isEmpty());
