@@ -123,7 +123,10 @@ final class JobQueue implements AutoCloseable {
 
     synchronized int queued() { return queue.size(); }
 
-    synchronized Job running() { return running; }
+    /** The job being worked on; null when idle, also in the moment between a job's end and the worker's next take. */
+    synchronized Job running() {
+        return running == null || running.status().finished() ? null : running;
+    }
 
     /** Cancels a job: a queued one leaves the queue, a running one stops after its current step. */
     Job cancel(String id) {

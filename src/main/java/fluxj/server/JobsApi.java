@@ -47,7 +47,8 @@ final class JobsApi {
         Map<String, Object> m = new LinkedHashMap<>();
         m.put("status", "ok");
         m.put("model", queue.models().current());
-        m.put("running", queue.running() == null ? null : queue.running().id);
+        Job running = queue.running();
+        m.put("running", running == null ? null : running.id);
         m.put("queued", (long) queue.queued());
         c.json(200, m);
     }

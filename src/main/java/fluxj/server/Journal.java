@@ -47,7 +47,7 @@ final class Journal {
             for (Path f : files) {
                 try {
                     jobs.add(read(Json.readObject(f), defaultModel, limits));
-                } catch (RuntimeException e) {
+                } catch (RuntimeException | IOException e) {
                     LOG.log(System.Logger.Level.WARNING, "ignoring the unreadable job file " + f + ": " + e.getMessage());
                 }
             }

@@ -176,6 +176,9 @@ class JobControlTest {
         Files.writeString(journal, j, StandardCharsets.UTF_8);
         Files.copy(dir.resolve(done + "-0.png"), dir.resolve(crashed + "-0.png"));
 
+        // a torn or foreign file in the journal is reported and skipped, not fatal
+        Files.writeString(dir.resolve(".jobs").resolve("garbage.json"), "{\"id\": ", StandardCharsets.UTF_8);
+
         gate.release(100);
         try (TestServer again = start(4)) {
             assertEquals("done", again.get("/fluxj/v1/jobs/" + done).json().get("status"));
