@@ -6,6 +6,7 @@ import fluxj.tensor.Tensor;
 
 import java.util.EnumMap;
 import java.util.Map;
+import java.util.function.Predicate;
 
 /** Turns a checkpoint and the run's sizes into the planner's {@link Component}s. */
 public final class Sizing {
@@ -34,6 +35,27 @@ public final class Sizing {
         return new Component(name, phase, bytes, dominantDtype(ck), matrixParams(ck), workspace,
                 streamable ? layout.largestBlockBytes() : 0, streamable ? layout.blocks().size() : 0,
                 streamable ? bytes - layout.otherBytes() : 0, convertible);
+    }
+
+    /**
+     * A component made of some of the checkpoint's tensors (those whose names {@code part} accepts), such as one
+     * half of the autoencoder: only the pages of those tensors are touched while it runs. Not streamable, not
+     * convertible.
+     */
+    public static Component part(String name, Phase phase, Checkpoint ck, Predicate<String> part) {
+        long bytes = 0, params = 0;
+        Map<DType, Long> byDtype = new EnumMap<>(DType.class);
+        for (var e : ck.tensors().entrySet()) {
+            if (!part.test(e.getKey())) continue;
+            Tensor t = e.getValue();
+            bytes += t.data().byteSize();
+            if (t.rank() >= 2) {
+                params += t.numel();
+                byDtype.merge(t.dtype(), t.data().byteSize(), Long::sum);
+            }
+        }
+        String dtype = byDtype.entrySet().stream().max(Map.Entry.comparingByValue()).map(e -> e.getKey().name()).orElse("F32");
+        return new Component(name, phase, bytes, dtype, params, 0, 0, 0, 0, false);
     }
 
     /**
