@@ -1,7 +1,9 @@
 package fluxj.memory;
 
 import fluxj.io.Checkpoint;
+import fluxj.tensor.Attention;
 import fluxj.tensor.DType;
+import fluxj.tensor.Matmul;
 import fluxj.tensor.Tensor;
 
 import java.util.EnumMap;
@@ -64,6 +66,14 @@ public final class Sizing {
      */
     public static long transformerWorkspace(int tokens, int hidden, int mlpHidden) {
         return 4L * tokens * (10L * hidden + 2L * mlpHidden) + (64L << 20);
+    }
+
+    /**
+     * Native bytes of the matmul backend's buffers for one transformer forward over {@code tokens} (oneDNN's, sized
+     * by the widest product and the attention; none for the Java kernel).
+     */
+    public static long transformerNative(int tokens, int hidden, int mlpHidden) {
+        return Matmul.kernel().bufferBytes(tokens, hidden + mlpHidden, 3 * hidden + mlpHidden) + Attention.bufferBytes(tokens, tokens, 1, hidden);
     }
 
     /** Heap for a text-encoder pass (T5 or CLIP): hidden states, q/k/v, the (gated) MLP and [heads, L, L] scores or bias. */

@@ -14,7 +14,6 @@ import fluxj.memory.Phase;
 import fluxj.memory.Planner;
 import fluxj.memory.Sizing;
 import fluxj.memory.WeightDtype;
-import fluxj.tensor.Attention;
 import fluxj.tensor.Conv2d;
 import fluxj.tensor.Matmul;
 import fluxj.tensor.MatmulKernel;
@@ -128,7 +127,7 @@ final class ManagedModels implements MemoryControl, AutoCloseable {
         MatmulKernel mm = Matmul.kernel();
         long clipNative = mm.bufferBytes(ModelInfo.CLIP_MAX_LENGTH, 4 * clipWidth, 4 * clipWidth);
         long t5Native = mm.bufferBytes(t5Length, Math.max(inner, t5Config.dFf()), Math.max(t5Config.dModel(), Math.max(inner, t5Config.dFf())));
-        long fluxNative = mm.bufferBytes(tokens, hidden + mlp, 3 * hidden + mlp) + Attention.bufferBytes(tokens, tokens, 1, hidden);
+        long fluxNative = Sizing.transformerNative(tokens, hidden, mlp);
         List<Component> parts = new ArrayList<>(List.of(
                 clipC.withWorkspace(Sizing.encoderWorkspace(ModelInfo.CLIP_MAX_LENGTH, clipWidth, clipWidth, 4 * clipWidth, clipWidth / 64) + clipNative),
                 t5C.withWorkspace(Sizing.encoderWorkspace(t5Length, t5Config.dModel(), inner, t5Config.dFf(), t5Config.heads()) + t5Native)));
