@@ -177,7 +177,8 @@ final class ManagedModels implements MemoryControl, AutoCloseable {
         if (phase == Phase.DENOISE && flux.loaded()) flux.model.releaseWorkspace();
         if (plan != null && plan.keepAll()) return;
         switch (phase) {
-            case ENCODE -> { clip.release(); t5.release(); }
+            // the VAE encoded the image conditions in this phase; it comes back to decode
+            case ENCODE -> { clip.release(); t5.release(); vae.release(); }
             case DENOISE -> flux.release();
             case DECODE -> vae.release();
         }
