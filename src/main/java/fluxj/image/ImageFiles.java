@@ -20,7 +20,7 @@ import java.util.Locale;
 /**
  * Input images (PNG, JPEG) read as the reference reads them, {@code Image.open(f).convert("RGB")}: the stored
  * samples themselves, no colour management; alpha dropped, not composited; grayscale replicated to R = G = B;
- * palette entries looked up; 16-bit samples cut to their high byte.
+ * palette entries looked up; 16-bit samples made 8-bit as Pillow does (see {@link #eightBits}).
  */
 public final class ImageFiles {
     /** The largest image read at all: FLUX's largest size, 16384 x 16384. */
@@ -69,6 +69,15 @@ public final class ImageFiles {
         }
     }
 
+    /**
+     * A sample as Pillow makes it 8 bits: 16-bit colour keeps its high byte (PNG raw mode RGB;16B), while 16-bit
+     * grayscale opens as an integer image whose conversion to RGB clips at 255.
+     */
+    private static int eightBits(int v, int bits, int colours) {
+        if (bits <= 8) return v;
+        return colours == 1 ? Math.min(v, 255) : v >> (bits - 8);
+    }
+
     /** The 8-bit RGB samples of a decoded image, as Pillow's {@code convert("RGB")} gives them. */
     static RgbImage toRgb(Path file, BufferedImage img) {
         int w = img.getWidth(), h = img.getHeight();
@@ -88,11 +97,10 @@ public final class ImageFiles {
         }
         int colours = cm.getNumColorComponents(), bits = cm.getComponentSize(0);
         if (colours != 1 && colours != 3) throw new IllegalArgumentException(file + ": an image with " + colours + " colour components (CMYK?); convert it to RGB");
-        int shift = Math.max(bits - 8, 0);
         for (int y = 0; y < h; y++) {
             for (int x = 0; x < w; x++) {
                 int p = (y * w + x) * 3;
-                for (int c = 0; c < 3; c++) rgb[p + c] = (byte) (r.getSample(x, y, colours == 1 ? 0 : c) >> shift);
+                for (int c = 0; c < 3; c++) rgb[p + c] = (byte) eightBits(r.getSample(x, y, colours == 1 ? 0 : c), bits, colours);
             }
         }
         return new RgbImage(w, h, rgb);
