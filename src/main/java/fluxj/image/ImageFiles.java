@@ -14,6 +14,7 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 
@@ -56,7 +57,11 @@ public final class ImageFiles {
                         throw new IllegalArgumentException(file + " is " + w + "x" + h + " pixels, more than the " + maxPixels
                                 + " pixels this run can hold; make it smaller first");
                     }
+                    // ImageIO decodes a cut-off JPEG with a warning and gray rows; Pillow refuses it ("image file is truncated")
+                    List<String> warnings = new ArrayList<>();
+                    reader.addIIOReadWarningListener((source, warning) -> warnings.add(warning));
                     img = reader.read(0);
+                    if (!warnings.isEmpty()) throw new IOException(String.join("; ", warnings));
                 } catch (IOException | RuntimeException e) {
                     if (e instanceof IllegalArgumentException a && a.getMessage().startsWith(file.toString())) throw a;
                     // ImageIO reports a cut-off or damaged file in many ways (EOF, inflater, Huffman errors): one message for all

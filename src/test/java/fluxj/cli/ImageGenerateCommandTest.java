@@ -142,6 +142,37 @@ class ImageGenerateCommandTest {
         assertFalse(Files.exists(out));
     }
 
+    @Test
+    void outpaintingExtendsTheImageAndRerunsFromItsRecord() throws IOException {
+        Map<String, Object> fill = ImageCases.byId("pi03_fill");
+        Path out = dir.resolve("wide.png"), again = dir.resolve("again.png");
+        List<String> args = without(without(without(ImageCases.cliArgs(fill, out), "--mask"), "--width"), "--height");
+        Run r = Cli.run(with(args, "--outpaint", "16,0,16,16"));
+        assertEquals(0, r.code(), r.err());
+        RgbImage img = PngFiles.readImage(out);
+        assertEquals(96, img.width()); // 64 + 16 + 16: the size follows from the padded image
+        assertEquals(80, img.height());
+        Infotext info = Infotext.parse(PngFiles.readParameters(out).orElseThrow());
+        assertEquals("16,0,16,16", info.fields().get("Outpaint"));
+        assertEquals(null, info.fields().get("Mask"));
+
+        List<String> from = new ArrayList<>(List.of("generate", "--from", out.toString(), "--output", again.toString(), "--quiet"));
+        from.addAll(args.subList(args.indexOf("--model"), args.indexOf("--steps"))); // the model and its parts, named again
+        r = Cli.run(from.toArray(String[]::new));
+        assertEquals(0, r.code(), r.err());
+        assertArrayEquals(img.rgb(), PngFiles.readImage(again).rgb());
+    }
+
+    @Test
+    void inputsOfAnotherSizeAreResizedAndSaidSo() throws IOException {
+        Path out = dir.resolve("small.png");
+        List<String> args = without(without(img2img(dir.resolve("init.png"), out), "--width"), "--height");
+        Run r = Cli.run(with(args, "--width", "48", "--height", "32"));
+        assertEquals(0, r.code(), r.err());
+        assertTrue(r.err().contains("resizing the init image") && r.err().contains("from 64x64 to 48x32 (Lanczos)"), r.err());
+        assertEquals(48, PngFiles.readImage(out).width());
+    }
+
     private static void expect(int code, String mention, String... args) {
         Run r = Cli.run(args);
         assertEquals(code, r.code(), r.err());

@@ -86,6 +86,17 @@ class ImageFilesTest {
         e = assertThrows(IOException.class, () -> ImageFiles.read(cut, ImageFiles.MAX_PIXELS));
         assertTrue(e.getMessage().startsWith(cut.toString()) && e.getMessage().contains("truncated"), e.getMessage());
 
+        Path jpg = dir.resolve("c.jpg");
+        var noisy = new java.awt.image.BufferedImage(64, 48, java.awt.image.BufferedImage.TYPE_INT_RGB);
+        java.util.Random rnd = new java.util.Random(3);
+        for (int y = 0; y < 48; y++) for (int x = 0; x < 64; x++) noisy.setRGB(x, y, rnd.nextInt());
+        javax.imageio.ImageIO.write(noisy, "jpeg", jpg.toFile()); // mostly scan data: the cut falls inside it
+        bytes = Files.readAllBytes(jpg);
+        Path cutJpg = dir.resolve("cut.jpg");
+        Files.write(cutJpg, Arrays.copyOf(bytes, bytes.length * 2 / 3));
+        e = assertThrows(IOException.class, () -> ImageFiles.read(cutJpg, ImageFiles.MAX_PIXELS));
+        assertTrue(e.getMessage().startsWith(cutJpg.toString()) && e.getMessage().contains("truncated"), e.getMessage());
+
         var big = assertThrows(IllegalArgumentException.class, () -> ImageFiles.read(png, 40 * 30 - 1));
         assertTrue(big.getMessage().contains("40x30"), big.getMessage());
     }
