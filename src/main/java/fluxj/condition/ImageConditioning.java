@@ -7,6 +7,7 @@ import fluxj.condition.ImageCondition.Inpaint;
 import fluxj.condition.ImageCondition.Outpaint;
 import fluxj.condition.ImageCondition.Reference;
 import fluxj.image.Lanczos;
+import fluxj.memory.ImageInputs;
 import fluxj.pipeline.LatentEncoder;
 import fluxj.pipeline.Latents;
 import fluxj.pipeline.RgbImage;
@@ -74,6 +75,25 @@ public final class ImageConditioning {
             }
         }
         if (refs && input != ModelInput.LATENT) throw new IllegalArgumentException("reference images need a Kontext (64-channel) model; this one is a " + input.label() + " model");
+    }
+
+    /**
+     * What {@code conditions} add to a {@code width x height} generation's memory: the sizes the encoder takes
+     * their images at (the target's, a reference's Kontext resolution) and the reference tokens.
+     */
+    public static ImageInputs memoryInputs(List<ImageCondition> conditions, int width, int height) {
+        List<ImageInputs.Size> encoded = new ArrayList<>();
+        int refTokens = 0;
+        for (ImageCondition c : conditions) {
+            if (c instanceof Reference r) {
+                int[] s = Kontext.preferredSize(r.image().width(), r.image().height());
+                encoded.add(new ImageInputs.Size(s[0], s[1]));
+                refTokens += (s[0] / 16) * (s[1] / 16);
+            } else {
+                encoded.add(new ImageInputs.Size(width, height));
+            }
+        }
+        return new ImageInputs(encoded, refTokens);
     }
 
     /** The image the generation starts from or fills, if any (at most one: see GenerationRequest). */

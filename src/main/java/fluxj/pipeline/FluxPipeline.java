@@ -1,6 +1,7 @@
 package fluxj.pipeline;
 
 import fluxj.condition.ImageConditioning;
+import fluxj.memory.ImageInputs;
 import fluxj.memory.MemoryPlan;
 import fluxj.memory.Phase;
 import fluxj.sampling.EulerSampler;
@@ -57,9 +58,18 @@ public final class FluxPipeline implements AutoCloseable {
         return b.build();
     }
 
-    /** The memory plan {@code request} would run under (nothing is loaded); null for parts without memory control. */
+    /**
+     * The memory plan {@code request} would run under, its image conditions included (nothing is loaded); null
+     * for parts without memory control.
+     */
     public MemoryPlan plan(GenerationRequest request) {
-        return parts.memory() == null ? null : parts.memory().prepare(resolve(request));
+        GenerationRequest r = resolve(request);
+        return plan(r, ImageConditioning.memoryInputs(r.conditions(), r.width(), r.height()));
+    }
+
+    /** As {@link #plan(GenerationRequest)} with input images of these sizes to encode and reference tokens. */
+    public MemoryPlan plan(GenerationRequest request, ImageInputs images) {
+        return parts.memory() == null ? null : parts.memory().prepare(resolve(request), images);
     }
 
     /**
@@ -74,7 +84,7 @@ public final class FluxPipeline implements AutoCloseable {
         ImageConditioning.check(r.conditions(), info.input());
         MemoryControl memory = parts.memory();
         if (memory != null) {
-            MemoryPlan plan = memory.prepare(r);
+            MemoryPlan plan = memory.prepare(r, ImageConditioning.memoryInputs(r.conditions(), r.width(), r.height()));
             listener.plan(plan);
             if (!plan.fits()) throw new IllegalStateException("the memory plan does not fit the budget:" + System.lineSeparator() + plan.render().stripTrailing());
         }
@@ -84,10 +94,12 @@ public final class FluxPipeline implements AutoCloseable {
         Conditioning pos = condition(r.prompt(), listener);
         TrueCfg cfg = r.trueCfg() ? new TrueCfg(r.cfgScale(), r.intervalLo(), r.intervalHi()) : null;
         Conditioning neg = cfg == null ? null : condition(r.negativePrompt(), listener);
+        if (memory != null) memory.done(Phase.ENCODE);
+
         // the schedule counts the target's tokens only, never the references'
         ImageConditioning images = ImageConditioning.prepare(r.conditions(), info.input(), parts.encoder(), r.width(), r.height(), c,
                 Latents.noise(r.seed(), c, r.height(), r.width()), info.schedule().timesteps(r.steps(), h * w), listener::warning);
-        if (memory != null) memory.done(Phase.ENCODE);
+        if (memory != null && !r.conditions().isEmpty()) memory.done(Phase.ENCODE_IMAGES);
 
         float[] x = images.start();
         float[] timesteps = images.timesteps();
