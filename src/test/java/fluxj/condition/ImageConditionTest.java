@@ -64,6 +64,17 @@ class ImageConditionTest {
     }
 
     @Test
+    void memoryPlanInputsFollowTheConditions() {
+        // a 64x64 target: the init image is encoded at the target's size, a 500x480 reference at 1024x1024 (4096 tokens)
+        var in = ImageConditioning.memoryInputs(List.of(new ImageCondition.InitImage(image(100, 70, 0, null), 0.5),
+                new ImageCondition.Reference(image(500, 480, 0, null)), new ImageCondition.Reference(image(1568, 672, 0, null))), 64, 64);
+        assertEquals(List.of(new fluxj.memory.ImageInputs.Size(64, 64), new fluxj.memory.ImageInputs.Size(1024, 1024),
+                new fluxj.memory.ImageInputs.Size(1568, 672)), in.encoded());
+        assertEquals(4096 + 98 * 42, in.referenceTokens());
+        assertEquals(0, ImageConditioning.memoryInputs(List.of(), 64, 64).encoded().size());
+    }
+
+    @Test
     void conflictingConditionsAreRefused() {
         SourceImage img = image(16, 16, 0, null);
         assertThrows(IllegalArgumentException.class, () -> GenerationRequest.builder("p")
