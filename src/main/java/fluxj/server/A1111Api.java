@@ -1,5 +1,7 @@
 package fluxj.server;
 
+import fluxj.condition.ImageCondition;
+import fluxj.condition.SourceImage;
 import fluxj.pipeline.GenerationRequest;
 import fluxj.pipeline.Infotext;
 
@@ -35,6 +37,7 @@ final class A1111Api {
         String p = "/sdapi/v1/";
         FluxServer.Api a = FluxServer.Api.A1111;
         server.route("POST", p + "txt2img", a, false, this::txt2img);
+        server.route("POST", p + "img2img", a, false, this::img2img);
         server.route("GET", p + "progress", a, false, this::progress);
         server.route("POST", p + "interrupt", a, false, c -> {
             queue.interrupt();
@@ -75,24 +78,29 @@ final class A1111Api {
         return m;
     }
 
-    /** The request of a txt2img (and img2img) body, and how many images. */
-    private JobSpec spec(Fields f) {
+    /**
+     * The request of a txt2img or img2img body, and how many images. Without width and height txt2img makes
+     * 512x512 as A1111 does, img2img the init image's size.
+     */
+    private JobSpec spec(Fields f, List<ImageCondition> conditions) {
         Limits limits = server.config().limits();
         String prompt = f.string("prompt", "");
         if (prompt.length() > OpenAiApi.MAX_PROMPT) throw ApiException.invalid("prompt", "is longer than " + OpenAiApi.MAX_PROMPT + " characters");
         GenerationRequest.Builder b = GenerationRequest.builder(prompt)
                 .negativePrompt(f.string("negative_prompt", ""))
-                .size(JobSpec.side(f, "width", 512, limits), JobSpec.side(f, "height", 512, limits))
+                .conditions(conditions)
                 .steps(JobSpec.steps(f, "steps", limits))
                 .seed(JobSpec.seed(f, "seed"))
                 .guidance(f.number("distilled_cfg_scale", 0, 1000));
+        if (conditions.isEmpty() || f.has("width")) b.width(JobSpec.side(f, "width", 512, limits));
+        if (conditions.isEmpty() || f.has("height")) b.height(JobSpec.side(f, "height", 512, limits));
         Double cfg = f.number("cfg_scale", 0, 100);
         if (cfg != null) b.cfgScale(cfg);
         long batch = orOne(f.integer("batch_size", 1, limits.maxImages())), iter = orOne(f.integer("n_iter", 1, limits.maxImages()));
         if (batch * iter > limits.maxImages()) throw ApiException.invalid("n_iter", "batch_size x n_iter = " + batch * iter + " images; at most " + limits.maxImages() + " per request");
         String ckpt = f.object("override_settings").string("sd_model_checkpoint", null);
         String model = ckpt == null ? queue.models().current() : queue.models().require(ckpt, "override_settings.sd_model_checkpoint");
-        return new JobSpec(JobSpec.build(b), (int) (batch * iter), model);
+        return new JobSpec(JobSpec.build(b, limits), (int) (batch * iter), model);
     }
 
     private static long orOne(Long v) {
@@ -101,7 +109,47 @@ final class A1111Api {
 
     private void txt2img(Call c) throws IOException {
         Fields f = c.json();
-        Job job = queue.submit(spec(f));
+        reply(c, f, server.submit(spec(f, List.of())));
+    }
+
+    /**
+     * img2img: {@code init_images} (one base64 image), {@code denoising_strength} (default 0.75, as A1111), and with
+     * {@code mask} (white = repaint) inpainting, or FLUX.1 Fill on a Fill model.
+     */
+    private void img2img(Call c) throws IOException {
+        Fields f = c.json();
+        List<?> inits = f.list("init_images");
+        if (inits == null || inits.isEmpty()) throw ApiException.invalid("init_images", "is required: a list with one base64 image");
+        if (inits.size() > 1 || !(inits.getFirst() instanceof String b64)) throw ApiException.invalid("init_images", "must be a list of one base64 image");
+        Long invert = f.integer("inpainting_mask_invert", 0, 1);
+        if (invert != null && invert == 1) throw ApiException.invalid("inpainting_mask_invert", "inverted masks are not supported: send the mask with white = repaint");
+        Double strength = f.number("denoising_strength", 0, 1);
+        double s = strength == null ? 0.75 : strength;
+        Uploads up = server.uploads();
+        SourceImage init = up.save("init_images", Uploads.base64("init_images", b64));
+        ImageCondition condition;
+        try {
+            String mask = f.string("mask", null);
+            condition = mask == null ? new ImageCondition.InitImage(init, s) : new ImageCondition.Inpaint(init, up.save("mask", Uploads.base64("mask", mask)), s);
+        } catch (IllegalArgumentException e) {
+            up.forget(init);
+            throw ApiException.invalid("mask", e.getMessage());
+        } catch (ApiException e) {
+            up.forget(init);
+            throw e;
+        }
+        JobSpec spec;
+        try {
+            spec = spec(f, List.of(condition));
+        } catch (ApiException e) {
+            up.forget(condition);
+            throw e;
+        }
+        reply(c, f, server.submit(spec));
+    }
+
+    /** Waits for the job and answers as A1111 does: the images, the request's parameters, the info string. */
+    private void reply(Call c, Fields f, Job job) throws IOException {
         OpenAiApi.awaitDone(job);
         boolean send = !Boolean.FALSE.equals(f.bool("send_images"));
         List<Object> images = new ArrayList<>();
@@ -110,7 +158,10 @@ final class A1111Api {
         }
         Map<String, Object> out = new LinkedHashMap<>();
         out.put("images", images);
-        out.put("parameters", f.raw());
+        Map<String, Object> parameters = new LinkedHashMap<>(f.raw());
+        parameters.remove("init_images");
+        parameters.remove("mask");
+        out.put("parameters", parameters);
         out.put("info", fluxj.io.Json.write(info(job)));
         c.json(200, out);
     }
@@ -146,16 +197,24 @@ final class A1111Api {
         m.put("sd_vae_hash", null);
         m.put("seed_resize_from_w", -1L);
         m.put("seed_resize_from_h", -1L);
-        m.put("denoising_strength", null);
+        m.put("denoising_strength", r.conditions().stream().map(A1111Api::strength).filter(java.util.Objects::nonNull).findFirst().orElse(null));
         m.put("extra_generation_params", Map.of());
         m.put("index_of_first_image", 0L);
         m.put("infotexts", outs.stream().map(o -> (Object) o.parameters()).toList());
         m.put("styles", List.of());
         m.put("job_timestamp", STAMP.format(Instant.ofEpochMilli(job.created)));
         m.put("clip_skip", 1L);
-        m.put("is_using_inpainting_conditioning", false);
+        m.put("is_using_inpainting_conditioning", r.conditions().stream().anyMatch(x -> x instanceof ImageCondition.Inpaint));
         m.put("version", Infotext.VERSION);
         return m;
+    }
+
+    private static Double strength(ImageCondition c) {
+        return switch (c) {
+            case ImageCondition.InitImage i -> i.strength();
+            case ImageCondition.Inpaint i -> i.strength();
+            default -> null;
+        };
     }
 
     private void progress(Call c) throws IOException {

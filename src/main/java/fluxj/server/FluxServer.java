@@ -57,13 +57,15 @@ public final class FluxServer implements AutoCloseable {
 
     private final Config config;
     private final JobQueue queue;
+    private final Uploads uploads;
     private final HttpServer http;
     private final ExecutorService threads = Executors.newVirtualThreadPerTaskExecutor();
     private final List<Route> routes = new ArrayList<>();
 
-    private FluxServer(Config config, JobQueue queue, HttpServer http) {
+    private FluxServer(Config config, JobQueue queue, Uploads uploads, HttpServer http) {
         this.config = config;
         this.queue = queue;
+        this.uploads = uploads;
         this.http = http;
     }
 
@@ -98,7 +100,9 @@ public final class FluxServer implements AutoCloseable {
             models.pipeline(models.current());
             queue = new JobQueue(models, c.outputDir(), c.queueSize(), c.limits(), c.settings());
             HttpServer http = HttpServer.create(new InetSocketAddress(addr, c.port()), 64);
-            FluxServer s = new FluxServer(c, queue, http);
+            // an input image may be larger than the largest output (it is resized), within reason
+            long maxInputPixels = 4L * c.limits().maxSide() * c.limits().maxSide();
+            FluxServer s = new FluxServer(c, queue, new Uploads(queue.outputDir().resolve(".jobs").resolve("inputs"), maxInputPixels), http);
             s.routes();
             http.createContext("/", s::dispatch);
             http.setExecutor(s.threads);
@@ -121,6 +125,21 @@ public final class FluxServer implements AutoCloseable {
     }
 
     JobQueue queue() { return queue; }
+
+    Uploads uploads() { return uploads; }
+
+    /**
+     * Submits a job; when it is refused (a full queue, a model that cannot take its images) the input images saved
+     * for it are deleted again.
+     */
+    Job submit(JobSpec spec) {
+        try {
+            return queue.submit(spec);
+        } catch (ApiException e) {
+            for (var c : spec.request().conditions()) uploads.forget(c);
+            throw e;
+        }
+    }
 
     Config config() { return config; }
 

@@ -1,6 +1,8 @@
 package fluxj.server;
 
+import fluxj.condition.ImageConditioning;
 import fluxj.pipeline.FluxPipeline;
+import fluxj.pipeline.ModelInfo;
 import fluxj.pipeline.GenerationCancelledException;
 import fluxj.pipeline.GenerationRequest;
 import fluxj.pipeline.GenerationResult;
@@ -80,6 +82,15 @@ final class JobQueue implements AutoCloseable {
 
     /** Accepts a job, or refuses it: 429 with Retry-After when the queue is full, 503 while shutting down. */
     synchronized Job submit(JobSpec spec) {
+        ModelInfo info = models.infoIfOpen(spec.model());
+        if (info != null) {
+            // what the model cannot take is refused now (400), not found out when the job runs
+            try {
+                ImageConditioning.check(spec.requestFor(info).conditions(), info.input());
+            } catch (IllegalArgumentException e) {
+                throw ApiException.invalid(null, e.getMessage());
+            }
+        }
         if (!accepting) throw new ApiException(503, null, "the server is shutting down", Map.of("Retry-After", "30"));
         if (queue.size() >= capacity) {
             long retry = Math.max(1, Math.round((Double.isNaN(secondsPerJob) ? 10 : secondsPerJob) * (queue.size() + 1)));
@@ -230,7 +241,7 @@ final class JobQueue implements AutoCloseable {
         String error = null;
         try {
             FluxPipeline pipeline = models.pipeline(job.spec.model());
-            GenerationRequest base = job.spec.request().toBuilder().memoryBudget(settings.memoryBudget()).weightDtype(settings.weightDtype()).build();
+            GenerationRequest base = job.spec.requestFor(pipeline.model()).toBuilder().memoryBudget(settings.memoryBudget()).weightDtype(settings.weightDtype()).build();
             for (int i = 0; i < job.spec.count(); i++) {
                 if (job.cancelRequested()) break;
                 String file = job.id + "-" + i + ".png";

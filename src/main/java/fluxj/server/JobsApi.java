@@ -1,5 +1,7 @@
 package fluxj.server;
 
+import fluxj.condition.ImageCondition;
+import fluxj.condition.SourceImage;
 import fluxj.io.Json;
 
 import java.io.IOException;
@@ -8,6 +10,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -73,15 +76,61 @@ final class JobsApi {
 
     private void submit(Call c) throws IOException {
         Fields f = c.json();
-        for (String k : List.of("init_image", "mask", "strength")) {
-            if (f.has(k)) throw ApiException.invalid(k, "image conditions are not available in this build (text to image only)");
-        }
         String model = f.string("model", null);
-        JobSpec spec = JobSpec.fromJson(f, null, server.config().limits());
-        spec = new JobSpec(spec.request(), spec.count(), model == null ? queue.models().current() : queue.models().require(model, "model"));
-        Job job = queue.submit(spec);
+        String name = model == null ? queue.models().current() : queue.models().require(model, "model");
+        JobSpec spec = JobSpec.fromJson(f, null, server.config().limits(), conditions(f), false);
+        Job job = server.submit(new JobSpec(spec.request(), spec.count(), name, false));
         c.ex.getResponseHeaders().set("Location", "/fluxj/v1/jobs/" + job.id);
         c.json(202, job.toJson(queue.position(job)));
+    }
+
+    /**
+     * The image conditions of a job request: {@code init_image} (img2img; with {@code mask}: inpainting, or Fill on a
+     * Fill model; with {@code outpaint} [left, top, right, bottom]: Fill outpainting), {@code strength},
+     * {@code ref_images} (Kontext) and {@code control_image}, each base64 or a data URL.
+     */
+    private List<ImageCondition> conditions(Fields f) throws IOException {
+        boolean init = f.has("init_image");
+        for (String k : List.of("mask", "strength", "outpaint")) {
+            if (f.has(k) && !init) throw ApiException.invalid(k, "needs init_image (the image it applies to)");
+        }
+        if (f.has("mask") && f.has("outpaint")) throw ApiException.invalid("outpaint", "makes its own mask: give mask or outpaint, not both");
+        Double strength = f.number("strength", 0, 1);
+        List<?> outpaint = f.list("outpaint");
+        int[] margins = null;
+        if (outpaint != null) {
+            if (outpaint.size() != 4 || !outpaint.stream().allMatch(v -> v instanceof Long l && l >= 0 && l <= server.config().limits().maxSide())) {
+                throw ApiException.invalid("outpaint", "must be [left, top, right, bottom], pixels between 0 and " + server.config().limits().maxSide());
+            }
+            margins = outpaint.stream().mapToInt(v -> ((Long) v).intValue()).toArray();
+        }
+        List<?> refs = f.list("ref_images");
+        if (refs != null && refs.size() > server.config().limits().maxImages()) throw ApiException.invalid("ref_images", "at most " + server.config().limits().maxImages() + " reference images");
+        Uploads up = server.uploads();
+        List<ImageCondition> out = new ArrayList<>();
+        try {
+            if (init) {
+                SourceImage image = up.save("init_image", Uploads.base64("init_image", f.requiredString("init_image")));
+                double s = strength == null ? JobSpec.DEFAULT_STRENGTH : strength;
+                if (margins != null) out.add(new ImageCondition.Outpaint(image, margins[0], margins[1], margins[2], margins[3]));
+                else if (f.has("mask")) out.add(new ImageCondition.Inpaint(image, up.save("mask", Uploads.base64("mask", f.requiredString("mask"))), s));
+                else out.add(new ImageCondition.InitImage(image, s));
+            }
+            if (refs != null) {
+                for (Object r : refs) {
+                    if (!(r instanceof String b64)) throw ApiException.invalid("ref_images", "must be a list of base64 images");
+                    out.add(new ImageCondition.Reference(up.save("ref_images", Uploads.base64("ref_images", b64))));
+                }
+            }
+            if (f.has("control_image")) out.add(new ImageCondition.Control(up.save("control_image", Uploads.base64("control_image", f.requiredString("control_image")))));
+        } catch (IllegalArgumentException e) {
+            out.forEach(up::forget);
+            throw ApiException.invalid(f.has("mask") ? "mask" : "init_image", e.getMessage());
+        } catch (ApiException e) {
+            out.forEach(up::forget);
+            throw e;
+        }
+        return out;
     }
 
     private void list(Call c) throws IOException {

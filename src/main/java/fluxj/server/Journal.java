@@ -56,14 +56,17 @@ final class Journal {
         return jobs;
     }
 
-    private static Job read(Map<String, Object> m, String defaultModel, Limits limits) {
+    private static Job read(Map<String, Object> m, String defaultModel, Limits limits) throws IOException {
         Fields f = new Fields(m);
         String id = f.requiredString("id");
         if (!JobQueue.ID.matcher(id).matches()) throw new IllegalArgumentException("bad job id '" + id + "'");
         // the journal holds what was accepted under the limits of that time: read it back without today's bounds
         Limits open = new Limits(Integer.MAX_VALUE / 2, Integer.MAX_VALUE / 2, Integer.MAX_VALUE / 2, limits.maxBodyBytes());
-        Job job = new Job(id, f.integer("seq", 0, Long.MAX_VALUE), JobSpec.fromJson(f.object("request"), defaultModel, open),
-                f.integer("created", 0, Long.MAX_VALUE));
+        Fields req = f.object("request");
+        List<?> conditions = req.list("conditions");
+        JobSpec spec = JobSpec.fromJson(req, defaultModel, open, conditions == null ? List.of() : JobSpec.conditionsFromJson(conditions),
+                Boolean.TRUE.equals(req.bool("edit")));
+        Job job = new Job(id, f.integer("seq", 0, Long.MAX_VALUE), spec, f.integer("created", 0, Long.MAX_VALUE));
         List<Job.Output> outputs = new ArrayList<>();
         List<?> outs = f.list("outputs");
         if (outs != null) {

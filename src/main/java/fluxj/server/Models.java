@@ -2,6 +2,7 @@ package fluxj.server;
 
 import fluxj.pipeline.FluxPipeline;
 import fluxj.pipeline.HubClient;
+import fluxj.pipeline.ModelInfo;
 import fluxj.pipeline.ModelSource;
 
 import java.io.IOException;
@@ -28,7 +29,8 @@ final class Models implements AutoCloseable {
     private final Map<String, String> hashes = new ConcurrentHashMap<>();
     private volatile String current;
     private FluxPipeline open;
-    private String openName;
+    private volatile String openName;
+    private volatile ModelInfo openInfo;
 
     Models(List<Served> served) {
         if (served.isEmpty()) throw new IllegalArgumentException("no model to serve");
@@ -105,7 +107,14 @@ final class Models implements AutoCloseable {
         openName = null;
         open = s.opener().open();
         openName = name;
+        openInfo = open.model();
         return open;
+    }
+
+    /** What model {@code name} is, when it is the open one (null otherwise: another is only known once opened). */
+    ModelInfo infoIfOpen(String name) {
+        ModelInfo info = openInfo;
+        return name.equals(openName) ? info : null;
     }
 
     @Override

@@ -1,5 +1,7 @@
 package fluxj.server;
 
+import fluxj.condition.ImageCondition;
+import fluxj.condition.SourceImage;
 import fluxj.pipeline.GenerationRequest;
 import fluxj.pipeline.PngFiles;
 import fluxj.pipeline.RgbImage;
@@ -39,6 +41,7 @@ final class OpenAiApi {
 
     void register() {
         server.route("POST", "/v1/images/generations", FluxServer.Api.OPENAI, false, this::generations);
+        server.route("POST", "/v1/images/edits", FluxServer.Api.OPENAI, false, this::edits);
         server.route("GET", "/v1/models", FluxServer.Api.OPENAI, false, this::models);
     }
 
@@ -54,6 +57,77 @@ final class OpenAiApi {
         int[] size = size(f.string("size", null), limits);
         String responseFormat = choice(f, "response_format", "b64_json", "b64_json", "url");
         String format = choice(f, "output_format", "png", "png", "jpeg", "jpg");
+        GenerationRequest.Builder b = builder(f, prompt, size, limits);
+        JobSpec spec = new JobSpec(JobSpec.build(b, limits), count(f, limits), model(f), false);
+        reply(c, server.submit(spec), prompt, responseFormat, format, size);
+    }
+
+    private static int count(Fields f, Limits limits) {
+        Long n = f.integer("n", 1, limits.maxImages());
+        return n == null ? 1 : n.intValue();
+    }
+
+    /** A served model by name; other names (dall-e-3, gpt-image-1) get the current model. */
+    private String model(Fields f) {
+        String model = queue.models().find(f.string("model", null));
+        return model == null ? queue.models().current() : model;
+    }
+
+    /**
+     * {@code POST /v1/images/edits} (multipart): {@code image} (or several {@code image[]}), {@code mask} (its
+     * transparent pixels are where to edit), {@code prompt} and the fields of generations, plus {@code strength}.
+     * With a mask: inpainting (FLUX.1 Fill on a Fill model); with a strength: img2img; otherwise the images are
+     * Kontext references on a dev model and the init image of an img2img (strength 0.8) on schnell. Without
+     * {@code size} the image's own size (rounded down to multiples of 16).
+     */
+    private void edits(Call c) throws IOException {
+        Limits limits = server.config().limits();
+        Multipart.Form form = Multipart.parse(c, limits.maxBodyBytes());
+        Fields f = Fields.of(form.fields());
+        String prompt = prompt(f);
+        List<Multipart.Upload> images = form.files("image", "image[]");
+        List<Multipart.Upload> masks = form.files("mask");
+        if (images.isEmpty()) throw ApiException.invalid("image", "is required: the image to edit, a PNG or JPEG file");
+        if (images.size() > limits.maxImages()) throw ApiException.invalid("image", "at most " + limits.maxImages() + " images");
+        if (masks.size() > 1) throw ApiException.invalid("mask", "give one mask");
+        Double strength = f.number("strength", 0, 1);
+        if ((!masks.isEmpty() || strength != null) && images.size() > 1) {
+            throw ApiException.invalid("image", "with a mask or a strength give one image (several images are Kontext references)");
+        }
+        String responseFormat = choice(f, "response_format", "b64_json", "b64_json", "url");
+        String format = choice(f, "output_format", "png", "png", "jpeg", "jpg");
+        Uploads up = server.uploads();
+        List<ImageCondition> conditions = new ArrayList<>();
+        List<SourceImage> sources = new ArrayList<>(); // every saved input, deleted again if the request is refused
+        boolean edit = masks.isEmpty() && strength == null;
+        try {
+            for (Multipart.Upload u : images) sources.add(up.save(u.field(), u.bytes()));
+            double s = strength == null ? JobSpec.DEFAULT_STRENGTH : strength;
+            if (!masks.isEmpty()) {
+                sources.add(up.saveOpenAiMask("mask", masks.getFirst().bytes()));
+                conditions.add(new ImageCondition.Inpaint(sources.getFirst(), sources.getLast(), s));
+            } else if (!edit) {
+                conditions.add(new ImageCondition.InitImage(sources.getFirst(), s));
+            } else {
+                for (SourceImage src : sources) conditions.add(new ImageCondition.Reference(src));
+            }
+            SourceImage first = sources.getFirst();
+            int[] size = f.has("size") ? size(f.string("size", null), limits)
+                    : new int[]{Math.clamp(first.width() / 16 * 16, 16, limits.maxSide() / 16 * 16), Math.clamp(first.height() / 16 * 16, 16, limits.maxSide() / 16 * 16)};
+            GenerationRequest.Builder b = builder(f, prompt, size, limits).conditions(conditions);
+            JobSpec spec = new JobSpec(JobSpec.build(b, limits), count(f, limits), model(f), edit);
+            reply(c, server.submit(spec), prompt, responseFormat, format, size);
+        } catch (IllegalArgumentException e) {
+            sources.forEach(up::forget);
+            throw ApiException.invalid("mask", e.getMessage());
+        } catch (ApiException e) {
+            sources.forEach(up::forget);
+            throw e;
+        }
+    }
+
+    /** The request fields shared by generations and edits. */
+    private static GenerationRequest.Builder builder(Fields f, String prompt, int[] size, Limits limits) {
         GenerationRequest.Builder b = GenerationRequest.builder(prompt).size(size[0], size[1])
                 .negativePrompt(f.string("negative_prompt", ""))
                 .steps(JobSpec.steps(f, "steps", limits))
@@ -61,11 +135,12 @@ final class OpenAiApi {
                 .guidance(f.number("guidance", 0, 1000));
         Double cfg = f.number("cfg_scale", 0, 100);
         if (cfg != null) b.cfgScale(cfg);
-        Long n = f.integer("n", 1, limits.maxImages());
-        String model = queue.models().find(f.string("model", null));
-        Job job = queue.submit(new JobSpec(JobSpec.build(b), n == null ? 1 : n.intValue(), model == null ? queue.models().current() : model));
-        awaitDone(job);
+        return b;
+    }
 
+    /** Waits for the job and answers with its images as OpenAI does. */
+    private void reply(Call c, Job job, String prompt, String responseFormat, String format, int[] size) throws IOException {
+        awaitDone(job);
         List<Object> data = new ArrayList<>();
         for (Job.Output o : job.outputs()) {
             Map<String, Object> d = new LinkedHashMap<>();

@@ -133,6 +133,16 @@ class WebPageTest {
         long painted = paintedPixels();
         assertTrue(painted > 50, "painted pixels: " + painted);
         screenshot("serve-page-mask.png");
+        // what Generate would send: the image and the painted mask (white strokes on black), both as PNG data URLs
+        @SuppressWarnings("unchecked")
+        java.util.Map<String, Object> request = (java.util.Map<String, Object>) ((JavascriptExecutor) driver).executeScript("return request()");
+        assertTrue(((String) request.get("init_image")).startsWith("data:image/png;base64,"), request.toString());
+        byte[] maskPng = java.util.Base64.getDecoder().decode(((String) request.get("mask")).substring("data:image/png;base64,".length()));
+        BufferedImage maskImage = javax.imageio.ImageIO.read(new java.io.ByteArrayInputStream(maskPng));
+        assertEquals(96, maskImage.getWidth());
+        int white = 0;
+        for (int y = 0; y < maskImage.getHeight(); y++) for (int x = 0; x < maskImage.getWidth(); x++) if ((maskImage.getRGB(x, y) & 0xffffff) == 0xffffff) white++;
+        assertEquals(painted, white, "the mask's white pixels are the painted ones");
         el("clear-mask").click();
         assertEquals(0L, paintedPixels());
         assertFalse(el("status").getAttribute("class").contains("error"), el("status").getText());

@@ -303,16 +303,21 @@ function setupMask() {
   });
 }
 
-/** The painted strokes as a black-and-white PNG: white = repaint. */
+/** The painted strokes as a black-and-white PNG: white = repaint (every touched pixel, the brush's soft edge too). */
 function maskPng() {
   const src = $('mask-canvas');
+  const painted = src.getContext('2d').getImageData(0, 0, src.width, src.height).data;
   const out = document.createElement('canvas');
   out.width = src.width;
   out.height = src.height;
   const ctx = out.getContext('2d');
-  ctx.fillStyle = '#000';
-  ctx.fillRect(0, 0, out.width, out.height);
-  ctx.drawImage(src, 0, 0);
+  const img = ctx.createImageData(out.width, out.height);
+  for (let i = 0; i < painted.length; i += 4) {
+    const v = painted[i + 3] > 0 ? 255 : 0;
+    img.data[i] = img.data[i + 1] = img.data[i + 2] = v;
+    img.data[i + 3] = 255;
+  }
+  ctx.putImageData(img, 0, 0);
   return out.toDataURL('image/png');
 }
 

@@ -1,0 +1,234 @@
+package fluxj.server;
+
+import fluxj.io.Json;
+import fluxj.pipeline.HubClient;
+import fluxj.pipeline.ModelSource;
+import fluxj.pipeline.RgbImage;
+import fluxj.testing.Fixtures;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import javax.imageio.ImageIO;
+import java.awt.image.BufferedImage;
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.net.http.HttpRequest;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Base64;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * Image-conditioned generation through every API on the image fixtures' inputs and tiny models: img2img and
+ * inpainting on schnell, Kontext and Fill on their models, each equal pixel for pixel (PSNR infinite) to what
+ * {@code fluxj generate} makes from the same files. (The parameters text differs in the input file names only.)
+ */
+class ImageApisTest {
+    @TempDir
+    static Path dir;
+    static TestServer server;
+    static Path single, kontext, fill;
+    static String kontextName, fillName;
+
+    @BeforeAll
+    static void start() throws IOException {
+        single = Fixtures.model("flux1-tiny-schnell-single");
+        kontext = Fixtures.model("flux1-tiny-image/flux1-kontext-dev.safetensors");
+        fill = Fixtures.model("flux1-tiny-image/flux1-fill-dev.safetensors");
+        List<ModelSource> sources = new ArrayList<>(List.of(ModelSource.of(TestServer.tinyModel().toString())));
+        for (Path p : List.of(kontext, fill)) {
+            sources.add(ModelSource.of(p.toString()).withParts(single.resolve("ae.safetensors"), single.resolve("clip_l.safetensors"),
+                    single.resolve("t5xxl_fp16.safetensors"), TestServer.tinyModel().resolve("tokenizer"), TestServer.tinyModel().resolve("tokenizer_2"), null));
+        }
+        Models models = Models.of(sources, HubClient.Listener.NONE);
+        kontextName = models.served().get(1).name();
+        fillName = models.served().get(2).name();
+        server = TestServer.start(TestServer.config(dir.resolve("out")), models);
+    }
+
+    @AfterAll
+    static void stop() {
+        if (server != null) server.close();
+    }
+
+    private static Path input(String c, String file) {
+        return Fixtures.caseDir(c).resolve(file);
+    }
+
+    /** The CLI's arguments for a single-file image model of the fixtures. */
+    private static String[] singleFileParts() {
+        return new String[]{"--vae", single.resolve("ae.safetensors").toString(), "--clip-l", single.resolve("clip_l.safetensors").toString(),
+                "--t5", single.resolve("t5xxl_fp16.safetensors").toString(), "--clip-tokenizer", TestServer.tinyModel().resolve("tokenizer").toString(),
+                "--t5-tokenizer", TestServer.tinyModel().resolve("tokenizer_2").toString()};
+    }
+
+    private static String[] concat(String[] a, String... b) {
+        List<String> l = new ArrayList<>(List.of(a));
+        l.addAll(List.of(b));
+        return l.toArray(String[]::new);
+    }
+
+    /** A multipart/form-data body of text fields and files. */
+    private static HttpRequest.Builder multipart(String path, Map<String, String> fields, Map<String, byte[]> files) {
+        String boundary = "fluxjtest" + System.nanoTime();
+        ByteArrayOutputStream body = new ByteArrayOutputStream();
+        fields.forEach((k, v) -> body.writeBytes(("--" + boundary + "\r\nContent-Disposition: form-data; name=\"" + k + "\"\r\n\r\n" + v + "\r\n").getBytes(StandardCharsets.UTF_8)));
+        files.forEach((k, v) -> {
+            String name = k.replaceAll("#.*", "");
+            body.writeBytes(("--" + boundary + "\r\nContent-Disposition: form-data; name=\"" + name + "\"; filename=\"" + name + ".png\"\r\nContent-Type: image/png\r\n\r\n").getBytes(StandardCharsets.UTF_8));
+            body.writeBytes(v);
+            body.writeBytes("\r\n".getBytes(StandardCharsets.UTF_8));
+        });
+        body.writeBytes(("--" + boundary + "--\r\n").getBytes(StandardCharsets.UTF_8));
+        return HttpRequest.newBuilder(server.uri(path)).header("Content-Type", "multipart/form-data; boundary=" + boundary)
+                .POST(HttpRequest.BodyPublishers.ofByteArray(body.toByteArray()));
+    }
+
+    private static byte[] openAiImage(TestServer.Response r) {
+        assertEquals(200, r.status(), r.text());
+        return TestServer.b64(((Map<?, ?>) ((List<?>) r.json().get("data")).getFirst()).get("b64_json"));
+    }
+
+    private static void assertSamePixels(TestServer.CliImage cli, byte[] png) throws IOException {
+        assertEquals(Double.POSITIVE_INFINITY, TestServer.png(png).psnr(cli.image()), "PSNR against the CLI's image");
+    }
+
+    private static String b64(Path p) throws IOException {
+        return Base64.getEncoder().encodeToString(Files.readAllBytes(p));
+    }
+
+    @Test
+    void img2imgThroughOpenAiEditsEqualsTheCli() throws IOException {
+        String prompt = "a watercolor landscape with a red barn and a windmill";
+        Path init = input("pi01_img2img_schnell", "init.png");
+        TestServer.CliImage cli = TestServer.cli(dir, TestServer.tinyModel(), prompt, 64, 101, 4, "--init-image", init.toString(), "--strength", "0.6");
+        byte[] png = openAiImage(server.send(multipart("/v1/images/edits",
+                Map.of("prompt", prompt, "strength", "0.6", "seed", "101", "steps", "4"), Map.of("image", Files.readAllBytes(init)))));
+        assertSamePixels(cli, png);
+        Map<String, String> fields = fluxj.pipeline.Infotext.parse(TestServer.parameters(png)).fields();
+        assertEquals("0.6", fields.get("Denoising strength"));
+
+        // on schnell an image without mask or strength is img2img at the CLI's default strength
+        TestServer.CliImage byDefault = TestServer.cli(dir, TestServer.tinyModel(), prompt, 64, 101, 4, "--init-image", init.toString());
+        assertSamePixels(byDefault, openAiImage(server.send(multipart("/v1/images/edits",
+                Map.of("prompt", prompt, "seed", "101", "steps", "4", "size", "64x64"), Map.of("image[]", Files.readAllBytes(init))))));
+    }
+
+    @Test
+    @SuppressWarnings("unchecked")
+    void inpaintingThroughA1111Img2imgAndTheJobsApiEqualsTheCli() throws Exception {
+        String prompt = "a bouquet of yellow tulips in a glass vase";
+        Path init = input("pi02_inpaint_schnell", "init.png"), mask = input("pi02_inpaint_schnell", "mask.png");
+        TestServer.CliImage cli = TestServer.cli(dir, TestServer.tinyModel(), prompt, 64, 102, 4,
+                "--init-image", init.toString(), "--mask", mask.toString(), "--strength", "0.75");
+        Map<String, Object> body = new LinkedHashMap<>();
+        body.put("prompt", prompt);
+        body.put("init_images", List.of("data:image/png;base64," + b64(init)));
+        body.put("mask", b64(mask));
+        body.put("seed", 102L);
+        body.put("steps", 4L);
+        body.put("mask_blur", 4L);
+        body.put("inpainting_fill", 1L);
+        TestServer.Response r = server.post("/sdapi/v1/img2img", Json.write(body));
+        assertEquals(200, r.status(), r.text());
+        assertSamePixels(cli, TestServer.b64(((List<?>) r.json().get("images")).getFirst()));
+        Map<String, Object> info = (Map<String, Object>) Json.parse((String) r.json().get("info"));
+        assertEquals(0.75, info.get("denoising_strength"));
+        assertEquals(true, info.get("is_using_inpainting_conditioning"));
+        assertTrue(!((Map<?, ?>) r.json().get("parameters")).containsKey("init_images"), "the echo leaves the images out");
+
+        Map<String, Object> job = new LinkedHashMap<>(Map.of("prompt", prompt, "init_image", b64(init), "mask", "data:image/png;base64," + b64(mask),
+                "strength", 0.75, "seed", 102L, "steps", 4L));
+        r = server.post("/fluxj/v1/jobs", Json.write(job));
+        assertEquals(202, r.status(), r.text());
+        Map<String, Object> done = server.awaitStatus((String) r.json().get("id"), "done");
+        assertEquals(64L, ((Map<?, ?>) done.get("request")).get("width"), "the size comes from the image");
+        String url = (String) ((Map<?, ?>) ((List<?>) done.get("outputs")).getFirst()).get("url");
+        assertSamePixels(cli, server.get(url).body());
+    }
+
+    @Test
+    void kontextAndFillModelsTakeTheImagesOfAnEditAsTheirKind() throws IOException {
+        // a 64x64 reference keeps the test quick (the fixture's is 1024x1024, a large encode for the CLI and the server alike)
+        String prompt = "make the sky purple and add a small red boat";
+        Path ref = input("pi01_img2img_schnell", "init.png");
+        TestServer.CliImage kontextCli = TestServer.cli(dir, kontext, prompt, 64, 104, 4,
+                concat(singleFileParts(), "--ref-image", ref.toString(), "--guidance", "2.5"));
+        byte[] png = openAiImage(server.send(multipart("/v1/images/edits", Map.of("prompt", prompt, "model", kontextName,
+                "size", "64x64", "seed", "104", "steps", "4", "guidance", "2.5"), Map.of("image", Files.readAllBytes(ref)))));
+        assertSamePixels(kontextCli, png);
+
+        String cup = "a white paper cup on a wooden table";
+        Path init = input("pi03_fill", "init.png"), mask = input("pi03_fill", "mask.png");
+        TestServer.CliImage fillCli = TestServer.cli(dir, fill, cup, 64, 103, 4,
+                concat(singleFileParts(), "--init-image", init.toString(), "--mask", mask.toString(), "--guidance", "30"));
+        Map<String, byte[]> files = new LinkedHashMap<>();
+        files.put("image", Files.readAllBytes(init));
+        files.put("mask", Files.readAllBytes(mask));
+        png = openAiImage(server.send(multipart("/v1/images/edits", Map.of("prompt", cup, "model", fillName,
+                "seed", "103", "steps", "4", "guidance", "30"), files)));
+        assertSamePixels(fillCli, png);
+
+        // the Fill model is open now: what it cannot take is refused before queueing, naming the problem
+        TestServer.Response r = server.post("/v1/images/generations", Json.write(Map.of("prompt", cup, "model", fillName, "size", "64x64")));
+        assertEquals(400, r.status(), r.text());
+        assertTrue(((String) ((Map<?, ?>) r.json().get("error")).get("message")).contains("Fill"), r.text());
+    }
+
+    @Test
+    void anOpenAiMaskEditsWhereItIsTransparent() throws IOException {
+        BufferedImage m = new BufferedImage(32, 16, BufferedImage.TYPE_INT_ARGB);
+        for (int y = 0; y < 16; y++) for (int x = 0; x < 32; x++) m.setRGB(x, y, x < 8 ? 0x00000000 : 0xff102030);
+        ByteArrayOutputStream bytes = new ByteArrayOutputStream();
+        ImageIO.write(m, "png", bytes);
+        RgbImage mask = server.server.uploads().saveOpenAiMask("mask", bytes.toByteArray()).pixels();
+        for (int x = 0; x < 32; x++) assertEquals(x < 8 ? 255 : 0, mask.rgb()[3 * x] & 0xff, "x " + x);
+    }
+
+    @Test
+    void badImageRequestsAre400NamingTheField() throws IOException {
+        Path inputs = dir.resolve("out").resolve(".jobs").resolve("inputs");
+        long before;
+        try (var files = Files.list(inputs)) {
+            before = files.count();
+        }
+        Map<HttpRequest.Builder, String> bad = new LinkedHashMap<>();
+        bad.put(multipart("/v1/images/edits", Map.of("prompt", "x"), Map.of()), "image");
+        bad.put(multipart("/v1/images/edits", Map.of("prompt", "x"), Map.of("image", "not an image".getBytes(StandardCharsets.UTF_8))), "image");
+        bad.put(multipart("/v1/images/edits", Map.of("prompt", "x", "strength", "2"), Map.of("image", Files.readAllBytes(input("pi01_img2img_schnell", "init.png")))), "strength");
+        Map<String, byte[]> mismatched = new LinkedHashMap<>();
+        mismatched.put("image", Files.readAllBytes(input("pi01_img2img_schnell", "init.png")));
+        BufferedImage small = new BufferedImage(16, 16, BufferedImage.TYPE_BYTE_GRAY);
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        ImageIO.write(small, "png", out);
+        mismatched.put("mask", out.toByteArray());
+        bad.put(multipart("/v1/images/edits", Map.of("prompt", "x"), mismatched), "mask");
+        bad.put(HttpRequest.newBuilder(server.uri("/v1/images/edits")).header("Content-Type", "application/json").POST(HttpRequest.BodyPublishers.ofString("{\"prompt\": \"x\"}")), null);
+        bad.put(HttpRequest.newBuilder(server.uri("/v1/images/edits")).header("Content-Type", "multipart/form-data; boundary=zzz").POST(HttpRequest.BodyPublishers.ofString("--zzz\r\ngarbage")), null);
+        bad.forEach((req, field) -> {
+            TestServer.Response r = server.send(req);
+            assertEquals(400, r.status(), r.text());
+            assertEquals(field, ((Map<?, ?>) r.json().get("error")).get("param"), r.text());
+        });
+        TestServer.Response r = server.post("/sdapi/v1/img2img", "{\"prompt\": \"x\"}");
+        assertEquals(400, r.status());
+        assertTrue(((String) r.json().get("detail")).contains("init_images"), r.text());
+        r = server.post("/fluxj/v1/jobs", "{\"prompt\": \"x\", \"mask\": \"AAAA\"}");
+        assertEquals("mask", ((Map<?, ?>) r.json().get("error")).get("field"), r.text());
+        r = server.post("/fluxj/v1/jobs", "{\"prompt\": \"x\", \"init_image\": \"%%%\"}");
+        assertEquals("init_image", ((Map<?, ?>) r.json().get("error")).get("field"), r.text());
+        // nothing of the refused requests stays behind
+        try (var files = Files.list(inputs)) {
+            assertEquals(before, files.count());
+        }
+    }
+}
