@@ -52,7 +52,19 @@ public final class FluxPipeline implements AutoCloseable {
 
     /** The memory plan {@code request} would run under (nothing is loaded); null for parts without memory control. */
     public MemoryPlan plan(GenerationRequest request) {
-        return parts.memory() == null ? null : parts.memory().prepare(resolve(request));
+        if (parts.memory() == null) return null;
+        applyLoras(request, w -> {});
+        return parts.memory().prepare(resolve(request));
+    }
+
+    /** The request's LoRAs on the model parts; prompts encoded before a text-encoder LoRA changed are forgotten. */
+    private void applyLoras(GenerationRequest r, java.util.function.Consumer<String> warnings) {
+        MemoryControl memory = parts.memory();
+        if (memory == null) {
+            if (!r.loras().isEmpty()) throw new IllegalArgumentException("this pipeline's model parts take no LoRA");
+            return;
+        }
+        if (memory.applyLoras(r.loras(), warnings)) recentPrompts.clear();
     }
 
     /** Generates one image. */
@@ -60,6 +72,7 @@ public final class FluxPipeline implements AutoCloseable {
         GenerationRequest r = resolve(request);
         ModelInfo info = model();
         MemoryControl memory = parts.memory();
+        applyLoras(r, listener::warning);
         if (memory != null) {
             MemoryPlan plan = memory.prepare(r);
             listener.plan(plan);

@@ -1,6 +1,9 @@
 package fluxj.pipeline;
 
+import fluxj.lora.LoraRef;
 import fluxj.memory.WeightDtype;
+
+import java.util.List;
 
 import java.util.Objects;
 
@@ -14,10 +17,11 @@ import java.util.Objects;
  * @param intervalLo      guidance applies to steps whose start time t satisfies lo &lt; t &lt;= hi (t in [0,1], 1 = noise)
  * @param memoryBudget    bytes of memory the engine may use for weights and activations; 0 = no limit
  * @param weightDtype     how to hold the transformer weights; null = not chosen (stored, unless the memory budget needs FP8)
+ * @param loras           LoRA files with their strengths, applied in order (none: the model as stored)
  */
 public record GenerationRequest(String prompt, String negativePrompt, int width, int height, Integer steps, Long seed,
                                 Double guidance, double cfgScale, double intervalLo, double intervalHi,
-                                long memoryBudget, WeightDtype weightDtype) {
+                                long memoryBudget, WeightDtype weightDtype, List<LoraRef> loras) {
     public static final int DEFAULT_SIZE = 1024;
     public static final double DEFAULT_GUIDANCE = 3.5;
 
@@ -33,6 +37,7 @@ public record GenerationRequest(String prompt, String negativePrompt, int width,
             throw new IllegalArgumentException("guidance interval must satisfy 0 <= LO < HI <= 1 (flow-matching time t, 1 = pure noise), got " + intervalLo + "," + intervalHi);
         }
         if (memoryBudget < 0) throw new IllegalArgumentException("memory budget must not be negative");
+        loras = List.copyOf(loras);
     }
 
     /** Width and height must be positive multiples of 16 (8x VAE downsampling, then 2x2 patches). */
@@ -59,6 +64,7 @@ public record GenerationRequest(String prompt, String negativePrompt, int width,
         b.intervalHi = intervalHi;
         b.memoryBudget = memoryBudget;
         b.weightDtype = weightDtype;
+        b.loras = loras;
         return b;
     }
 
@@ -93,6 +99,7 @@ public record GenerationRequest(String prompt, String negativePrompt, int width,
         private double cfgScale = 1.0, intervalLo = 0.0, intervalHi = 1.0;
         private long memoryBudget;
         private WeightDtype weightDtype;
+        private List<LoraRef> loras = List.of();
 
         private Builder(String prompt) { this.prompt = prompt; }
 
@@ -108,10 +115,11 @@ public record GenerationRequest(String prompt, String negativePrompt, int width,
         public Builder guidanceInterval(double lo, double hi) { intervalLo = lo; intervalHi = hi; return this; }
         public Builder memoryBudget(long bytes) { memoryBudget = bytes; return this; }
         public Builder weightDtype(WeightDtype d) { weightDtype = d; return this; }
+        public Builder loras(List<LoraRef> l) { loras = List.copyOf(l); return this; }
 
         public GenerationRequest build() {
             return new GenerationRequest(prompt, negativePrompt, width, height, steps, seed, guidance, cfgScale,
-                    intervalLo, intervalHi, memoryBudget, weightDtype);
+                    intervalLo, intervalHi, memoryBudget, weightDtype, loras);
         }
     }
 }

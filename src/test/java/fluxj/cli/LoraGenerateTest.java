@@ -1,0 +1,98 @@
+package fluxj.cli;
+
+import fluxj.io.Json;
+import fluxj.pipeline.Infotext;
+import fluxj.pipeline.PngFiles;
+import fluxj.pipeline.RgbImage;
+import fluxj.testing.Cli;
+import fluxj.testing.Cli.Run;
+import fluxj.testing.Fixtures;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** The public LoRA cases of cases-quant.json through {@code fluxj generate --lora}, then {@code info} and {@code --from}. */
+class LoraGenerateTest {
+    @TempDir
+    Path dir;
+
+    @SuppressWarnings("unchecked")
+    static List<Map<String, Object>> loraCases() throws IOException {
+        List<Map<String, Object>> all = (List<Map<String, Object>>) Json.readObject(Fixtures.root().resolve("cases-quant.json")).get("cases");
+        return all.stream().filter(c -> c.get("loras") != null).toList();
+    }
+
+    /** caseArgs plus each [path, weight] of the case's loras as --lora PATH:WEIGHT. */
+    static List<String> args(Map<String, Object> c, Path out) {
+        List<String> a = new ArrayList<>(GenerateCommandTest.caseArgs(c, out));
+        for (Object l : (List<?>) c.get("loras")) {
+            List<?> pw = (List<?>) l;
+            a.addAll(List.of("--lora", Fixtures.root().resolve((String) pw.get(0)) + ":" + pw.get(1)));
+        }
+        return a;
+    }
+
+    @Test
+    void publicLoraCasesReachTheirThresholdAndAreRecorded() throws IOException {
+        List<Map<String, Object>> cases = loraCases();
+        assertEquals(2, cases.size());
+        for (Map<String, Object> c : cases) {
+            String id = (String) c.get("id");
+            Path out = dir.resolve(id + ".png");
+            Run r = Cli.run(args(c, out).toArray(String[]::new));
+            assertEquals(0, r.code(), id + ": " + r.err());
+            assertTrue(r.err().isEmpty(), id + " warned: " + r.err());
+            RgbImage expected = PngFiles.readImage(Fixtures.root().resolve((String) ((Map<?, ?>) c.get("expected")).get("png")));
+            double psnr = PngFiles.readImage(out).psnr(expected);
+            assertTrue(psnr >= ((Number) c.get("threshold_db")).doubleValue(), id + ": PSNR " + psnr);
+
+            Infotext info = Infotext.parse(PngFiles.readParameters(out).orElseThrow());
+            List<?> lora = (List<?>) ((List<?>) c.get("loras")).getFirst();
+            String name = Path.of((String) lora.get(0)).getFileName().toString().replace(".safetensors", "");
+            assertEquals(c.get("prompt") + " <lora:" + name + ":" + Infotext.number(((Number) lora.get(1)).doubleValue()) + ">", info.prompt());
+            assertTrue(info.fields().get("Lora hashes").matches(name + ": [0-9a-f]{12}"), info.fields().toString());
+
+            Run shown = Cli.run("info", out.toString());
+            assertTrue(shown.out().contains("Lora hashes: " + info.fields().get("Lora hashes")), shown.out());
+
+            // --from finds the same file and weight again: the same image, pixel for pixel
+            Path again = dir.resolve(id + "-again.png");
+            List<String> from = List.of("generate", "--from", out.toString(), "--model", args(c, out).get(args(c, out).indexOf("--model") + 1),
+                    "--vae", arg(c, "--vae"), "--clip-l", arg(c, "--clip-l"), "--t5", arg(c, "--t5"),
+                    "--clip-tokenizer", arg(c, "--clip-tokenizer"), "--t5-tokenizer", arg(c, "--t5-tokenizer"), "--output", again.toString(), "--quiet");
+            r = Cli.run(from.toArray(String[]::new));
+            assertEquals(0, r.code(), r.err());
+            assertArrayEquals(PngFiles.readImage(out).toBufferedImage().getRGB(0, 0, 64, 64, null, 0, 64),
+                    PngFiles.readImage(again).toBufferedImage().getRGB(0, 0, 64, 64, null, 0, 64));
+            assertEquals(info.prompt(), Infotext.parse(PngFiles.readParameters(again).orElseThrow()).prompt());
+        }
+    }
+
+    private String arg(Map<String, Object> c, String option) {
+        List<String> a = args(c, dir.resolve("x.png"));
+        return a.get(a.indexOf(option) + 1);
+    }
+
+    @Test
+    void promptTagsFindLorasInTheLoraDirAndAreRemovedBeforeEncoding() throws IOException {
+        Map<String, Object> c = loraCases().get(1);
+        Path viaFlag = dir.resolve("flag.png"), viaTag = dir.resolve("tag.png");
+        assertEquals(0, Cli.run(args(c, viaFlag).toArray(String[]::new)).code());
+        List<String> a = new ArrayList<>(GenerateCommandTest.caseArgs(c, viaTag));
+        a.set(a.indexOf("--prompt") + 1, "<lora:flux1-tiny-schnell-lora-peft:0.8>" + c.get("prompt"));
+        a.addAll(List.of("--lora-dir", Fixtures.model("flux1-tiny-lora").toString()));
+        Run r = Cli.run(a.toArray(String[]::new));
+        assertEquals(0, r.code(), r.err());
+        assertArrayEquals(Files.readAllBytes(viaFlag), Files.readAllBytes(viaTag));
+    }
+}
