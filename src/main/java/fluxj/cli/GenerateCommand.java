@@ -1,5 +1,6 @@
 package fluxj.cli;
 
+import fluxj.lora.LoraMode;
 import fluxj.lora.LoraRef;
 import fluxj.lora.PromptLoras;
 import fluxj.memory.ByteSize;
@@ -80,6 +81,9 @@ class GenerateCommand implements Callable<Integer> {
     List<String> loraArgs;
     @Option(names = "--lora-dir", paramLabel = "DIR", description = "Where <lora:NAME:WEIGHT> tags of the prompt find NAME.safetensors.")
     Path loraDir;
+    @Option(names = "--lora-mode", paramLabel = "auto|merge|low-rank", description = {"How LoRAs reach float weights: merged into float32 copies, or run beside each matmul",
+            "(low-rank: no copies). Default auto: merged when the copies fit the memory budget. FP8 and quantized weights always take the low-rank path."})
+    String loraMode;
     @Option(names = "--output", paramLabel = "FILE.png", description = "Where to write the image (required); with --count N: FILE.png, FILE-1.png, ... FILE-(N-1).png.")
     Path output;
     @Option(names = "--overwrite", description = "Replace existing output files (refused otherwise).")
@@ -191,6 +195,7 @@ class GenerateCommand implements Callable<Integer> {
         }
         if (memoryBudget != null) b.memoryBudget(ByteSize.parse(memoryBudget));
         if (weightDtype != null) b.weightDtype(WeightDtype.parse(weightDtype));
+        if (loraMode != null) b.loraMode(LoraMode.parse(loraMode));
         GenerationRequest r = loras(b.build());
         if (!r.trueCfg() && negativePrompt != null) notes.add("--negative-prompt has no effect without --cfg-scale greater than 1");
         if (!r.trueCfg() && guidanceInterval != null) notes.add("--guidance-interval has no effect without --cfg-scale");

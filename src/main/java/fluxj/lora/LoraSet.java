@@ -165,7 +165,8 @@ public final class LoraSet implements AutoCloseable {
             alpha = (double) a.get(0);
             if (!Double.isFinite(alpha)) throw bad(file, module + ".alpha", "is " + alpha);
         }
-        Delta delta = delta(file, module, t, alpha);
+        Found found = delta(file, module, t, alpha);
+        Delta delta = found == null ? null : found.delta();
         Tensor bias = t.containsKey(".diff_b") ? t.get(".diff_b") : t.get(".lora_B.bias");
         String biasKey = module + (t.containsKey(".diff_b") ? ".diff_b" : ".lora_B.bias");
         if (delta == null && bias == null) {
@@ -174,14 +175,13 @@ public final class LoraSet implements AutoCloseable {
         int rows = target.rowsIn(shape.out());
         int widen = 0;
         if (delta != null) {
-            String first = module + t.keySet().iterator().next();
             if (delta.rows() != rows) {
-                throw bad(file, first, "gives a delta of " + delta.rows() + " rows, but " + describe(target, shape) + " has " + rows);
+                throw bad(file, found.rowsKey(), "gives a delta of " + delta.rows() + " rows, but " + describe(target, shape) + " has " + rows);
             }
             boolean control = target.module().equals("img_in") && target.format().equals("BFL") && delta.cols() > shape.in();
             if (control) widen = delta.cols();
             else if (delta.cols() != shape.in()) {
-                throw bad(file, first, "gives a delta of " + delta.cols() + " columns, but " + describe(target, shape) + " takes " + shape.in() + " inputs");
+                throw bad(file, found.colsKey(), "gives a delta of " + delta.cols() + " columns, but " + describe(target, shape) + " takes " + shape.in() + " inputs");
             }
         }
         if (bias != null) {
@@ -193,8 +193,11 @@ public final class LoraSet implements AutoCloseable {
         return new Patch(target, delta, bias, weight, widen, file, module + t.keySet().iterator().next());
     }
 
+    /** A module's weight delta, with the keys that set its rows and its columns (named when they do not fit). */
+    private record Found(Delta delta, String rowsKey, String colsKey) {}
+
     /** The weight delta of a module, checked: null when it has none. */
-    private static Delta delta(String file, String module, Map<String, Tensor> t, Double alpha) {
+    private static Found delta(String file, String module, Map<String, Tensor> t, Double alpha) {
         String[][] pairs = {{".lora_up.weight", ".lora_down.weight"}, {".lora_B.weight", ".lora_A.weight"}, {".up.weight", ".down.weight"}};
         for (String[] p : pairs) {
             if (!t.containsKey(p[0]) && !t.containsKey(p[1])) continue;
@@ -210,7 +213,7 @@ public final class LoraSet implements AutoCloseable {
             }
             // XLabs files carry no alpha; an alpha stored anyway is ignored there, as x-flux does.
             double scale = alpha == null || p[0].equals(".up.weight") ? 1 : alpha / down.rows();
-            return new Delta.LowRank(up, down, scale);
+            return new Found(new Delta.LowRank(up, down, scale), module + p[0], module + p[1]);
         }
         if (t.keySet().stream().anyMatch(k -> k.startsWith(".hada_"))) {
             Tensor[] w = new Tensor[4];
@@ -227,7 +230,7 @@ public final class LoraSet implements AutoCloseable {
             if (w[0].rows() != w[2].rows() || w[1].cols() != w[3].cols()) {
                 throw bad(file, module + ".hada_w2_a", "LoHa halves give different shapes: [" + w[0].rows() + ", " + w[1].cols() + "] and [" + w[2].rows() + ", " + w[3].cols() + "]");
             }
-            return new Delta.Loha(w[0], w[1], w[2], w[3], alpha == null ? 1 : alpha / w[1].rows());
+            return new Found(new Delta.Loha(w[0], w[1], w[2], w[3], alpha == null ? 1 : alpha / w[1].rows()), module + names[0], module + names[1]);
         }
         if (t.keySet().stream().anyMatch(k -> k.startsWith(".lokr_"))) {
             Tensor w1 = t.get(".lokr_w1"), w1a = t.get(".lokr_w1_a"), w1b = t.get(".lokr_w1_b");
@@ -236,12 +239,13 @@ public final class LoraSet implements AutoCloseable {
             double scale = 1;
             if (alpha != null && w2 == null) scale = alpha / w2b.rows();
             else if (alpha != null && w1 == null) scale = alpha / w1b.rows();
-            return new Delta.Lokr(Delta.Lokr.factor(w1, w1a, w1b), s1[0], s1[1], Delta.Lokr.factor(w2, w2a, w2b), s2[0], s2[1], scale);
+            String key = module + (w1 != null ? ".lokr_w1" : ".lokr_w1_a");
+            return new Found(new Delta.Lokr(Delta.Lokr.factor(w1, w1a, w1b), s1[0], s1[1], Delta.Lokr.factor(w2, w2a, w2b), s2[0], s2[1], scale), key, key);
         }
         if (t.containsKey(".diff")) {
             Tensor d = t.get(".diff");
             matrix(file, module + ".diff", d);
-            return new Delta.Full(d);
+            return new Found(new Delta.Full(d), module + ".diff", module + ".diff");
         }
         return null;
     }

@@ -1,5 +1,6 @@
 package fluxj.pipeline;
 
+import fluxj.lora.LoraMode;
 import fluxj.lora.LoraRef;
 import fluxj.memory.WeightDtype;
 
@@ -18,10 +19,12 @@ import java.util.Objects;
  * @param memoryBudget    bytes of memory the engine may use for weights and activations; 0 = no limit
  * @param weightDtype     how to hold the transformer weights; null = not chosen (stored, unless the memory budget needs FP8)
  * @param loras           LoRA files with their strengths, applied in order (none: the model as stored)
+ * @param loraMode        how LoRAs reach float weights: merged, beside the matmul, or as the memory plan allows
  */
 public record GenerationRequest(String prompt, String negativePrompt, int width, int height, Integer steps, Long seed,
                                 Double guidance, double cfgScale, double intervalLo, double intervalHi,
-                                long memoryBudget, WeightDtype weightDtype, List<LoraRef> loras) {
+                                long memoryBudget, WeightDtype weightDtype, List<LoraRef> loras,
+                                LoraMode loraMode) {
     public static final int DEFAULT_SIZE = 1024;
     public static final double DEFAULT_GUIDANCE = 3.5;
 
@@ -38,6 +41,7 @@ public record GenerationRequest(String prompt, String negativePrompt, int width,
         }
         if (memoryBudget < 0) throw new IllegalArgumentException("memory budget must not be negative");
         loras = List.copyOf(loras);
+        Objects.requireNonNull(loraMode, "loraMode");
     }
 
     /** Width and height must be positive multiples of 16 (8x VAE downsampling, then 2x2 patches). */
@@ -65,6 +69,7 @@ public record GenerationRequest(String prompt, String negativePrompt, int width,
         b.memoryBudget = memoryBudget;
         b.weightDtype = weightDtype;
         b.loras = loras;
+        b.loraMode = loraMode;
         return b;
     }
 
@@ -100,6 +105,7 @@ public record GenerationRequest(String prompt, String negativePrompt, int width,
         private long memoryBudget;
         private WeightDtype weightDtype;
         private List<LoraRef> loras = List.of();
+        private LoraMode loraMode = LoraMode.AUTO;
 
         private Builder(String prompt) { this.prompt = prompt; }
 
@@ -116,10 +122,11 @@ public record GenerationRequest(String prompt, String negativePrompt, int width,
         public Builder memoryBudget(long bytes) { memoryBudget = bytes; return this; }
         public Builder weightDtype(WeightDtype d) { weightDtype = d; return this; }
         public Builder loras(List<LoraRef> l) { loras = List.copyOf(l); return this; }
+        public Builder loraMode(LoraMode m) { loraMode = m; return this; }
 
         public GenerationRequest build() {
             return new GenerationRequest(prompt, negativePrompt, width, height, steps, seed, guidance, cfgScale,
-                    intervalLo, intervalHi, memoryBudget, weightDtype, loras);
+                    intervalLo, intervalHi, memoryBudget, weightDtype, loras, loraMode);
         }
     }
 }

@@ -4,6 +4,7 @@ import fluxj.flux.FluxConfig;
 import fluxj.flux.FluxTransformer;
 import fluxj.flux.WeightPatcher;
 import fluxj.io.Checkpoint;
+import fluxj.lora.LoraMode;
 import fluxj.lora.LoraRef;
 import fluxj.lora.LoraSet;
 import fluxj.memory.BlockLayout;
@@ -187,10 +188,10 @@ final class ManagedModels implements MemoryControl, AutoCloseable {
         long merged = loras.mergedBytes();
         boolean merge = false;
         MemoryPlan next = null;
-        if (merged > 0 && dtype == WeightDtype.STORED && List.of("F32", "F16", "BF16").contains(fluxC.storedDtype())) {
+        if (merged > 0 && r.loraMode() != LoraMode.LOW_RANK && dtype == WeightDtype.STORED && List.of("F32", "F16", "BF16").contains(fluxC.storedDtype())) {
             List<Component> withCopies = parts.stream().map(c -> c == parts.get(2) ? c.withCopies(merged) : c).toList();
             next = Planner.plan(device, budget, withCopies, dtype, r.weightDtype() != null);
-            merge = next.fits() && next.entry("transformer").residency() != MemoryPlan.Residency.STREAMED;
+            merge = r.loraMode() == LoraMode.MERGE || next.fits() && next.entry("transformer").residency() != MemoryPlan.Residency.STREAMED;
         }
         if (!merge) next = Planner.plan(device, budget, parts, dtype, r.weightDtype() != null);
         if (merge != mergeLoras) {

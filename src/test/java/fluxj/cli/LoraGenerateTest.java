@@ -95,4 +95,39 @@ class LoraGenerateTest {
         assertEquals(0, r.code(), r.err());
         assertArrayEquals(Files.readAllBytes(viaFlag), Files.readAllBytes(viaTag));
     }
+
+    /** A LoRA that does not fit fails before any work, naming file and key, and leaves the output as it was. */
+    @Test
+    void badLorasFailBeforeDenoisingWithoutTouchingTheOutput() throws IOException {
+        Map<String, Object> c = loraCases().getFirst();
+        Path lora = Fixtures.model("flux1-tiny-lora/flux1-tiny-schnell-lora-kohya.safetensors");
+        byte[] bytes = Files.readAllBytes(lora);
+        Path cut = Files.write(dir.resolve("cut.safetensors"), java.util.Arrays.copyOf(bytes, bytes.length - 100));
+        Path out = dir.resolve("out.png");
+        List<String> a = new ArrayList<>(GenerateCommandTest.caseArgs(c, out));
+        a.remove("--quiet");
+        a.addAll(List.of("--lora", cut + ":0.5"));
+        Run r = Cli.run(a.toArray(String[]::new));
+        assertEquals(1, r.code(), r.err());
+        assertTrue(r.err().contains(cut.toString()) && r.err().contains("truncated"), r.err());
+        assertTrue(!r.err().contains("step") && !Files.exists(out), r.err());
+
+        // an existing output survives a failed run even with --overwrite
+        Files.writeString(out, "previous image");
+        a.add("--overwrite");
+        assertEquals(1, Cli.run(a.toArray(String[]::new)).code());
+        assertEquals("previous image", Files.readString(out));
+
+        List<String> missing = new ArrayList<>(GenerateCommandTest.caseArgs(c, dir.resolve("m.png")));
+        missing.addAll(List.of("--lora", dir.resolve("nothing.safetensors") + ":0.5"));
+        r = Cli.run(missing.toArray(String[]::new));
+        assertEquals(2, r.code());
+        assertTrue(r.err().contains("nothing.safetensors: no such file"), r.err());
+
+        List<String> tag = new ArrayList<>(GenerateCommandTest.caseArgs(c, dir.resolve("t.png")));
+        tag.set(tag.indexOf("--prompt") + 1, "a boat <lora:style:0.7>");
+        r = Cli.run(tag.toArray(String[]::new));
+        assertEquals(2, r.code());
+        assertTrue(r.err().contains("--lora-dir"), r.err());
+    }
 }
