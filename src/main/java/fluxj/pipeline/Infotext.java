@@ -58,7 +58,7 @@ public record Infotext(String prompt, String negativePrompt, Map<String, String>
                 } catch (IOException e) {
                     throw new UncheckedIOException(e);
                 }
-                files.add(l.file().toAbsolutePath().toString());
+                files.add(l.file().toAbsolutePath().normalize().toString());
             }
             f.put("Lora hashes", String.join(", ", hashes));
             f.put("Lora files", Json.write(files));

@@ -8,6 +8,7 @@ import fluxj.lora.LoraMode;
 import fluxj.lora.LoraRef;
 import fluxj.lora.LoraSet;
 import fluxj.memory.BlockLayout;
+import fluxj.memory.ByteSize;
 import fluxj.memory.BlockStreamer;
 import fluxj.memory.Component;
 import fluxj.memory.Device;
@@ -197,6 +198,10 @@ final class ManagedModels implements MemoryControl, AutoCloseable {
         if (merge != mergeLoras) {
             mergeLoras = merge;
             flux.unbuild();
+        }
+        if (loras.patchesTransformer()) {
+            LOG.log(System.Logger.Level.INFO, merge ? "LoRA merged into float32 copies of the weights it patches (" + ByteSize.format(merged) + ")"
+                    : "LoRA applied beside the matmuls (low-rank path: the weights stay as stored)");
         }
         if (plan == null || !plan.entry("transformer").equals(next.entry("transformer"))) flux.release();
         plan = next;
