@@ -102,10 +102,14 @@ public final class LoraSet implements AutoCloseable {
     }
 
     /** Bytes of the float32 copies merging makes of the transformer's patched weights (at most: whole layers). */
-    public long mergedBytes() {
-        return patches.stream().filter(p -> p.target().component() == Target.Component.TRANSFORMER && p.delta() != null)
-                .map(p -> p.target().module()).distinct()
-                .mapToLong(m -> 4L * model.transformer().get(m).out() * model.transformer().get(m).in()).sum();
+    public long mergedBytes() { return copyBytes(Target.Component.TRANSFORMER, model.transformer()); }
+
+    /** Bytes of the float32 copies CLIP-L's patched weights and biases take (CLIP is always merged). */
+    public long clipCopyBytes() { return copyBytes(Target.Component.CLIP, model.clip()); }
+
+    private long copyBytes(Target.Component c, Map<String, FluxTransformer.Shape> shapes) {
+        return patches.stream().filter(p -> p.target().component() == c).map(p -> p.target().module()).distinct()
+                .mapToLong(m -> 4L * shapes.get(m).out() * (shapes.get(m).in() + 1)).sum();
     }
 
     private static void read(LoraFile f, double weight, LoraKeys keys, Model model, List<Patch> patches, List<VectorSet> sets,

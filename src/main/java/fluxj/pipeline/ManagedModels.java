@@ -178,7 +178,8 @@ final class ManagedModels implements MemoryControl, AutoCloseable {
         long t5Native = mm.bufferBytes(t5Length, Math.max(inner, t5Config.dFf()), Math.max(t5Config.dModel(), Math.max(inner, t5Config.dFf())));
         long fluxNative = mm.bufferBytes(tokens, hidden + mlp, 3 * hidden + mlp) + Attention.bufferBytes(tokens, tokens, 1, hidden);
         List<Component> parts = List.of(
-                clipC.withWorkspace(Sizing.encoderWorkspace(ModelInfo.CLIP_MAX_LENGTH, clipWidth, clipWidth, 4 * clipWidth, clipWidth / 64) + clipNative),
+                clipC.withWorkspace(Sizing.encoderWorkspace(ModelInfo.CLIP_MAX_LENGTH, clipWidth, clipWidth, 4 * clipWidth, clipWidth / 64) + clipNative)
+                        .withCopies(loras.clipCopyBytes()),
                 t5C.withWorkspace(Sizing.encoderWorkspace(t5Length, t5Config.dModel(), inner, t5Config.dFf(), t5Config.heads()) + t5Native),
                 fluxC.withWorkspace(Sizing.transformerWorkspace(tokens, hidden, mlp) + fluxNative),
                 vaeC.withWorkspace(vaeShape.plannedDecodeBytes(lh, lw) + vaeShape.plannedDecodeNativeBytes(lh, lw))

@@ -130,4 +130,23 @@ class LoraGenerateTest {
         assertEquals(2, r.code());
         assertTrue(r.err().contains("--lora-dir"), r.err());
     }
+
+    /** A LoRA on a GGUF Q8_0 model through the CLI (its exact semantics are LoraTransformerTest's): it applies. */
+    @Test
+    @SuppressWarnings("unchecked")
+    void loraOnAGgufModel() throws IOException {
+        List<Map<String, Object>> all = (List<Map<String, Object>>) Json.readObject(Fixtures.root().resolve("cases-quant.json")).get("cases");
+        Map<String, Object> c = all.stream().filter(x -> "pg02_schnell_gguf_q8_0_t5_q8_0".equals(x.get("id"))).findFirst().orElseThrow();
+        Path model = Fixtures.root().resolve((String) ((Map<String, Object>) c.get("model")).get("transformer"));
+        Path lora = fluxj.testing.TestLoras.everyLayer(model, dir.resolve("g.safetensors"));
+        Path out = dir.resolve("g.png");
+        List<String> a = new ArrayList<>(GenerateCommandTest.caseArgs(c, out));
+        a.remove("--quiet");
+        a.addAll(List.of("--lora", lora + ":1.5"));
+        Run r = Cli.run(a.toArray(String[]::new));
+        assertEquals(0, r.code(), r.err());
+        RgbImage expected = PngFiles.readImage(Fixtures.root().resolve((String) ((Map<?, ?>) c.get("expected")).get("png")));
+        double psnr = PngFiles.readImage(out).psnr(expected);
+        assertTrue(psnr < 40, "the LoRA changed nothing: " + psnr + " dB against the image without it");
+    }
 }

@@ -6,6 +6,7 @@ import fluxj.lora.LoraSet;
 import fluxj.tensor.Tensor;
 import fluxj.testing.Fixtures;
 import fluxj.testing.Npy;
+import fluxj.testing.TestLoras;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -67,31 +68,9 @@ class LoraTransformerTest {
     void lowRankPathOnGgufModelsEqualsTheirDecodedWeightsMerged(@TempDir Path dir) throws IOException {
         for (String file : List.of("flux1-g-schnell-Q8_0.gguf", "flux1-g-schnell-Q4_K_S.gguf")) {
             Path model = Fixtures.model("flux1-tiny-gguf/" + file);
-            Path lora = everyLayer(model, dir.resolve(file + ".lora.safetensors"));
+            Path lora = TestLoras.everyLayer(model, dir.resolve(file + ".lora.safetensors"));
             lowRankEqualsDecodedMerged(model, List.of(new LoraRef(lora, 0.8), new LoraRef(lora, -0.3)));
         }
-    }
-
-    /** A kohya LoRA of rank 4 (alpha 2) on every linear layer of {@code model}, with small random factors. */
-    static Path everyLayer(Path model, Path out) throws IOException {
-        java.util.Random rnd = new java.util.Random(9);
-        List<Tensor> ts = new java.util.ArrayList<>();
-        try (Checkpoint ck = Checkpoint.open(model)) {
-            FluxTransformer.load(ck, null).linears().forEach((m, s) -> {
-                String k = "lora_unet_" + m.replace('.', '_');
-                ts.add(random(k + ".lora_down.weight", 4, s.in(), rnd));
-                ts.add(random(k + ".lora_up.weight", s.out(), 4, rnd));
-                ts.add(new Tensor(k + ".alpha", fluxj.tensor.DType.F32, new long[]{}, java.lang.foreign.MemorySegment.ofArray(new float[]{2f}), "test"));
-            });
-        }
-        fluxj.io.SafeTensorsWriter.write(out, java.util.Map.of(), ts);
-        return out;
-    }
-
-    private static Tensor random(String name, int rows, int cols, java.util.Random rnd) {
-        float[] v = new float[rows * cols];
-        for (int i = 0; i < v.length; i++) v[i] = (rnd.nextFloat() - 0.5f) * 0.2f;
-        return new Tensor(name, fluxj.tensor.DType.F32, new long[]{rows, cols}, java.lang.foreign.MemorySegment.ofArray(v), "test");
     }
 
     /**
