@@ -1,5 +1,6 @@
 package fluxj.pipeline;
 
+import fluxj.condition.ConditionRecord;
 import fluxj.io.Json;
 import fluxj.lora.LoraHash;
 import fluxj.lora.LoraRef;
@@ -46,6 +47,7 @@ public record Infotext(String prompt, String negativePrompt, Map<String, String>
         f.put("Guidance", number(r.guidance()));
         if (r.trueCfg()) f.put("Guidance interval", number(r.intervalLo()) + "," + number(r.intervalHi()));
         if (r.weightDtype() == WeightDtype.FP8) f.put("Weight dtype", "fp8");
+        f.putAll(ConditionRecord.fields(r.conditions()));
         String prompt = r.prompt();
         if (!r.loras().isEmpty()) {
             // As AUTOMATIC1111 records LoRAs: a <lora:NAME:WEIGHT> tag each in the prompt, and their hashes; the
