@@ -63,7 +63,9 @@ final class Journal {
         // the journal holds what was accepted under the limits of that time: read it back without today's bounds
         Limits open = new Limits(Integer.MAX_VALUE / 2, Integer.MAX_VALUE / 2, Integer.MAX_VALUE / 2, limits.maxBodyBytes());
         Fields req = f.object("request");
-        List<?> conditions = req.list("conditions");
+        Job.Status status = Job.Status.valueOf(f.requiredString("status").toUpperCase(java.util.Locale.ROOT));
+        // only a job that will run again needs its input images (read and hashed): a finished one is history
+        List<?> conditions = status.finished() ? null : req.list("conditions");
         JobSpec spec = JobSpec.fromJson(req, defaultModel, open, conditions == null ? List.of() : JobSpec.conditionsFromJson(conditions),
                 Boolean.TRUE.equals(req.bool("edit")));
         Job job = new Job(id, f.integer("seq", 0, Long.MAX_VALUE), spec, f.integer("created", 0, Long.MAX_VALUE));
@@ -75,7 +77,6 @@ final class Journal {
                 outputs.add(new Job.Output(of.requiredString("file"), of.integer("seed", Long.MIN_VALUE, Long.MAX_VALUE), of.string("parameters", "")));
             }
         }
-        Job.Status status = Job.Status.valueOf(f.requiredString("status").toUpperCase(java.util.Locale.ROOT));
         Long started = f.integer("started", 0, Long.MAX_VALUE), finished = f.integer("finished", 0, Long.MAX_VALUE);
         job.restore(status, outputs, f.string("error", null), started == null ? 0 : started, finished == null ? 0 : finished);
         return job;
