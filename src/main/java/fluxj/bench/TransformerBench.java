@@ -92,11 +92,8 @@ public final class TransformerBench implements Callable<Integer> {
         CpuLoad.Interval load = CpuLoad.since(mark);
         double dbl = r[0].doubleNanos()[0] / 1e9, sgl = r[0].singleNanos()[0] / 1e9, rest = (r[0].embedNanos() + r[0].finalNanos()) / 1e9;
 
-        double h = HIDDEN, attention = 4.0 * len * len * h;
-        double doubleFlops = 2.0 * len * h * (4 * h + 2 * MLP) + 2 * (2.0 * h * 6 * h) + attention;
-        double singleFlops = 2.0 * len * h * (4 * h + MLP + (h + MLP)) + 2.0 * h * 3 * h + attention;
-        double restFlops = 2.0 * h * (imgLen * CHANNELS + TXT * CONTEXT + 256 + VEC + 2 * h + 2 * h + imgLen * CHANNELS);
-        double flops = doubleFlops + singleFlops + restFlops;
+        Flops.Flux f = Flops.flux(t.config(), imgLen, TXT);
+        double flops = f.doubleBlock() + f.singleBlock() + f.rest();
         double rateWall = flops / total.wall(), rateCpu = flops / total.cpu();
         double full = FULL_DOUBLE * dbl + FULL_SINGLE * sgl + rest;
 

@@ -102,15 +102,7 @@ final class Dnnl {
             MemorySegment wei = memoryDesc(a, k, n, weightsStrides[0], weightsStrides[1], BF16);
             MemorySegment dst = memoryDesc(a, m, n, dstStrides[0], dstStrides[1], F32);
             MemorySegment out = a.allocate(ADDRESS);
-            if (major == 2) {
-                MemorySegment op = a.allocate(V2_MATMUL_DESC_BYTES, 64);
-                check("dnnl_matmul_desc_init", v2MatmulInit, op, src, wei, MemorySegment.NULL, dst);
-                check("dnnl_primitive_desc_create", v2PdCreate, out, op, MemorySegment.NULL, engine, MemorySegment.NULL);
-            } else {
-                check("dnnl_matmul_primitive_desc_create",
-                        v3MatmulPdCreate, out, engine, src, wei, MemorySegment.NULL, dst, MemorySegment.NULL);
-            }
-            MemorySegment pd = out.get(ADDRESS, 0);
+            MemorySegment pd = matmulDescriptor(src, wei, dst);
             try {
                 check("dnnl_primitive_desc_query", pdQuery, pd, QUERY_IMPL_INFO_STR, 0, out);
                 String impl = out.get(ADDRESS, 0).reinterpret(256).getString(0);
@@ -123,6 +115,27 @@ final class Dnnl {
                 call(pdDestroy, pd);
             }
         }
+    }
+
+    /** A matmul primitive descriptor for the given memory descriptors (no bias, no attributes); the caller destroys it. */
+    MemorySegment matmulDescriptor(MemorySegment src, MemorySegment wei, MemorySegment dst) {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment out = a.allocate(ADDRESS);
+            if (major == 2) {
+                MemorySegment op = a.allocate(V2_MATMUL_DESC_BYTES, 64);
+                check("dnnl_matmul_desc_init", v2MatmulInit, op, src, wei, MemorySegment.NULL, dst);
+                check("dnnl_primitive_desc_create", v2PdCreate, out, op, MemorySegment.NULL, engine, MemorySegment.NULL);
+            } else {
+                check("dnnl_matmul_primitive_desc_create",
+                        v3MatmulPdCreate, out, engine, src, wei, MemorySegment.NULL, dst, MemorySegment.NULL);
+            }
+            return out.get(ADDRESS, 0);
+        }
+    }
+
+    /** Frees a descriptor made by {@link #memoryDesc} (3.x handles; 2.x structs live in their arena). */
+    void freeDesc(MemorySegment md) {
+        if (major == 3) check("dnnl_memory_desc_destroy", v3MdDestroy, md);
     }
 
     /** A compiled matmul primitive with its three memory objects; data pointers are set per execution. */
@@ -163,7 +176,7 @@ final class Dnnl {
         }
     }
 
-    private MemorySegment memoryDesc(Arena a, long rows, long cols, long rowStride, long colStride, int dataType) {
+    MemorySegment memoryDesc(Arena a, long rows, long cols, long rowStride, long colStride, int dataType) {
         MemorySegment dims = a.allocateFrom(JAVA_LONG, rows, cols);
         MemorySegment strides = a.allocateFrom(JAVA_LONG, rowStride, colStride);
         if (major == 2) {
