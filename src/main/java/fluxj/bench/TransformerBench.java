@@ -76,7 +76,7 @@ public final class TransformerBench implements Callable<Integer> {
     }
 
     private Map<String, Object> run(FluxTransformer t, int side, double gemmWall, double gemmCpu, Peaks.Peak limit) {
-        int grid = side / 16, imgLen = grid * grid, len = imgLen + TXT;
+        int grid = side / 16, imgLen = grid * grid;
         float[] ids = new float[imgLen * 3];
         for (int i = 0; i < imgLen; i++) {
             ids[3 * i + 1] = i / grid;
@@ -127,7 +127,7 @@ public final class TransformerBench implements Callable<Integer> {
 
     private static int cores() { return Runtime.getRuntime().availableProcessors(); }
 
-    private static long cpuNanos() {
+    static long cpuNanos() {
         return ((com.sun.management.OperatingSystemMXBean) ManagementFactory.getOperatingSystemMXBean()).getProcessCpuTime();
     }
 
