@@ -1,5 +1,7 @@
 package fluxj.cli;
 
+import fluxj.gguf.GgufFile;
+import fluxj.gguf.GgufModelsTest;
 import fluxj.io.Json;
 import fluxj.pipeline.PngFiles;
 import fluxj.pipeline.RgbImage;
@@ -11,9 +13,11 @@ import org.junit.jupiter.api.io.TempDir;
 
 import java.io.IOException;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -60,5 +64,27 @@ class GgufGenerateTest {
             assertTrue(psnr >= threshold, id + ": PSNR " + psnr + " dB < " + threshold);
             System.out.printf("%s: PSNR %.1f dB (threshold %.0f)%n", id, psnr, threshold);
         }
+    }
+
+    @Test
+    void stableDiffusionCppFilesAreRecognisedFromTheirNamesAndGiveTheSameImage() throws IOException {
+        Path city96 = Fixtures.model("flux1-tiny-gguf/flux1-g-schnell-Q4_K_S.gguf");
+        Path sd = GgufModelsTest.sdCpp(city96, dir.resolve("flux1-g-schnell-sdcpp-q4_k.gguf"));
+        try (GgufFile g = GgufFile.open(sd)) {
+            assertTrue(g.metadata().isEmpty());
+        }
+        Run r = Cli.run("inspect", "--summary", sd.toString());
+        assertEquals(0, r.code(), r.err());
+        assertTrue(r.out().contains("kind:       FLUX.1 transformer, schnell-type") && r.out().contains("names prefixed 'model.diffusion_model.'"), r.out());
+
+        Map<String, Object> pg03 = ggufCases().stream().filter(c -> c.get("id").equals("pg03_schnell_gguf_q4_k")).findFirst().orElseThrow();
+        Path a = dir.resolve("city96.png"), b = dir.resolve("sdcpp.png");
+        List<String> args = new ArrayList<>(GenerateCommandTest.caseArgs(pg03, a));
+        assertEquals(0, Cli.run(args.toArray(String[]::new)).code());
+        args = new ArrayList<>(GenerateCommandTest.caseArgs(pg03, b));
+        args.set(args.indexOf("--model") + 1, sd.toString());
+        Run run = Cli.run(args.toArray(String[]::new));
+        assertEquals(0, run.code(), run.err());
+        assertArrayEquals(PngFiles.readImage(a).rgb(), PngFiles.readImage(b).rgb(), "same weights, same image");
     }
 }
