@@ -8,14 +8,17 @@ import fluxj.pipeline.RgbImage;
 import fluxj.testing.Cli;
 import fluxj.testing.Cli.Run;
 import fluxj.testing.Fixtures;
+import fluxj.testing.OneDnn;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 import java.io.IOException;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.TimeUnit;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -86,5 +89,32 @@ class GgufGenerateTest {
         Run run = Cli.run(args.toArray(String[]::new));
         assertEquals(0, run.code(), run.err());
         assertArrayEquals(PngFiles.readImage(a).rgb(), PngFiles.readImage(b).rgb(), "same weights, same image");
+    }
+
+    /**
+     * {@code --matmul onednn} on the GGUF cases (decoded blocks rounded to bf16, bf16 activations), each in a child
+     * JVM as in OneDnnGenerateTest, held to the same 50 dB as the other cases on that path.
+     */
+    @Test
+    void oneDnnPathStaysCloseToTheF32Reference() throws IOException, InterruptedException {
+        OneDnn.require("oneDNN path");
+        for (Map<String, Object> c : ggufCases()) {
+            String id = (String) c.get("id");
+            Path out = dir.resolve(id + "-onednn.png");
+            List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                    "--add-modules", "jdk.incubator.vector", "--enable-native-access=ALL-UNNAMED", "-Xmx2g",
+                    "-cp", System.getProperty("java.class.path"), Main.class.getName(), "--matmul", "onednn"));
+            cmd.addAll(GenerateCommandTest.caseArgs(c, out));
+            cmd.remove("--quiet");
+            Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
+            String log = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+            assertTrue(p.waitFor(5, TimeUnit.MINUTES), id + " did not finish");
+            assertEquals(0, p.exitValue(), id + ": " + log);
+            assertTrue(log.contains("oneDNN"), id + " did not run oneDNN: " + log);
+            RgbImage expected = PngFiles.readImage(Fixtures.root().resolve((String) ((Map<?, ?>) c.get("expected")).get("png")));
+            double psnr = PngFiles.readImage(out).psnr(expected);
+            System.out.printf("%s --matmul onednn: PSNR %.1f dB%n", id, psnr);
+            assertTrue(psnr >= 50, id + ": PSNR " + psnr + " dB with --matmul onednn");
+        }
     }
 }
