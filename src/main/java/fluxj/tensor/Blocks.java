@@ -23,6 +23,7 @@ public final class Blocks {
     private static final VectorSpecies<Float> F = FloatVector.SPECIES_PREFERRED;
     private static final int L = F.length();
     /** Bytes matching the float lanes one for one; none below 64 bits (SSE-only), where the arithmetic is scalar. */
+    private static final VectorSpecies<Byte> B128 = ByteVector.SPECIES_128, B256 = ByteVector.SPECIES_256;
     private static final VectorSpecies<Byte> B = L >= 8 ? ByteVector.SPECIES_PREFERRED.withShape(VectorShape.forBitSize(L * 8)) : null;
     /** The non-linear 4-bit grid of IQ4_NL and IQ4_XS ({@code kvalues_iq4nl}). */
     static final byte[] IQ4 = {-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113};
@@ -138,20 +139,12 @@ public final class Blocks {
             }
             case Q4_0 -> {
                 scale[s] = half(raw, r);
-                for (int j = 0; j < 16; j++) {
-                    int q = u8(raw, r + 2 + j);
-                    codes[c + j] = (byte) ((q & 15) - 8);
-                    codes[c + j + 16] = (byte) ((q >> 4) - 8);
-                }
+                nibbles(raw, r + 2, (byte) 8, codes, c, c + 16);
             }
             case Q4_1 -> {
                 scale[s] = half(raw, r);
                 min[s] = half(raw, r + 2);
-                for (int j = 0; j < 16; j++) {
-                    int q = u8(raw, r + 4 + j);
-                    codes[c + j] = (byte) (q & 15);
-                    codes[c + j + 16] = (byte) (q >> 4);
-                }
+                nibbles(raw, r + 4, (byte) 0, codes, c, c + 16);
             }
             case Q5_0 -> {
                 scale[s] = half(raw, r);
@@ -200,8 +193,12 @@ public final class Blocks {
             min[s + i] = dmin * (sc >> 4);
         }
         for (int h = 0; h < 2; h++) {
-            for (int t = 0; t < 4; t++) {
-                for (int j = 0; j < 32; j++) codes[c + 128 * h + 32 * t + j] = (byte) ((u8(raw, r + 16 + 32 * h + j) >> (2 * t)) & 3);
+            for (int j = 0; j < 32; j++) {
+                int q = u8(raw, r + 16 + 32 * h + j), e = c + 128 * h + j;
+                codes[e] = (byte) (q & 3);
+                codes[e + 32] = (byte) ((q >> 2) & 3);
+                codes[e + 64] = (byte) ((q >> 4) & 3);
+                codes[e + 96] = (byte) (q >> 6);
             }
         }
     }
@@ -214,14 +211,13 @@ public final class Blocks {
             int hi2 = (u8(raw, r + 104 + i % 4) >> (2 * (i / 4))) & 3;
             scale[s + i] = d * ((lo4 | hi2 << 4) - 32);
         }
+        // the high bit of value 128h + 32t + j is bit 4h + t of hmask[j]; clear means minus 4
+        ByteVector clear = ByteVector.fromArray(B256, raw, r).not();
         for (int h = 0; h < 2; h++) {
+            ByteVector q = ByteVector.fromArray(B256, raw, r + 32 + 32 * h);
             for (int t = 0; t < 4; t++) {
-                for (int j = 0; j < 32; j++) {
-                    int e = 128 * h + 32 * t + j;
-                    int low = (u8(raw, r + 32 + 32 * h + j) >> (2 * t)) & 3;
-                    int hb = (u8(raw, r + j) >> (e / 32)) & 1;
-                    codes[c + e] = (byte) (low - (hb != 0 ? 0 : 4));
-                }
+                ByteVector minus4 = clear.lanewise(VectorOperators.LSHR, 4 * h + t).and((byte) 1).lanewise(VectorOperators.LSHL, 2);
+                q.lanewise(VectorOperators.LSHR, 2 * t).and((byte) 3).sub(minus4).intoArray(codes, c + 128 * h + 32 * t);
             }
         }
     }
@@ -245,26 +241,55 @@ public final class Blocks {
             }
             scale[s + i] = d * sc;
             min[s + i] = dmin * mn;
-            int shift = 4 * (i % 2), base = qs + 32 * (i / 2), o = c + 32 * i;
-            if (five) {
-                for (int j = 0; j < 32; j++) codes[o + j] = (byte) (((u8(raw, base + j) >> shift) & 15) | ((u8(raw, r + 16 + j) >> i) & 1) << 4);
-            } else {
-                for (int j = 0; j < 32; j++) codes[o + j] = (byte) ((u8(raw, base + j) >> shift) & 15);
+        }
+        // sub-blocks 2c and 2c + 1: the low and high nibbles of qs[32c ..]
+        for (int i = 0; i < 8; i += 2) nibbles32(raw, qs + 16 * i, codes, c + 32 * i, c + 32 * i + 32);
+        if (five) {
+            ByteVector qh = ByteVector.fromArray(B256, raw, r + 16);
+            for (int i = 0; i < 8; i++) {
+                int o = c + 32 * i;
+                ByteVector.fromArray(B256, codes, o).or(qh.lanewise(VectorOperators.LSHR, i).and((byte) 1).lanewise(VectorOperators.LSHL, 4)).intoArray(codes, o);
             }
         }
+    }
+
+    /**
+     * The 16 bytes at raw[at..] split into nibbles: low ones (minus {@code bias}) to codes[lo..], high ones to
+     * codes[hi..], a vector at a time (species constant per method, so the JIT compiles them to vector code).
+     */
+    private static void nibbles(byte[] raw, int at, byte bias, byte[] codes, int lo, int hi) {
+        ByteVector v = ByteVector.fromArray(B128, raw, at);
+        v.and((byte) 15).sub(bias).intoArray(codes, lo);
+        v.lanewise(VectorOperators.LSHR, 4).sub(bias).intoArray(codes, hi);
+    }
+
+    /** As {@link #nibbles} for 32 bytes, without bias. */
+    private static void nibbles32(byte[] raw, int at, byte[] codes, int lo, int hi) {
+        ByteVector v = ByteVector.fromArray(B256, raw, at);
+        v.and((byte) 15).intoArray(codes, lo);
+        v.lanewise(VectorOperators.LSHR, 4).intoArray(codes, hi);
     }
 
     /** ql[128], qh[64], scales int8[16], d: 6-bit values (4 low + 2 high bits) minus 32, a scale per 16; e = 128h + r. */
     private static void q6k(byte[] raw, int r, byte[] codes, int c, float[] scale, int s) {
         float d = half(raw, r + 208);
         for (int i = 0; i < 16; i++) scale[s + i] = d * raw[r + 192 + i];
+        // value 128h + 32q + l: low nibble of ql[64h + l] (q = 0), ql[64h + 32 + l] (1), their high nibbles (2, 3);
+        // high 2 bits from qh[32h + l] >> 2q
         for (int h = 0; h < 2; h++) {
-            for (int x = 0; x < 128; x++) {
-                int low = (u8(raw, r + 64 * h + x % 64) >> (4 * (x / 64))) & 15;
-                int high = (u8(raw, r + 128 + 32 * h + x % 32) >> (2 * (x / 32))) & 3;
-                codes[c + 128 * h + x] = (byte) ((low | high << 4) - 32);
-            }
+            ByteVector a = ByteVector.fromArray(B256, raw, r + 64 * h), b = ByteVector.fromArray(B256, raw, r + 64 * h + 32);
+            ByteVector hq = ByteVector.fromArray(B256, raw, r + 128 + 32 * h);
+            int e = c + 128 * h;
+            six(a.and((byte) 15), hq, 0).intoArray(codes, e);
+            six(b.and((byte) 15), hq, 2).intoArray(codes, e + 32);
+            six(a.lanewise(VectorOperators.LSHR, 4), hq, 4).intoArray(codes, e + 64);
+            six(b.lanewise(VectorOperators.LSHR, 4), hq, 6).intoArray(codes, e + 96);
         }
+    }
+
+    /** (low | ((high >> shift) & 3) << 4) - 32: a Q6_K value from its low nibble and 2 bits of qh. */
+    private static ByteVector six(ByteVector low, ByteVector high, int shift) {
+        return low.or(high.lanewise(VectorOperators.LSHR, shift).and((byte) 3).lanewise(VectorOperators.LSHL, 4)).sub((byte) 32);
     }
 
     /** d, scales_h u16, scales_l[4], qs[128]: 8 sub-blocks of 32 on the IQ4 grid with 6-bit scales minus 32. */
