@@ -71,7 +71,7 @@ class GenerateCommand implements Callable<Integer> {
     String guidanceInterval;
     @Option(names = "--memory-budget", paramLabel = "SIZE", description = "Memory the engine may use, e.g. 16G or 512M (default: no limit).")
     String memoryBudget;
-    @Option(names = "--weight-dtype", paramLabel = "stored|fp8", description = "Hold transformer weights as stored (default) or as FP8.")
+    @Option(names = "--weight-dtype", paramLabel = "stored|fp8|q8_0", description = "Hold transformer weights as stored (default), as FP8 or as GGUF Q8_0 (converted once, cached).")
     String weightDtype;
     @Option(names = "--output", paramLabel = "FILE.png", description = "Where to write the image (required); with --count N: FILE.png, FILE-1.png, ... FILE-(N-1).png.")
     Path output;

@@ -35,7 +35,7 @@ public record Infotext(String prompt, String negativePrompt, Map<String, String>
         f.put("Model", modelName);
         f.put("Guidance", number(r.guidance()));
         if (r.trueCfg()) f.put("Guidance interval", number(r.intervalLo()) + "," + number(r.intervalHi()));
-        if (r.weightDtype() == WeightDtype.FP8) f.put("Weight dtype", "fp8");
+        if (r.weightDtype() != null && r.weightDtype() != WeightDtype.STORED) f.put("Weight dtype", r.weightDtype().label());
         f.put("Version", VERSION);
         return new Infotext(r.prompt(), r.trueCfg() ? r.negativePrompt() : "", f);
     }

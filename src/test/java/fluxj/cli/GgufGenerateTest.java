@@ -117,4 +117,41 @@ class GgufGenerateTest {
             assertTrue(psnr >= 50, id + ": PSNR " + psnr + " dB with --matmul onednn");
         }
     }
+
+    /**
+     * {@code --weight-dtype q8_0} on the BF16 case converts the transformer once into the cache, to exactly the
+     * city96 Q8_0 file, and gives the image that file gives.
+     */
+    @Test
+    void weightDtypeQ8_0ConvertsOnceToCity96sFile() throws IOException {
+        Path cache = dir.resolve("cache");
+        String old = System.getProperty("fluxj.cache");
+        System.setProperty("fluxj.cache", cache.toString());
+        try {
+            Map<String, Object> pg01 = ggufCases().stream().filter(c -> c.get("id").equals("pg01_schnell_gguf_bf16")).findFirst().orElseThrow();
+            Path converted = dir.resolve("converted.png"), direct = dir.resolve("direct.png");
+            List<String> args = new ArrayList<>(GenerateCommandTest.caseArgs(pg01, converted));
+            args.set(args.indexOf("--steps") + 1, "1");
+            args.addAll(List.of("--weight-dtype", "q8_0"));
+            Run r = Cli.run(args.toArray(String[]::new));
+            assertEquals(0, r.code(), r.err());
+            List<Path> files;
+            try (var s = java.nio.file.Files.list(cache.resolve("gguf"))) {
+                files = s.toList();
+            }
+            assertEquals(1, files.size(), files.toString());
+            Path q8 = Fixtures.model("flux1-tiny-gguf/flux1-g-schnell-Q8_0.gguf");
+            assertArrayEquals(java.nio.file.Files.readAllBytes(q8), java.nio.file.Files.readAllBytes(files.getFirst()));
+            assertEquals("q8_0", fluxj.pipeline.Infotext.parse(PngFiles.readParameters(converted).orElseThrow()).fields().get("Weight dtype"));
+
+            args = new ArrayList<>(GenerateCommandTest.caseArgs(pg01, direct));
+            args.set(args.indexOf("--steps") + 1, "1");
+            args.set(args.indexOf("--model") + 1, q8.toString());
+            r = Cli.run(args.toArray(String[]::new));
+            assertEquals(0, r.code(), r.err());
+            assertArrayEquals(PngFiles.readImage(direct).rgb(), PngFiles.readImage(converted).rgb());
+        } finally {
+            if (old == null) System.clearProperty("fluxj.cache"); else System.setProperty("fluxj.cache", old);
+        }
+    }
 }
