@@ -61,7 +61,7 @@ public final class BatchRunner {
             GenerationResult result = flux.generate(settings.apply(row.request()), progress);
             byte[] png = result.png();
             store.put(name, png);
-            return new RowResult(row.id(), row.line(), RowResult.Status.GENERATED, file, seed, (System.nanoTime() - start) / 1e9, sha256(png), null);
+            return new RowResult(row.id(), row.line(), RowResult.Status.GENERATED, file, seed, Math.round((System.nanoTime() - start) / 1e6) / 1e3, sha256(png), null);
         } catch (IOException | RuntimeException e) {
             return failed(row, file, seed, e);
         }

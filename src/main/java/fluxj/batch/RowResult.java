@@ -8,7 +8,7 @@ import java.util.Map;
  * What became of one manifest row; a line of the results file.
  *
  * @param file    where the image is (null when there is none)
- * @param seconds time to generate and store it (null when skipped or refused)
+ * @param seconds time to generate and store it, to the millisecond (null when skipped or refused)
  * @param sha256  hex SHA-256 of the PNG file's bytes
  * @param error   why the row failed or was refused (null otherwise)
  */
@@ -39,7 +39,7 @@ public record RowResult(String id, int line, Status status, String file, Long se
         m.put("status", status.label());
         m.put("file", file);
         m.put("seed", seed);
-        m.put("seconds", seconds == null ? null : Math.round(seconds * 1000) / 1000.0);
+        m.put("seconds", seconds);
         m.put("sha256", sha256);
         m.put("error", error);
         return m;
