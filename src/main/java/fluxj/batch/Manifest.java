@@ -4,6 +4,7 @@ import fluxj.io.Json;
 import fluxj.pipeline.GenerationRequest;
 
 import java.io.IOException;
+import java.nio.charset.CharacterCodingException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -64,7 +65,13 @@ public final class Manifest {
     }
 
     public static Manifest read(Path file) throws IOException {
-        return parse(file.toString(), Files.readString(file, StandardCharsets.UTF_8));
+        String text;
+        try {
+            text = Files.readString(file, StandardCharsets.UTF_8);
+        } catch (CharacterCodingException e) {
+            throw new ManifestException(file + ": not UTF-8 text");
+        }
+        return parse(file.toString(), text);
     }
 
     /** Parses {@code text}; {@code source} names it in messages and, by its extension, gives the format. */

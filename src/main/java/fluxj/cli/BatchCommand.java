@@ -64,9 +64,6 @@ final class BatchCommand implements Callable<Integer> {
     @Option(names = "--quiet", description = "No progress output, only warnings, errors and the summary.")
     boolean quiet;
 
-    /** The process environment ({@value #JOB_INDEX}); tests give their own. */
-    Map<String, String> environment = System.getenv();
-
     @Override
     public Integer call() throws IOException {
         Logger root = Logger.getLogger("");
@@ -109,10 +106,10 @@ final class BatchCommand implements Callable<Integer> {
         // Refused rows first, so they show at once rather than after hours of images.
         List<Manifest.Entry> ordered = new ArrayList<>(entries.stream().filter(e -> e instanceof Manifest.Invalid).toList());
         ordered.addAll(entries.stream().filter(e -> e instanceof Manifest.Row).toList());
+        int rows = names.size(), row = 0;
         try (ResultsLog log = new ResultsLog(resultsFile)) {
-            for (int i = 0; i < ordered.size(); i++) {
-                Manifest.Entry e = ordered.get(i);
-                if (e instanceof Manifest.Row r) progress.image(i, ordered.size(), r.request().seed(), false);
+            for (Manifest.Entry e : ordered) {
+                if (e instanceof Manifest.Row r) progress.image(row++, rows, r.request().seed(), false);
                 RowResult r = runner.run(e, progress);
                 log.add(r);
                 counts.merge(r.status(), 1, Integer::sum);
@@ -158,7 +155,7 @@ final class BatchCommand implements Callable<Integer> {
             if (shard != null && shards != null) throw new IllegalArgumentException("give --shard I/N or --shards N, not both");
             if (shard != null) return Shard.parse(shard);
             if (shards == null) return Shard.ALL;
-            String index = environment.get(JOB_INDEX);
+            String index = System.getenv(JOB_INDEX);
             if (index == null) throw new IllegalArgumentException("--shards N takes the shard index from $" + JOB_INDEX + ", which is not set (or use --shard I/N)");
             return Shard.ofJobIndex(index, shards, JOB_INDEX);
         } catch (IllegalArgumentException e) {

@@ -75,7 +75,14 @@ public final class SparkBatch implements Callable<Integer> {
     }
 
     @Override
-    public Integer call() throws IOException {
+    public Integer call() {
+        try {
+            budget();
+            dtype();
+        } catch (IllegalArgumentException e) {
+            System.err.println("fluxj: " + e.getMessage());
+            return 2;
+        }
         SparkSession spark = SparkSession.builder().appName("fluxj batch").getOrCreate();
         try {
             Summary s = run(spark, RowHook.LOG);
@@ -84,15 +91,26 @@ public final class SparkBatch implements Callable<Integer> {
         } catch (Manifest.ManifestException e) {
             System.err.println("fluxj: " + e.getMessage());
             return 2;
+        } catch (IOException e) {
+            System.err.println("fluxj: " + e);
+            return 1;
         } finally {
             spark.stop();
         }
     }
 
+    private long budget() {
+        return memoryBudget == null ? 0 : ByteSize.parse(memoryBudget);
+    }
+
+    private WeightDtype dtype() {
+        return weightDtype == null ? null : WeightDtype.parse(weightDtype);
+    }
+
     /** The job on {@code spark}; {@code hook} runs before each row on the executors. */
     public Summary run(SparkSession spark, RowHook hook) throws IOException {
-        long budget = memoryBudget == null ? 0 : ByteSize.parse(memoryBudget);
-        WeightDtype dtype = weightDtype == null ? null : WeightDtype.parse(weightDtype);
+        long budget = budget();
+        WeightDtype dtype = dtype();
         Configuration conf = spark.sparkContext().hadoopConfiguration();
         Manifest m = Manifest.parse(manifest, read(new Path(manifest), conf));
         Path out = new Path(outputDir);
