@@ -27,7 +27,7 @@ import java.util.stream.Stream;
 /** {@code fluxj inspect PATH}: what a weights file, sharded index, component folder or diffusers model folder holds. */
 @Command(name = "inspect", description = {
         "Describe model weights: the recognised kind, FP8 or not, parameter count, bytes per dtype, __metadata__ and every tensor.",
-        "PATH is a .safetensors file, a *.safetensors.index.json, a component folder, or a diffusers model folder (model_index.json)."})
+        "PATH is a .safetensors or .gguf file, a *.safetensors.index.json, a component folder, or a diffusers model folder (model_index.json)."})
 public final class InspectCommand implements Callable<Integer> {
     @Parameters(paramLabel = "PATH", description = "What to inspect.")
     Path path;

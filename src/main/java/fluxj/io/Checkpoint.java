@@ -1,5 +1,7 @@
 package fluxj.io;
 
+import fluxj.gguf.GgufFile;
+import fluxj.gguf.GgufNames;
 import fluxj.tensor.ModelFormatException;
 import fluxj.tensor.Tensor;
 
@@ -9,6 +11,7 @@ import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Collection;
 import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -19,19 +22,31 @@ import java.util.TreeSet;
 import java.util.stream.Stream;
 
 /**
- * The tensors of one model component: a single safetensors file, a sharded set named by a
- * {@code *.safetensors.index.json}, or a folder holding either. Tensors stay mapped views; closing unmaps every
- * file. Views made with {@link #withPrefix} share the files (closing any of them closes all).
+ * The tensors of one model component: a single safetensors or GGUF file, a sharded set named by a
+ * {@code *.safetensors.index.json}, or a folder holding either. Tensors stay mapped views (GGUF ones with torch
+ * shapes and, for llama.cpp T5 encoders, Hugging Face names); closing unmaps every file. Views made with
+ * {@link #withPrefix} share the files (closing any of them closes all).
  */
 public final class Checkpoint implements AutoCloseable {
+    /** One mapped file. */
+    private record Mapped(Path path, long size, AutoCloseable mapping) {
+        void close() {
+            try {
+                mapping.close();
+            } catch (Exception e) {
+                throw new IllegalStateException(e);
+            }
+        }
+    }
+
     private final String description;
-    private final List<SafeTensors> files;
+    private final List<Mapped> files;
     private final Map<String, Tensor> tensors;
     private final Map<String, String> metadata;
     /** Run before the files are unmapped; shared with the views. */
     private final List<Runnable> onClose;
 
-    private Checkpoint(String description, List<SafeTensors> files, Map<String, Tensor> tensors, Map<String, String> metadata,
+    private Checkpoint(String description, List<Mapped> files, Map<String, Tensor> tensors, Map<String, String> metadata,
                        List<Runnable> onClose) {
         this.description = description;
         this.files = files;
@@ -40,7 +55,7 @@ public final class Checkpoint implements AutoCloseable {
         this.onClose = onClose;
     }
 
-    /** Opens a .safetensors file, a .safetensors.index.json, or a folder with one of them (or several shards). */
+    /** Opens a .safetensors or .gguf file, a .safetensors.index.json, or a folder with one of them (or several shards). */
     public static Checkpoint open(Path path) throws IOException {
         if (!Files.exists(path)) throw new NoSuchFileException(path.toString(), null, "no such file or folder");
         if (Files.isDirectory(path)) {
@@ -95,21 +110,30 @@ public final class Checkpoint implements AutoCloseable {
     }
 
     private static Checkpoint openFiles(String description, List<Path> paths) throws IOException {
-        List<SafeTensors> files = new ArrayList<>();
+        List<Mapped> files = new ArrayList<>();
         Map<String, Tensor> tensors = new LinkedHashMap<>();
         Map<String, String> metadata = new LinkedHashMap<>();
         try {
             for (Path p : paths) {
-                SafeTensors f = SafeTensors.open(p);
-                files.add(f);
-                metadata.putAll(f.metadata());
-                for (Tensor t : f.tensors().values()) {
+                Collection<Tensor> held;
+                if (Files.isRegularFile(p) && (p.getFileName().toString().toLowerCase(java.util.Locale.ROOT).endsWith(".gguf") || GgufFile.isGguf(p))) {
+                    GgufFile g = GgufFile.open(p);
+                    files.add(new Mapped(p, g.fileSize(), g));
+                    g.metadata().forEach((k, v) -> metadata.put(k, v.toString()));
+                    held = GgufNames.torchNames(g).values();
+                } else {
+                    SafeTensors f = SafeTensors.open(p);
+                    files.add(new Mapped(p, f.fileSize(), f));
+                    metadata.putAll(f.metadata());
+                    held = f.tensors().values();
+                }
+                for (Tensor t : held) {
                     Tensor prev = tensors.putIfAbsent(t.name(), t);
                     if (prev != null) throw new ModelFormatException(p.toString(), "tensor '" + t.name() + "' also appears in " + prev.source());
                 }
             }
         } catch (IOException | RuntimeException e) {
-            files.forEach(SafeTensors::close);
+            files.forEach(Mapped::close);
             throw e;
         }
         return new Checkpoint(description, List.copyOf(files), Collections.unmodifiableMap(tensors), Collections.unmodifiableMap(metadata),
@@ -141,9 +165,9 @@ public final class Checkpoint implements AutoCloseable {
 
     public String description() { return description; }
 
-    public List<Path> paths() { return files.stream().map(SafeTensors::path).toList(); }
+    public List<Path> paths() { return files.stream().map(Mapped::path).toList(); }
 
-    public long fileBytes() { return files.stream().mapToLong(SafeTensors::fileSize).sum(); }
+    public long fileBytes() { return files.stream().mapToLong(Mapped::size).sum(); }
 
     public Map<String, Tensor> tensors() { return tensors; }
 
@@ -196,6 +220,6 @@ public final class Checkpoint implements AutoCloseable {
             onClose.clear();
         }
         actions.reversed().forEach(Runnable::run);
-        files.forEach(SafeTensors::close);
+        files.forEach(Mapped::close);
     }
 }

@@ -46,6 +46,7 @@ public final class SafeTensorsWriter {
         for (TensorSpec s : sorted) {
             if (s.name().equals("__metadata__")) throw new IllegalArgumentException("'__metadata__' cannot name a tensor");
             if (!seen.add(s.name())) throw new IllegalArgumentException("tensor '" + s.name() + "' declared twice");
+            if (s.dtype().isBlock()) throw new IllegalArgumentException("tensor '" + s.name() + "': safetensors cannot hold " + s.dtype() + " blocks (write GGUF)");
         }
         return sorted;
     }

@@ -24,7 +24,7 @@ public record TensorSpec(String name, DType dtype, long[] shape) {
         return n;
     }
 
-    public long byteSize() { return Math.multiplyExact(numel(), dtype.byteSize()); }
+    public long byteSize() { return dtype.bytes(numel()); }
 
     public int rank() { return shape.length; }
 

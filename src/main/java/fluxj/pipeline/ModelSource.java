@@ -18,7 +18,8 @@ import java.util.stream.Stream;
 
 /**
  * Names a FLUX.1 model as a user gives it: a diffusers folder (model_index.json, transformer/, vae/, text_encoder/,
- * text_encoder_2/, tokenizer/, tokenizer_2/, scheduler/), a single transformer file (ComfyUI / BFL style) with the
+ * text_encoder_2/, tokenizer/, tokenizer_2/, scheduler/), a single transformer file (ComfyUI / BFL style safetensors,
+ * or a GGUF file of city96's or stable-diffusion.cpp's layout) with the
  * other parts named or found beside it, or a Hugging Face repo id, resolved in the Hugging Face cache and
  * downloaded into it when missing. Explicit part locations override what the model brings.
  *
@@ -46,7 +47,7 @@ public record ModelSource(String model, Path vae, Path clipL, Path t5, Path clip
 
     /** Whether {@code s} has the form of a repo id (ORG/NAME) rather than a path. */
     public static boolean looksLikeRepoId(String s) {
-        return s.matches("[A-Za-z0-9][A-Za-z0-9_.-]*/[A-Za-z0-9][A-Za-z0-9_.-]*") && !s.endsWith(".safetensors");
+        return s.matches("[A-Za-z0-9][A-Za-z0-9_.-]*/[A-Za-z0-9][A-Za-z0-9_.-]*") && !s.endsWith(".safetensors") && !s.endsWith(".gguf");
     }
 
     /** Finds every part, downloading a repo's files when the cache lacks them. */
@@ -155,7 +156,7 @@ public record ModelSource(String model, Path vae, Path clipL, Path t5, Path clip
             if (clipTok == null) clipTok = snap.resolve("tokenizer");
             if (t5Tok == null) t5Tok = snap.resolve("tokenizer_2");
         }
-        String name = file.getFileName().toString().replaceFirst("(?i)\\.safetensors$", "");
+        String name = file.getFileName().toString().replaceFirst("(?i)\\.(safetensors|gguf)$", "");
         return new ModelFiles(name, file, side.flux(), vaePath, side.ae(), clipPath, side.clip(), t5Path, side.t5(),
                 clipTok, t5Tok, null, List.of(file));
     }
@@ -173,7 +174,7 @@ public record ModelSource(String model, Path vae, Path clipL, Path t5, Path clip
                                Predicate<ModelKind> kind) throws IOException {
         List<Path> all;
         try (Stream<Path> s = Files.list(dir)) {
-            all = s.filter(f -> f.getFileName().toString().toLowerCase(Locale.ROOT).endsWith(".safetensors") && !f.equals(transformer.toAbsolutePath())).sorted().toList();
+            all = s.filter(f -> isWeightFile(f) && !f.equals(transformer.toAbsolutePath())).sorted().toList();
         }
         for (Predicate<String> rule : List.of(exact, loose)) {
             List<Path> hits = new ArrayList<>();
@@ -192,6 +193,11 @@ public record ModelSource(String model, Path vae, Path clipL, Path t5, Path clip
         if (hits.size() == 1) return hits.getFirst();
         if (hits.size() > 1) throw new IllegalArgumentException("several candidates for " + option + " beside " + transformer.getFileName() + ": " + names(hits) + "; choose one with " + option + " FILE");
         throw new IllegalArgumentException("no file for " + option + " beside " + transformer.getFileName() + " in " + dir + "; name it with " + option + " FILE");
+    }
+
+    private static boolean isWeightFile(Path f) {
+        String n = f.getFileName().toString().toLowerCase(Locale.ROOT);
+        return n.endsWith(".safetensors") || n.endsWith(".gguf");
     }
 
     private static String names(List<Path> ps) {

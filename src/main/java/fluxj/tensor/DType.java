@@ -4,9 +4,16 @@ import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
 
-/** The element types of the safetensors format, with their byte sizes and widening to f32. */
+/**
+ * The element types of weights: those of the safetensors format, and the block-quantized types of GGUF files
+ * (ggml's Q8_0 ... IQ4_XS), which store {@link #blockValues()} values in {@link #blockBytes()} bytes and widen
+ * to f32 exactly as ggml's {@code dequantize_row_*} (see {@link Blocks}).
+ */
 public enum DType {
-    F64(8), F32(4), F16(2), BF16(2), F8_E4M3(1), F8_E5M2(1), I64(8), I32(4), I16(2), I8(1), U8(1), BOOL(1);
+    F64(8), F32(4), F16(2), BF16(2), F8_E4M3(1), F8_E5M2(1), I64(8), I32(4), I16(2), I8(1), U8(1), BOOL(1),
+    Q8_0(32, 34), Q4_0(32, 18), Q4_1(32, 20), Q5_0(32, 22), Q5_1(32, 24),
+    Q2_K(256, 84), Q3_K(256, 110), Q4_K(256, 144), Q5_K(256, 176), Q6_K(256, 210),
+    IQ4_NL(32, 18), IQ4_XS(256, 136);
 
     static final ValueLayout.OfFloat F32_LE = ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
     static final ValueLayout.OfDouble F64_LE = ValueLayout.JAVA_DOUBLE_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
@@ -14,13 +21,41 @@ public enum DType {
     static final ValueLayout.OfInt I32_LE = ValueLayout.JAVA_INT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
     static final ValueLayout.OfLong I64_LE = ValueLayout.JAVA_LONG_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
 
-    private final int size;
+    private final int values, bytes;
 
-    DType(int size) { this.size = size; }
+    DType(int size) { this(1, size); }
 
-    public int byteSize() { return size; }
+    DType(int values, int bytes) {
+        this.values = values;
+        this.bytes = bytes;
+    }
 
-    public boolean isFloat() { return ordinal() <= F8_E5M2.ordinal(); }
+    /** Bytes per element; block-quantized types have none (see {@link #bytes}). */
+    public int byteSize() {
+        if (values != 1) throw new IllegalStateException(this + " stores blocks of " + values + " values, not single elements");
+        return bytes;
+    }
+
+    /** Values per block: 1 for element types, 32 or 256 for GGUF block types. */
+    public int blockValues() { return values; }
+
+    /** Bytes per block (per element for element types). */
+    public int blockBytes() { return bytes; }
+
+    public boolean isBlock() { return values != 1; }
+
+    /**
+     * Bytes of {@code n} values (a whole number of blocks), with overflow checked.
+     *
+     * @throws ArithmeticException on overflow, IllegalArgumentException when n is not a whole number of blocks
+     */
+    public long bytes(long n) {
+        if (n < 0 || n % values != 0) throw new IllegalArgumentException(n + " values are not a whole number of " + this + " blocks of " + values);
+        return Math.multiplyExact(n / values, (long) bytes);
+    }
+
+    /** Floating-point data, including the block types (which decode to f32). */
+    public boolean isFloat() { return ordinal() <= F8_E5M2.ordinal() || isBlock(); }
 
     public boolean isFp8() { return this == F8_E4M3 || this == F8_E5M2; }
 
@@ -49,6 +84,7 @@ public enum DType {
             case I16 -> seg.get(I16_LE, i * 2);
             case I8 -> seg.get(ValueLayout.JAVA_BYTE, i);
             case U8, BOOL -> seg.get(ValueLayout.JAVA_BYTE, i) & 0xff;
+            default -> Blocks.get(this, seg, i);
         };
     }
 

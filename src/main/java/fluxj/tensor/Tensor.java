@@ -5,7 +5,7 @@ import java.util.Arrays;
 
 /**
  * A named tensor viewing stored bytes (usually a mapped file region) in its stored dtype. Nothing is copied:
- * kernels widen elements as they read them. {@code scale} is a per-tensor multiplier for scaled FP8 weights
+ * kernels widen elements as they read them (block-quantized GGUF weights are decoded block by block). {@code scale} is a per-tensor multiplier for scaled FP8 weights
  * (1 otherwise); {@link #get} and the kernels apply it.
  */
 public record Tensor(String name, DType dtype, long[] shape, MemorySegment data, float scale, String source) {
@@ -63,7 +63,7 @@ public record Tensor(String name, DType dtype, long[] shape, MemorySegment data,
     public float[] toFloats() {
         int n = Math.toIntExact(numel());
         float[] out = new float[n];
-        for (int i = 0; i < n; i++) out[i] = get(i);
+        Widen.span(this, 0, n, out, 0);
         return out;
     }
 
@@ -74,7 +74,7 @@ public record Tensor(String name, DType dtype, long[] shape, MemorySegment data,
     public Tensor sliceRows(int from, int to) {
         long[] s = shape.clone();
         s[0] = to - from;
-        long rowBytes = (long) cols() * dtype.byteSize();
+        long rowBytes = dtype.bytes(cols());
         return new Tensor(name + "[" + from + ":" + to + "]", dtype, s,
                 data.asSlice(from * rowBytes, (to - from) * rowBytes), scale, source);
     }

@@ -56,14 +56,14 @@ final class VectorMatmul implements MatmulKernel {
 
     /** Output rows [i0, i1) x panels [p0, p1): packs each KC-deep slice of the panels, then sweeps the rows. */
     private static void block(float[] x, int k, Tensor w, float[] bias, float[] y, int p0, int p1, int i0, int i1) {
-        int n = w.rows();
-        float[] packed = new float[(p1 - p0) * NR * Math.min(k, KC)];
-        float[] tmp = new float[NR * L];
-        float[] aTail = new float[MR * Math.min(k, KC)];
+        int n = w.rows(), depth = depth(w.dtype());
+        float[] packed = new float[(p1 - p0) * NR * Math.min(k, depth)];
+        float[] tmp = new float[w.dtype().isBlock() ? NR * Math.min(k, depth) : NR * L];
+        float[] aTail = new float[MR * Math.min(k, depth)];
         float[] cTile = new float[MR * NR];
         float[] biasTile = new float[NR];
-        for (int pc = 0; pc < k; pc += KC) {
-            int kc = Math.min(KC, k - pc);
+        for (int pc = 0; pc < k; pc += depth) {
+            int kc = Math.min(depth, k - pc);
             for (int p = p0; p < p1; p++) pack(w, k, p * NR, pc, kc, tmp, packed, (p - p0) * NR * kc);
             boolean first = pc == 0;
             for (int i = i0; i < i1; i += MR) {
@@ -104,6 +104,10 @@ final class VectorMatmul implements MatmulKernel {
     private static void pack(Tensor w, int k, int j, int pc, int kc, float[] tmp, float[] out, int off) {
         int rows = Math.min(NR, w.rows() - j);
         DType dt = w.dtype();
+        if (dt.isBlock()) {
+            packBlocks(w, k, j, rows, pc, kc, tmp, out, off);
+            return;
+        }
         MemorySegment seg = w.data();
         float s = w.scale();
         if (rows < NR) Arrays.fill(tmp, 0f);
@@ -120,6 +124,28 @@ final class VectorMatmul implements MatmulKernel {
         for (; p < kc; p++) {
             int o = off + p * NR;
             for (int c = 0; c < NR; c++) out[o + c] = c < rows ? dt.get(seg, (long) (j + c) * k + pc + p) * s : 0f;
+        }
+    }
+
+    /**
+     * Panel depth: {@link #KC}, or for block-quantized weights the nearest whole number of blocks, so every block is
+     * decoded once per panel (512 for 256-value blocks).
+     */
+    static int depth(DType dt) {
+        int bv = dt.blockValues();
+        return Math.max(bv, Math.round((float) KC / bv) * bv);
+    }
+
+    /**
+     * Block-quantized weights: each of the panel's rows decodes its kc values (whole blocks) into {@code tmp}, which
+     * is then transposed k-major into the panel.
+     */
+    private static void packBlocks(Tensor w, int k, int j, int rows, int pc, int kc, float[] tmp, float[] out, int off) {
+        for (int c = 0; c < rows; c++) Widen.span(w, (long) (j + c) * k + pc, kc, tmp, c * kc);
+        for (int p = 0; p < kc; p++) {
+            int o = off + p * NR;
+            for (int c = 0; c < rows; c++) out[o + c] = tmp[c * kc + p];
+            for (int c = rows; c < NR; c++) out[o + c] = 0f;
         }
     }
 

@@ -31,7 +31,10 @@ public final class Widen {
 
     private Widen() {}
 
-    /** Rows [r0, r1) of {@code w} seen as a matrix, widened into {@code out} row-major. */
+    /**
+     * Rows [r0, r1) of {@code w} seen as a matrix, widened into {@code out} row-major: exact f32 values of any
+     * dtype, block-quantized ones decoded as ggml does (e.g. for merging a LoRA into decoded weights).
+     */
     public static void rows(Tensor w, int r0, int r1, float[] out) {
         long cols = w.cols();
         for (int r = r0; r < r1; r++) span(w, r * cols, (int) cols, out, (int) ((r - r0) * cols));
@@ -42,6 +45,11 @@ public final class Widen {
         MemorySegment seg = w.data();
         DType dt = w.dtype();
         float s = w.scale();
+        if (dt.isBlock()) {
+            Blocks.span(dt, seg, from, n, out, off);
+            if (s != 1f) for (int i = 0; i < n; i++) out[off + i] *= s;
+            return;
+        }
         // One loop per dtype, each its own method, so each is compiled (and vectorised) on its own.
         int done = vectorised(dt) ? switch (dt) {
             case F32 -> f32(seg, from, n, s, out, off);

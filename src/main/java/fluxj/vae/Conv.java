@@ -34,9 +34,9 @@ final class Conv {
         Tensor w = ck.get(name + ".weight");
         boolean ok = Arrays.equals(w.shape(), new long[]{cout, cin, kernel, kernel})
                 || (kernel == 1 && Arrays.equals(w.shape(), new long[]{cout, cin}));
-        if (!ok || !w.dtype().isFloat()) {
+        if (!ok || !w.dtype().isFloat() || w.dtype().isBlock()) {
             throw new ModelFormatException(w.source(), "tensor '" + w.name() + "' is " + w + ", expected a float ["
-                    + cout + ", " + cin + ", " + kernel + ", " + kernel + "] convolution weight");
+                    + cout + ", " + cin + ", " + kernel + ", " + kernel + "] convolution weight" + (w.dtype().isBlock() ? " (not block-quantized)" : ""));
         }
         float[] b = ck.find(name + ".bias").map(t -> t.expectShape(cout).toFloats()).orElse(null);
         Conv conv = new Conv(w, b, stride, pad);

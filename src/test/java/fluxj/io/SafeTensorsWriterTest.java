@@ -27,7 +27,7 @@ class SafeTensorsWriterTest {
     /** One tensor of every dtype (plus a scalar and an empty one), each byte set to a function of its position. */
     static List<TensorSpec> everyDtype() {
         List<TensorSpec> specs = new ArrayList<>();
-        for (DType d : DType.values()) specs.add(new TensorSpec("t." + d.name().toLowerCase(), d, new long[] {3, 5}));
+        for (DType d : DType.values()) if (!d.isBlock()) specs.add(new TensorSpec("t." + d.name().toLowerCase(), d, new long[] {3, 5}));
         specs.add(new TensorSpec("scalar", DType.F32, new long[] {}));
         specs.add(new TensorSpec("empty", DType.BF16, new long[] {0, 7}));
         return specs;
