@@ -87,11 +87,7 @@ public final class TransformerBench implements Callable<Integer> {
         Span total = Span.measure(() -> r[0] = t.forwardTimed(img, imgLen, ids, txt, TXT, new float[TXT * 3], 0.5f, vec, 0f));
         double dbl = r[0].doubleNanos()[0] / 1e9, sgl = r[0].singleNanos()[0] / 1e9, rest = (r[0].embedNanos() + r[0].finalNanos()) / 1e9;
 
-        double h = HIDDEN, attention = 4.0 * len * len * h;
-        double doubleFlops = 2.0 * len * h * (4 * h + 2 * MLP) + 2 * (2.0 * h * 6 * h) + attention;
-        double singleFlops = 2.0 * len * h * (4 * h + MLP + (h + MLP)) + 2.0 * h * 3 * h + attention;
-        double restFlops = 2.0 * h * (imgLen * CHANNELS + TXT * CONTEXT + 256 + VEC + 2 * h + 2 * h + imgLen * CHANNELS);
-        double flops = doubleFlops + singleFlops + restFlops;
+        double flops = doubleBlockFlops(len) + singleBlockFlops(len) + restFlops(imgLen, TXT);
         double rateWall = flops / total.wall(), rateCpu = flops / total.cpu();
         double full = FULL_DOUBLE * dbl + FULL_SINGLE * sgl + rest;
 
@@ -115,7 +111,25 @@ public final class TransformerBench implements Callable<Integer> {
         return m;
     }
 
-    private static long cpuNanos() {
+    /** Multiply-adds x 2 of a double block over len tokens: projections, MLPs, modulation, attention. */
+    static double doubleBlockFlops(int len) {
+        double h = HIDDEN;
+        return 2.0 * len * h * (4 * h + 2 * MLP) + 2 * (2.0 * h * 6 * h) + 4.0 * len * len * h;
+    }
+
+    /** Multiply-adds x 2 of a single block over len tokens. */
+    static double singleBlockFlops(int len) {
+        double h = HIDDEN;
+        return 2.0 * len * h * (4 * h + MLP + (h + MLP)) + 2.0 * h * 3 * h + 4.0 * len * len * h;
+    }
+
+    /** Multiply-adds x 2 of the embeddings and the final layer for imgLen image and txtLen text tokens. */
+    static double restFlops(int imgLen, int txtLen) {
+        double h = HIDDEN;
+        return 2.0 * h * (imgLen * CHANNELS + txtLen * CONTEXT + 256 + VEC + 2 * h + 2 * h + imgLen * CHANNELS);
+    }
+
+    static long cpuNanos() {
         return ((com.sun.management.OperatingSystemMXBean) ManagementFactory.getOperatingSystemMXBean()).getProcessCpuTime();
     }
 

@@ -219,6 +219,28 @@ public final class VaeBench implements Runnable {
         return Checkpoint.of("random FLUX VAE decoder (" + dt + ")", t);
     }
 
+    /** A whole autoencoder (decoder and encoder) in BFL names with the given sizes and random weights. */
+    public static Checkpoint randomAutoEncoder(VaeConfig c, DType dt, Arena arena) {
+        Map<String, Tensor> t = new LinkedHashMap<>(randomDecoder(c, dt, arena).tensors());
+        SplittableRandom r = new SplittableRandom(43);
+        conv(t, "encoder.conv_in", c.inChannels(), c.ch(), 3, dt, r, arena);
+        int in = c.ch();
+        for (int level = 0; level < c.levels(); level++) {
+            int out = c.channels(level);
+            for (int i = 0; i < c.numResBlocks(); i++) {
+                resnet(t, "encoder.down." + level + ".block." + i + ".", in, out, dt, r, arena);
+                in = out;
+            }
+            if (level < c.levels() - 1) conv(t, "encoder.down." + level + ".downsample.conv", out, out, 3, dt, r, arena);
+        }
+        for (String b : List.of("encoder.mid.block_1.", "encoder.mid.block_2.")) resnet(t, b, in, in, dt, r, arena);
+        norm(t, "encoder.mid.attn_1.norm", in, arena);
+        for (String p : List.of("q", "k", "v", "proj_out")) conv(t, "encoder.mid.attn_1." + p, in, in, 1, dt, r, arena);
+        norm(t, "encoder.norm_out", in, arena);
+        conv(t, "encoder.conv_out", in, 2 * c.zChannels(), 3, dt, r, arena);
+        return Checkpoint.of("random FLUX VAE (" + dt + ")", t);
+    }
+
     private static void resnet(Map<String, Tensor> t, String p, int in, int out, DType dt, SplittableRandom r, Arena arena) {
         norm(t, p + "norm1", in, arena);
         conv(t, p + "conv1", in, out, 3, dt, r, arena);
@@ -242,12 +264,12 @@ public final class VaeBench implements Runnable {
     }
 
     /** CPU time of the whole process (all threads, GC and JIT included), nanoseconds. */
-    private static long cpuNanos() {
+    static long cpuNanos() {
         return ((com.sun.management.OperatingSystemMXBean) ManagementFactory.getOperatingSystemMXBean()).getProcessCpuTime();
     }
 
     /** Resets the kernel's peak-RSS counter (Linux: "5" to clear_refs). */
-    private static void resetPeaks() {
+    static void resetPeaks() {
         try {
             Files.writeString(Path.of("/proc/self/clear_refs"), "5");
         } catch (IOException | UnsupportedOperationException e) {
@@ -256,7 +278,7 @@ public final class VaeBench implements Runnable {
     }
 
     /** Peak resident set size of the whole process (VmHWM), or -1 where /proc is absent. */
-    private static long vmHwm() {
+    static long vmHwm() {
         try {
             for (String line : Files.readAllLines(Path.of("/proc/self/status"))) {
                 if (line.startsWith("VmHWM:")) return Long.parseLong(line.replaceAll("\\D", "")) * 1024;

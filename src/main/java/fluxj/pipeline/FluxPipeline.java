@@ -1,5 +1,6 @@
 package fluxj.pipeline;
 
+import fluxj.memory.ImageInputs;
 import fluxj.memory.MemoryPlan;
 import fluxj.memory.Phase;
 import fluxj.sampling.EulerSampler;
@@ -51,8 +52,11 @@ public final class FluxPipeline implements AutoCloseable {
     }
 
     /** The memory plan {@code request} would run under (nothing is loaded); null for parts without memory control. */
-    public MemoryPlan plan(GenerationRequest request) {
-        return parts.memory() == null ? null : parts.memory().prepare(resolve(request));
+    public MemoryPlan plan(GenerationRequest request) { return plan(request, ImageInputs.NONE); }
+
+    /** As {@link #plan(GenerationRequest)} with input images of these sizes to encode and reference tokens. */
+    public MemoryPlan plan(GenerationRequest request, ImageInputs images) {
+        return parts.memory() == null ? null : parts.memory().prepare(resolve(request), images);
     }
 
     /** Generates one image. */

@@ -7,13 +7,13 @@ import fluxj.memory.BlockLayout;
 import fluxj.memory.BlockStreamer;
 import fluxj.memory.Component;
 import fluxj.memory.Device;
+import fluxj.memory.ImageInputs;
 import fluxj.memory.Fp8Cache;
 import fluxj.memory.MemoryPlan;
 import fluxj.memory.Phase;
 import fluxj.memory.Planner;
 import fluxj.memory.Sizing;
 import fluxj.memory.WeightDtype;
-import fluxj.tensor.Attention;
 import fluxj.tensor.Conv2d;
 import fluxj.tensor.Matmul;
 import fluxj.tensor.MatmulKernel;
@@ -22,10 +22,12 @@ import fluxj.text.ClipTextModel;
 import fluxj.text.T5Encoder;
 import fluxj.text.TextConfig;
 import fluxj.vae.AutoEncoder;
+import fluxj.vae.VaeLayout;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 
@@ -85,7 +87,7 @@ final class ManagedModels implements MemoryControl, AutoCloseable {
     private final Handle<T5Encoder> t5;
     private final Handle<FluxTransformer> flux;
     private final Handle<AutoEncoder> vae;
-    private final Component clipC, t5C, fluxC, vaeC;
+    private final Component clipC, t5C, fluxC, vaeC, vaeEncoderC;
     private final FluxConfig fluxConfig;
     private final TextConfig.T5 t5Config;
     private final int clipWidth;
@@ -103,7 +105,9 @@ final class ManagedModels implements MemoryControl, AutoCloseable {
         clipC = Sizing.component("clip-l", Phase.ENCODE, opened.get(f.clip()), 0, false, false);
         t5C = Sizing.component(t5Model.config().outDim() != t5Model.config().dModel() ? "distillt5" : "t5", Phase.ENCODE, opened.get(f.t5()), 0, false, false);
         fluxC = Sizing.component("transformer", Phase.DENOISE, opened.get(f.transformer()), 0, true, true);
-        vaeC = Sizing.component("vae", Phase.DECODE, opened.get(f.vae()), 0, false, false);
+        // The autoencoder's halves run in different phases and touch only their own tensors' pages.
+        vaeC = Sizing.part("vae", Phase.DECODE, opened.get(f.vae()), n -> !VaeLayout.isEncoderTensor(n));
+        vaeEncoderC = Sizing.part("vae-encoder", Phase.ENCODE_IMAGES, opened.get(f.vae()), VaeLayout::isEncoderTensor);
         fluxConfig = transformer.config();
         t5Config = t5Model.config();
         clipWidth = clipModel.width();
@@ -112,23 +116,30 @@ final class ManagedModels implements MemoryControl, AutoCloseable {
     }
 
     @Override
-    public MemoryPlan prepare(GenerationRequest r) {
+    public MemoryPlan prepare(GenerationRequest r, ImageInputs images) {
         long budget = r.memoryBudget() > 0 ? r.memoryBudget() : device.defaultBudget();
         int lh = r.height() / 8, lw = r.width() / 8, imgTokens = (r.height() / 16) * (r.width() / 16);
-        int inner = t5Config.heads() * t5Config.dKv(), tokens = imgTokens + t5Length;
+        // Reference tokens (Kontext) join the image tokens in every block.
+        int inner = t5Config.heads() * t5Config.dKv(), tokens = imgTokens + images.referenceTokens() + t5Length;
         int hidden = fluxConfig.hidden(), mlp = fluxConfig.mlpHidden();
         // Native buffers of the matmul backend (oneDNN's; none for Java), sized by each model's widest product: the
         // encoders' attention has a bias or a mask and stays on the heap, the transformer's goes to oneDNN too.
         MatmulKernel mm = Matmul.kernel();
         long clipNative = mm.bufferBytes(ModelInfo.CLIP_MAX_LENGTH, 4 * clipWidth, 4 * clipWidth);
         long t5Native = mm.bufferBytes(t5Length, Math.max(inner, t5Config.dFf()), Math.max(t5Config.dModel(), Math.max(inner, t5Config.dFf())));
-        long fluxNative = mm.bufferBytes(tokens, hidden + mlp, 3 * hidden + mlp) + Attention.bufferBytes(tokens, tokens, 1, hidden);
-        List<Component> parts = List.of(
+        long fluxNative = Sizing.transformerNative(tokens, hidden, mlp);
+        List<Component> parts = new ArrayList<>(List.of(
                 clipC.withWorkspace(Sizing.encoderWorkspace(ModelInfo.CLIP_MAX_LENGTH, clipWidth, clipWidth, 4 * clipWidth, clipWidth / 64) + clipNative),
-                t5C.withWorkspace(Sizing.encoderWorkspace(t5Length, t5Config.dModel(), inner, t5Config.dFf(), t5Config.heads()) + t5Native),
-                fluxC.withWorkspace(Sizing.transformerWorkspace(tokens, hidden, mlp) + fluxNative),
-                vaeC.withWorkspace(vaeShape.plannedDecodeBytes(lh, lw) + vaeShape.plannedDecodeNativeBytes(lh, lw))
-                        .withCopies(vaeShape.decodeWeightCopyBytes()));
+                t5C.withWorkspace(Sizing.encoderWorkspace(t5Length, t5Config.dModel(), inner, t5Config.dFf(), t5Config.heads()) + t5Native)));
+        if (!images.encoded().isEmpty()) {
+            // Images are encoded one after another: the largest encode's workspace is the phase's.
+            long work = images.encoded().stream().mapToLong(i -> vaeShape.plannedEncodeBytes(i.height(), i.width())
+                    + vaeShape.plannedEncodeNativeBytes(i.height(), i.width())).max().orElseThrow();
+            parts.add(vaeEncoderC.withWorkspace(work).withCopies(vaeShape.encodeWeightCopyBytes()));
+        }
+        parts.add(fluxC.withWorkspace(Sizing.transformerWorkspace(tokens, hidden, mlp) + fluxNative));
+        parts.add(vaeC.withWorkspace(vaeShape.plannedDecodeBytes(lh, lw) + vaeShape.plannedDecodeNativeBytes(lh, lw))
+                .withCopies(vaeShape.decodeWeightCopyBytes()));
         WeightDtype dtype = r.weightDtype() == null ? WeightDtype.STORED : r.weightDtype();
         MemoryPlan next = Planner.plan(device, budget, parts, dtype, r.weightDtype() != null);
         if (plan == null || !plan.entry("transformer").equals(next.entry("transformer"))) flux.release();
@@ -178,6 +189,7 @@ final class ManagedModels implements MemoryControl, AutoCloseable {
         if (plan != null && plan.keepAll()) return;
         switch (phase) {
             case ENCODE -> { clip.release(); t5.release(); }
+            case ENCODE_IMAGES -> vae.release();
             case DENOISE -> flux.release();
             case DECODE -> vae.release();
         }

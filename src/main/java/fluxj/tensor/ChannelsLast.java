@@ -46,8 +46,23 @@ public final class ChannelsLast {
      */
     public static void groupNorm(float[] x, int pixels, int channels, int groups, float[] gamma, float[] beta, float eps,
                                  boolean silu, float[] out) {
+        if (out.length < (long) pixels * channels) throw new IllegalArgumentException("groupNorm: array too small");
+        normalize(x, 0, pixels, groupNormAffine(x, pixels, channels, groups, gamma, beta, eps), silu, out);
+    }
+
+    /**
+     * GroupNorm as a per-channel map {@code y = (x - mean[c]) * scale[c] + shift[c]}, from the statistics of a
+     * whole image: what {@link #groupNorm} applies, so that parts of the image normalised apart with it
+     * ({@link #normalize}) give the whole image's values bit for bit.
+     */
+    public record Affine(float[] mean, float[] scale, float[] shift) {
+        public int channels() { return mean.length; }
+    }
+
+    /** The {@link Affine} map GroupNorm applies to x [pixels, C] (statistics over all of x). */
+    public static Affine groupNormAffine(float[] x, int pixels, int channels, int groups, float[] gamma, float[] beta, float eps) {
         if (channels % groups != 0) throw new IllegalArgumentException("groupNorm: " + channels + " channels in " + groups + " groups");
-        if (x.length < (long) pixels * channels || out.length < (long) pixels * channels) throw new IllegalArgumentException("groupNorm: array too small");
+        if (x.length < (long) pixels * channels) throw new IllegalArgumentException("groupNorm: array too small");
         int cpg = channels / groups, chunks = Math.max(1, Math.min(pixels, CHUNKS));
         double count = (double) cpg * pixels;
         float[] mean = new float[channels], a = new float[channels], b = new float[channels];
@@ -59,18 +74,32 @@ public final class ChannelsLast {
             a[c] = gamma == null ? inv : gamma[c] * inv;
             b[c] = beta == null ? 0f : beta[c];
         }
+        return new Affine(mean, a, b);
+    }
+
+    /**
+     * Pixels [from, from + pixels) of x [*, C] mapped by {@code f} (then SiLU with {@code silu}) into out [pixels, C]
+     * from its start; out may be x when {@code from} is 0.
+     */
+    public static void normalize(float[] x, int from, int pixels, Affine f, boolean silu, float[] out) {
+        int channels = f.channels();
+        if (from < 0 || x.length < ((long) from + pixels) * channels || out.length < (long) pixels * channels) {
+            throw new IllegalArgumentException("normalize: pixels " + from + ".." + (from + pixels) + " of " + channels + " channels out of range");
+        }
+        float[] mean = f.mean(), a = f.scale(), b = f.shift();
+        int chunks = Math.max(1, Math.min(pixels, CHUNKS));
         Parallel.forEach(chunks, ch -> {
             int up = channels - channels % L;
             for (int p = (int) ((long) ch * pixels / chunks); p < (int) ((long) (ch + 1) * pixels / chunks); p++) {
-                int o = p * channels, c = 0;
+                int o = p * channels, i = (from + p) * channels, c = 0;
                 for (; c < up; c += L) {
-                    FloatVector v = FloatVector.fromArray(F, x, o + c).sub(FloatVector.fromArray(F, mean, c))
+                    FloatVector v = FloatVector.fromArray(F, x, i + c).sub(FloatVector.fromArray(F, mean, c))
                             .fma(FloatVector.fromArray(F, a, c), FloatVector.fromArray(F, b, c));
                     if (silu) v = v.div(VectorMath.exp(v.neg()).add(1f));
                     v.intoArray(out, o + c);
                 }
                 for (; c < channels; c++) {
-                    float v = (x[o + c] - mean[c]) * a[c] + b[c];
+                    float v = (x[i + c] - mean[c]) * a[c] + b[c];
                     out[o + c] = silu ? v / (1f + (float) Math.exp(-v)) : v;
                 }
             }

@@ -71,23 +71,84 @@ public final class AutoEncoder {
         return decoder.decode(x, h, w);
     }
 
-    /** image [in, H, W] (H, W multiples of 8 for FLUX) -> {@code (mean - shift) * scale}, [zc, H/8, W/8]. */
+    /**
+     * image [in, H, W] (H, W multiples of 8 for FLUX) -> {@code (mean - shift) * scale}, [zc, H/8, W/8]. In bands of
+     * rows ({@link Encoder#meanInBands}: the same latent in about half the memory) when {@link #tiling()} says so
+     * for this size, as for decoding: see {@link #encodesInTiles}.
+     */
     public float[] encode(float[] image, int height, int width) {
         if (encoder == null) throw new ModelFormatException(source, "this VAE checkpoint holds no encoder weights");
         int f = config.factor();
         if (height < f || width < f || height % f != 0 || width % f != 0) {
             throw new IllegalArgumentException("encode: image " + width + "x" + height + " is not a positive multiple of " + f + " on each side");
         }
-        if (image.length != config.inChannels() * height * width) throw new IllegalArgumentException("encode: image holds " + image.length + " values, expected " + config.inChannels() + "x" + height + "x" + width);
-        float[] mean = encoder.mean(image, height, width);
+        if (image.length != (long) config.inChannels() * height * width) throw new IllegalArgumentException("encode: image holds " + image.length + " values, expected " + config.inChannels() + "x" + height + "x" + width);
+        // Tiled or not, the encoder holds whole activations between its layers.
+        if (encoder.largestActivation(height, width) > Integer.MAX_VALUE - 8) {
+            throw new IllegalArgumentException("encode: a " + width + "x" + height + " image is too large to encode (an activation would exceed 2^31 values)");
+        }
+        float[] mean;
+        if (encodesInTiles(height, width)) {
+            LOG.log(System.Logger.Level.DEBUG, () -> "encoding " + width + "x" + height + " image in bands of " + tiling.tile() + " rows");
+            mean = encoder.meanInBands(image, height, width, tiling.tile());
+        } else {
+            mean = encoder.mean(image, height, width);
+        }
         for (int i = 0; i < mean.length; i++) mean[i] = (mean[i] - config.shiftFactor()) * config.scaleFactor();
         return mean;
     }
 
-    /** Estimated peak bytes of activations of an untiled decode of an h x w latent. */
+    /**
+     * Whether {@link #encode} of a height x width image goes in bands, by the rule of decoding: when the untiled
+     * encode's activations exceed the tiling's memory budget (by default half the heap) or a latent side exceeds
+     * its size threshold; never when the latent fits in one tile.
+     */
+    public boolean encodesInTiles(int height, int width) {
+        int f = config.factor();
+        return encoder != null && tiling.applies(height / f, width / f, encodeBytes(height, width));
+    }
+
+    /** Estimated peak bytes of activations of an untiled encode of a height x width image (the image included). */
+    public long encodeBytes(int height, int width) { return requireEncoder().activationBytes(height, width, 0); }
+
+    /** Estimated peak bytes of {@link #encode} of a height x width image as the current tiling options decide it. */
+    public long plannedEncodeBytes(int height, int width) {
+        return requireEncoder().activationBytes(height, width, encodesInTiles(height, width) ? tiling.tile() : 0);
+    }
+
+    /**
+     * Native bytes oneDNN's buffers grow to during {@link #encode} of a height x width image as the tiling options
+     * decide it (the mid attention's matmul and attention buffers, and under oneDNN's convolution its largest
+     * source and destination); 0 on the Java path.
+     */
+    public long plannedEncodeNativeBytes(int height, int width) {
+        Encoder e = requireEncoder();
+        long attention = e.attentionNativeBytes(height, width);
+        if (!(Conv2d.kernel() instanceof OneDnnConv)) return attention;
+        return attention + e.convNativeBytes(height, width, encodesInTiles(height, width) ? tiling.tile() : 0);
+    }
+
+    /** Bytes of the copies of the encoder's weights {@link #encode} makes on first use (see {@link #decodeWeightCopyBytes}). */
+    public long encodeWeightCopyBytes() { return requireEncoder().weightCopyBytes(); }
+
+    /** Multiply-adds x 2 of an encode of a height x width image (tiled or not: the bands repeat no arithmetic). */
+    public double encodeFlops(int height, int width) { return requireEncoder().flops(height, width); }
+
+    /** The encoder, for tests of its two paths; null when the checkpoint holds none. */
+    Encoder encoder() { return encoder; }
+
+    /** Whether this checkpoint holds the encoder. */
+    public boolean hasEncoder() { return encoder != null; }
+
+    private Encoder requireEncoder() {
+        if (encoder == null) throw new ModelFormatException(source, "this VAE checkpoint holds no encoder weights");
+        return encoder;
+    }
+
     /** Whether {@link #decode} of an h x w latent goes in tiles (the tiling options and the untiled decode's size). */
     private boolean tiled(int h, int w) { return tiling.applies(h, w, decodeBytes(h, w)); }
 
+    /** Estimated peak bytes of activations of an untiled decode of an h x w latent. */
     public long decodeBytes(int h, int w) { return decoder.activationBytes(h, w); }
 
     /** Estimated peak bytes of a tiled decode of an h x w latent with this tiling's tile size (output included). */

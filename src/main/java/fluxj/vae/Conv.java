@@ -87,6 +87,40 @@ final class Conv {
         return 4L * weight.dim(0) * ho * wo;
     }
 
+    int in() { return weight.dim(1); }
+
+    int out() { return weight.dim(0); }
+
+    /** Input rows (padding included) that {@code rows} consecutive output rows read. */
+    int inputSpan(int rows) { return (rows - 1) * stride + kernelSize(); }
+
+    private int kernelSize() { return weight.rank() == 4 ? weight.dim(2) : 1; }
+
+    /** Output rows on an h-row input. */
+    int outRows(int h) { return Conv2d.outSize(h, kernelSize(), stride, pad.top(), pad.bottom()); }
+
+    /** Output columns on a w-column input. */
+    int outCols(int w) { return Conv2d.outSize(w, kernelSize(), stride, pad.left(), pad.right()); }
+
+    /** The first input row that output rows from {@code o0} on read (rows above the image are its zero padding). */
+    int firstInputRow(int o0) { return Math.max(0, o0 * stride - pad.top()); }
+
+    /** One past the last input row of an h-row input that output rows before {@code o1} read. */
+    int endInputRow(int o1, int h) { return Math.min(h, (o1 - 1) * stride - pad.top() + kernelSize()); }
+
+    /**
+     * Output rows [o0, o1) of {@link #apply} on an h x w input, from {@code rows} holding only the input rows
+     * [{@link #firstInputRow}(o0), {@link #endInputRow}(o1, h)): the band is convolved with zero padding where it
+     * meets the image's border and none where it was cut, so each output pixel sums the same products as on the
+     * whole input. Written to out [(o1 - o0) * wo, Cout] from its start.
+     */
+    float[] applyRows(float[] rows, int h, int w, int o0, int o1, float[] out) {
+        int r0 = firstInputRow(o0), r1 = endInputRow(o1, h);
+        int top = r0 - (o0 * stride - pad.top()), bottom = (o1 - 1) * stride - pad.top() + kernelSize() - r1;
+        Conv2d.conv2d(rows, r1 - r0, w, taps(), bias, stride, new Conv2d.Padding(top, pad.left(), bottom, pad.right()), out);
+        return out;
+    }
+
     /** x [h*w, Cin] -> [ho*wo, Cout]. */
     float[] apply(float[] x, int h, int w) { return Conv2d.conv2d(x, h, w, taps(), bias, stride, pad); }
 

@@ -1,8 +1,10 @@
 package fluxj.vae;
 
 import fluxj.io.Checkpoint;
+import fluxj.tensor.Attention;
 import fluxj.tensor.ChannelsLast;
 import fluxj.tensor.Conv2d;
+import fluxj.tensor.Matmul;
 
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -60,8 +62,133 @@ public final class Encoder {
         x = mid1.forward(x, h, w);
         if (attn != null) x = attn.forward(x, h, w);
         x = mid2.forward(x, h, w);
-        float[] moments = convOut.apply(normOut.siluInPlace(x, h * w), h, w);
-        if (quantConv != null) moments = quantConv.apply(moments, h, w);
-        return Arrays.copyOf(ChannelsLast.transpose(moments, h * w, 2 * config.zChannels()), config.zChannels() * h * w);
+        return moments(convOut.apply(normOut.siluInPlace(x, h * w), h, w), h, w);
+    }
+
+    /**
+     * {@link #mean} with every convolution run in {@link Bands} of {@code rows} rows at each level: the same values,
+     * to the order of the convolution kernel's sums. Between the layers the whole activations are kept (each
+     * GroupNorm's statistics are those of the whole image, and the attention sees every position), but only the
+     * input and output of each ResNet block and conv1's output inside it, not the normalised copies, the products
+     * and the scratch of whole-image convolutions: about half the untiled peak.
+     */
+    float[] meanInBands(float[] image, int h, int w, int rows) {
+        float[] x = new float[Math.multiplyExact(config.ch(), h * w)];
+        Bands.convolve(convIn, ChannelsLast.transpose(image, config.inChannels(), h * w), h, w, null, rows, Bands.into(x, w, config.ch()));
+        for (int level = 0; level < config.levels(); level++) {
+            for (ResnetBlock b : down.get(level)) x = b.forwardInBands(x, h, w, rows);
+            Conv d = downsample.get(level);
+            if (d != null) {
+                float[] y = new float[Math.multiplyExact(d.out(), d.outRows(h) * d.outCols(w))];
+                Bands.convolve(d, x, h, w, null, rows, Bands.into(y, d.outCols(w), d.out()));
+                x = y;
+                h = d.outRows(h);
+                w = d.outCols(w);
+            }
+        }
+        x = mid1.forwardInBands(x, h, w, rows);
+        if (attn != null) x = attn.forward(x, h, w);
+        x = mid2.forwardInBands(x, h, w, rows);
+        float[] moments = new float[2 * config.zChannels() * h * w];
+        Bands.convolve(convOut, x, h, w, normOut.affine(x, h * w), rows, Bands.into(moments, w, 2 * config.zChannels()));
+        return moments(moments, h, w);
+    }
+
+    /** conv_out's channels-last moments [h*w, 2z] -> their mean half as channel planes [z, h, w]. */
+    private float[] moments(float[] m, int h, int w) {
+        if (quantConv != null) m = quantConv.apply(m, h, w);
+        return Arrays.copyOf(ChannelsLast.transpose(m, h * w, 2 * config.zChannels()), config.zChannels() * h * w);
+    }
+
+    /** Values in the largest activation of an encode of an h x w image (arrays hold at most 2^31 - 1). */
+    long largestActivation(int h, int w) {
+        long hw = (long) h * w, max = 0;
+        for (int level = 0; level < config.levels(); level++, hw /= 4) max = Math.max(max, Math.max(config.channels(level), 2 * config.zChannels()) * hw);
+        return max;
+    }
+
+    /** The convolutions of {@link #mean} on an h x w image with the size of the input each runs on, in order. */
+    void convs(int h, int w, Decoder.ConvUse use) {
+        use.at(convIn, h, w);
+        for (int level = 0; level < config.levels(); level++) {
+            for (ResnetBlock b : down.get(level)) b.convs(h, w, use);
+            if (downsample.get(level) != null) {
+                use.at(downsample.get(level), h, w);
+                h /= 2;
+                w /= 2;
+            }
+        }
+        mid1.convs(h, w, use);
+        mid2.convs(h, w, use);
+        use.at(convOut, h, w);
+        if (quantConv != null) use.at(quantConv, h, w);
+    }
+
+    /** Multiply-adds x 2 of {@link #mean} on an h x w image: the convolutions and the attention's products. */
+    double flops(int h, int w) {
+        int f = config.factor();
+        double[] sum = {attn == null ? 0 : attn.flops(h / f, w / f)};
+        convs(h, w, (conv, ch, cw) -> sum[0] += conv.flops((long) conv.outRows(ch) * conv.outCols(cw)));
+        return sum[0];
+    }
+
+    /**
+     * Peak bytes of activations of {@link #mean} (rows 0) or {@link #meanInBands} (rows > 0) on an h x w image,
+     * following the arrays each step holds; the image itself, which the caller holds throughout, included.
+     */
+    long activationBytes(int h, int w, int rows) {
+        long image = 4L * config.inChannels() * h * w, peak = 0;
+        long hw = (long) h * w;
+        // conv_in: the channels-last image and the output
+        long in = 4L * (config.inChannels() + config.ch()) * hw;
+        peak = Math.max(peak, in + (rows == 0 ? convIn.scratchBytes(hw) : Bands.bytes(convIn, h, w, rows)));
+        for (int level = 0; level < config.levels(); level++) {
+            for (ResnetBlock b : down.get(level)) peak = Math.max(peak, rows == 0 ? b.peakBytes(h, w) : b.bandedBytes(h, w, rows));
+            Conv d = downsample.get(level);
+            if (d != null) {
+                long out = (long) d.outRows(h) * d.outCols(w);
+                long step = 4L * (d.in() * hw + d.out() * out) + (rows == 0 ? d.scratchBytes(out) : Bands.bytes(d, h, w, rows));
+                peak = Math.max(peak, step);
+                h = d.outRows(h);
+                w = d.outCols(w);
+                hw = (long) h * w;
+            }
+        }
+        int c = config.channels(config.levels() - 1), z2 = 2 * config.zChannels();
+        for (ResnetBlock b : List.of(mid1, mid2)) peak = Math.max(peak, rows == 0 ? b.peakBytes(h, w) : b.bandedBytes(h, w, rows));
+        if (attn != null) peak = Math.max(peak, attn.peakBytes(h, w));
+        long out = 4L * (c + z2) * hw + (rows == 0 ? convOut.scratchBytes(hw) : Bands.bytes(convOut, h, w, rows));
+        // then the moments, quant_conv's output, their transpose and the mean half
+        long tail = 4L * ((quantConv == null ? 2L : 3L) * z2 + config.zChannels()) * hw;
+        return image + Math.max(peak, Math.max(out, tail));
+    }
+
+    /**
+     * Native bytes oneDNN's convolution buffers grow to in {@link #mean} (rows 0) or {@link #meanInBands} on an
+     * h x w image: the largest bf16 source plus the largest f32 destination of any one convolution (or band).
+     */
+    long convNativeBytes(int h, int w, int rows) {
+        long[] most = {0, 0};
+        convs(h, w, (conv, ch, cw) -> {
+            int hIn = rows == 0 ? ch : Bands.inputRows(conv, ch, Math.min(rows, conv.outRows(ch)));
+            int hOut = rows == 0 ? conv.outRows(ch) : Math.min(rows, conv.outRows(ch));
+            most[0] = Math.max(most[0], conv.oneDnnSourceBytes(hIn, cw));
+            most[1] = Math.max(most[1], 4L * conv.out() * hOut * conv.outCols(cw));
+        });
+        return most[0] + most[1];
+    }
+
+    /** Bytes outside the Java heap the mid attention's kernels keep after running on an h x w image (oneDNN's). */
+    long attentionNativeBytes(int h, int w) {
+        if (attn == null) return 0;
+        int f = config.factor(), hw = Math.multiplyExact(h / f, w / f), c = attn.channels();
+        return Matmul.kernel().bufferBytes(hw, c, c) + Attention.bufferBytes(hw, hw, 1, c);
+    }
+
+    /** Bytes of the weight copies the convolution kernel in use makes once every convolution has run. */
+    long weightCopyBytes() {
+        long[] sum = {0};
+        convs(1, 1, (conv, h, w) -> sum[0] += conv.weightCopyBytes());
+        return sum[0];
     }
 }

@@ -26,6 +26,11 @@ record GroupNorm(int channels, int groups, float[] gamma, float[] beta) {
         return x;
     }
 
+    /** The map this norm applies to x [hw, C], from the statistics of all of x. */
+    ChannelsLast.Affine affine(float[] x, int hw) {
+        return ChannelsLast.groupNormAffine(x, hw, channels, groups, gamma, beta, VaeConfig.EPS);
+    }
+
     float[] apply(float[] x, int hw) {
         float[] out = new float[channels * hw];
         ChannelsLast.groupNorm(x, hw, channels, groups, gamma, beta, VaeConfig.EPS, false, out);

@@ -3,6 +3,8 @@ package fluxj.vae;
 import fluxj.io.Checkpoint;
 import fluxj.tensor.Ops;
 
+import java.util.Arrays;
+
 /** {@code x + conv2(silu(norm2(conv1(silu(norm1(x))))))}, with a 1x1 shortcut on x when the width changes. */
 record ResnetBlock(int in, int out, GroupNorm norm1, Conv conv1, GroupNorm norm2, Conv conv2, Conv shortcut) {
 
@@ -34,6 +36,38 @@ record ResnetBlock(int in, int out, GroupNorm norm1, Conv conv1, GroupNorm norm2
             arrays.give(s);
         }
         return y;
+    }
+
+    /**
+     * As {@link #forward(float[], int, int)}, the same values, with the convolutions run in {@link Bands} of
+     * {@code rows} rows: besides bands, it holds x and conv1's output (and the output when the width changes; else
+     * the output overwrites x, which is then no longer valid). Each GroupNorm takes its statistics from a whole
+     * array, as the untiled block does.
+     */
+    float[] forwardInBands(float[] x, int h, int w, int rows) {
+        int hw = h * w;
+        float[] b = new float[Math.multiplyExact(out, hw)];
+        Bands.convolve(conv1, x, h, w, norm1.affine(x, hw), rows, Bands.into(b, w, out));
+        // conv2 reads b around each band, the skip only x within it: the output may replace x band by band.
+        float[] y = in == out ? x : new float[out * hw];
+        Bands.convolve(conv2, b, h, w, norm2.affine(b, hw), rows, (o0, o1, band) -> {
+            int from = o0 * w, n = (o1 - o0) * w;
+            float[] skip = x;
+            int at = from * in;
+            if (shortcut != null) {
+                skip = shortcut.apply(Arrays.copyOfRange(x, from * in, (from + n) * in), o1 - o0, w);
+                at = 0;
+            }
+            for (int i = 0; i < n * out; i++) y[from * out + i] = band[i] + skip[at + i];
+        });
+        return y;
+    }
+
+    /** Peak bytes of {@link #forwardInBands} on an [h*w, in] input (input included). */
+    long bandedBytes(int h, int w, int rows) {
+        long hw = (long) h * w, held = 4L * (in + out + (in == out ? 0 : out)) * hw;
+        long skip = shortcut == null ? 0 : 4L * (in + out) * Math.min(rows, h) * w + shortcut.scratchBytes((long) Math.min(rows, h) * w);
+        return Math.max(4L * (in + out) * hw + Bands.bytes(conv1, h, w, rows), held + Bands.bytes(conv2, h, w, rows) + skip);
     }
 
     /** Its convolutions, each with the h x w input it runs on. */

@@ -16,6 +16,10 @@ package fluxj.vae;
  * the untiled arithmetic, where 64-pixel tiles took 3x3 of 48 and 1.27x (measured: 68 s, 85 s with 64-pixel
  * tiles, 69 s untiled in a process of its own). The tiled decode's planned peak ({@link AutoEncoder#tileBytes}) is
  * then 0.9 GB instead of 0.55 (1.0 instead of 0.7 at 1536x1536), still a third of the untiled 2.7 GB (5.9).
+ *
+ * <p>{@link AutoEncoder#encode} follows the same rule with the untiled encode's activations
+ * ({@link AutoEncoder#encodeBytes}) and the image's latent size; it then runs in bands of {@code tile} rows at every
+ * level (the overlap is not used: bands read their halos from whole activations and give the untiled latent).
  */
 public record Tiling(int tile, int overlap, int tileAbove, long memoryBudget) {
     public static final int DEFAULT_TILE = 72, DEFAULT_OVERLAP = 8;

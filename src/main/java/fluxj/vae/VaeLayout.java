@@ -25,7 +25,15 @@ public final class VaeLayout {
     private static final Pattern MID_RESNET = Pattern.compile("(encoder|decoder)\\.mid_block\\.resnets\\.(\\d+)\\.(.*)");
     private static final Pattern MID_ATTN = Pattern.compile("(encoder|decoder)\\.mid_block\\.attentions\\.0\\.(group_norm|to_q|to_k|to_v|to_out\\.0|query|key|value|proj_attn)\\.(weight|bias)");
 
+    private static final Pattern ENCODER = Pattern.compile("(^|.*\\.)(encoder|quant_conv)\\..*");
+
     private VaeLayout() {}
+
+    /**
+     * Whether a tensor of an autoencoder checkpoint, in any of these layouts, belongs to the encoder side (the
+     * encoder and its quant_conv; post_quant_conv is the decoder's).
+     */
+    public static boolean isEncoderTensor(String name) { return ENCODER.matcher(name).matches(); }
 
     /** The autoencoder tensors of {@code ck} under BFL names; a view sharing the mapped files. */
     public static Checkpoint toBfl(Checkpoint ck) {

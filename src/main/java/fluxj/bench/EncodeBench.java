@@ -1,0 +1,177 @@
+package fluxj.bench;
+
+import fluxj.io.Checkpoint;
+import fluxj.io.Json;
+import fluxj.memory.Planner;
+import fluxj.memory.Sizing;
+import fluxj.tensor.Conv2d;
+import fluxj.tensor.ConvKernel;
+import fluxj.tensor.DType;
+import fluxj.tensor.onednn.MatmulBackend;
+import fluxj.tensor.onednn.OneDnnConv;
+import fluxj.tensor.onednn.OneDnnLibrary;
+import fluxj.vae.AutoEncoder;
+import fluxj.vae.Tiling;
+import fluxj.vae.VaeConfig;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+import java.lang.foreign.Arena;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.SplittableRandom;
+
+/**
+ * {@code fluxj bench encode}: FLUX VAE encodes (the encoder of FLUX's autoencoder: ch 128, ch_mult 1,2,4,4, 2
+ * ResNet blocks, mid attention over all latent positions; random weights built in memory) of square images, in
+ * bands of rows and untiled: seconds, GFLOP/s and that rate as a fraction of the GEMM benchmark's best rate
+ * measured in the same run ({@link GemmBench#reference()}), the process's peak memory against the planner's
+ * prediction for the encode-images phase. Both modes perform the same arithmetic (bands repeat no convolution).
+ * When oneDNN loads (and the process runs the Java path) each encode runs again with oneDNN's bf16 convolution.
+ */
+@Command(name = "encode", mixinStandardHelpOptions = true,
+        description = "FLUX VAE encoder speed (GFLOP/s, fraction of the GEMM rate) and peak memory against the plan, in bands and untiled.")
+public final class EncodeBench implements Runnable {
+    /** Side of the warm-up encode (a sixteenth of the 1024 encode's convolutions). */
+    private static final int WARMUP = 256;
+
+    @Option(names = "--json", description = "Print one JSON document instead of a table.")
+    boolean json;
+
+    @Option(names = "--dtype", description = "Weight dtype: BF16 (default) or F32.")
+    String dtype = "BF16";
+
+    @Option(names = "--sizes", split = ",", description = "Image sides to encode (default 1024).")
+    int[] sizes = {1024};
+
+    @Option(names = "--tile", description = "Band height in rows at every level for the banded runs (default ${DEFAULT-VALUE}).")
+    int tile = Tiling.DEFAULT_TILE;
+
+    @Option(names = "--cold", description = "Skip the untimed warm-up encode (the first timed one then includes JIT compilation).")
+    boolean cold;
+
+    @Override
+    public void run() {
+        DType dt = switch (dtype.toUpperCase()) {
+            case "BF16" -> DType.BF16;
+            case "F32" -> DType.F32;
+            default -> throw new IllegalArgumentException("--dtype must be BF16 or F32, not " + dtype);
+        };
+        for (int side : sizes) {
+            if (side < 8 || side % 8 != 0) throw new IllegalArgumentException("--sizes: " + side + " is not a positive multiple of 8");
+        }
+        if (tile < 1) throw new IllegalArgumentException("--tile must be positive, not " + tile);
+        GemmBench.reference();
+        List<Map<String, Object>> rows = new ArrayList<>();
+        List<String> skipped = new ArrayList<>();
+        boolean oneDnn = MatmulBackend.current() == MatmulBackend.JAVA && OneDnnLibrary.found() instanceof OneDnnLibrary.Loaded
+                && OneDnnConv.available();
+        long weightBytes;
+        try (Arena arena = Arena.ofShared()) {
+            VaeConfig shape = new VaeConfig(3, 3, 128, new int[]{1, 2, 4, 4}, 2, 16, 32, VaeConfig.FLUX_SCALE, VaeConfig.FLUX_SHIFT);
+            Checkpoint ck = VaeBench.randomAutoEncoder(shape, dt, arena);
+            weightBytes = Sizing.tensorBytes(ck);
+            AutoEncoder ae = AutoEncoder.load(ck, null);
+            if (!cold) {
+                warmUp(ae);
+                if (oneDnn) Conv2d.using(Conv2d.oneDnn(), () -> warmUp(ae));
+            }
+            for (int side : sizes) {
+                float[] image = new float[3 * side * side];
+                SplittableRandom r = new SplittableRandom(side);
+                for (int i = 0; i < image.length; i++) image[i] = (float) (r.nextDouble() * 2 - 1);
+                // Banded first: the JVM keeps heap it has grown, so the smaller footprint must be measured first.
+                rows.addAll(measure(ae.withTiling(Tiling.always(tile, 0)), "bands of " + tile, side, image, weightBytes, oneDnn));
+                GemmBench.remeasure();
+                long need = ae.encodeBytes(side, side);
+                if (need > Runtime.getRuntime().maxMemory() * 9 / 10) {
+                    skipped.add(side + "x" + side + " untiled: needs about " + (need >> 20) + " MB of activations, the heap holds "
+                            + (Runtime.getRuntime().maxMemory() >> 20) + " MB");
+                    continue;
+                }
+                rows.addAll(measure(ae.withTiling(Tiling.off()), "untiled", side, image, weightBytes, oneDnn));
+                GemmBench.remeasure();
+            }
+        }
+        GemmBench.Rate ref = GemmBench.reference();
+        for (Map<String, Object> row : rows) {
+            row.put("fraction_of_gemm", (double) row.get("gflops") / ref.gflops());
+            row.put("cpu_fraction_of_gemm", (double) row.get("gflop_per_cpu_second") / ref.gflopPerCpuSecond());
+        }
+        if (json) {
+            Map<String, Object> doc = new LinkedHashMap<>();
+            doc.put("gemm_reference_gflops", ref.gflops());
+            doc.put("gemm_reference_gflop_per_cpu_second", ref.gflopPerCpuSecond());
+            doc.put("weights", dt.toString());
+            doc.put("weight_mb", weightBytes >> 20);
+            doc.put("warmed_up", !cold);
+            doc.put("encodes", rows);
+            doc.put("skipped", skipped);
+            System.out.println(Json.write(doc));
+            return;
+        }
+        System.out.printf("GEMM reference (F32, M=1024, 3072x3072, best around the encodes): %.1f GFLOP/s, %.1f GFLOP per CPU-second%n",
+                ref.gflops(), ref.gflopPerCpuSecond());
+        System.out.println("conv java: " + Conv2d.kernel().name());
+        if (oneDnn) System.out.println("conv onednn: " + Conv2d.oneDnn().name() + "; attention products on the java matmul");
+        System.out.println(cold ? "Cold: the first encode includes JIT compilation." : "After untimed " + WARMUP + "x" + WARMUP + " warm-up encodes (JIT).");
+        System.out.printf("%-9s %-11s %-6s %8s %8s %8s %8s %9s %8s %9s %9s %8s %8s%n", "size", "mode", "conv", "seconds", "GFLOP/s", "of GEMM",
+                "CPU s", "GFLOP/cpu", "of GEMM", "VmHWM MB", "plan MB", "work MB", "vs java");
+        for (Map<String, Object> row : rows) {
+            Object speedup = row.get("speedup_over_java");
+            System.out.printf("%-9s %-11s %-6s %8.2f %8.1f %8.2f %8.2f %9.1f %8.2f %9d %9d %8d %8s%n", row.get("size"), row.get("mode"),
+                    row.get("conv"), row.get("seconds"), row.get("gflops"), row.get("fraction_of_gemm"), row.get("cpu_seconds"),
+                    row.get("gflop_per_cpu_second"), row.get("cpu_fraction_of_gemm"), row.get("vm_hwm_mb"), row.get("planned_peak_mb"),
+                    row.get("workspace_mb"), speedup == null ? "" : String.format("%.2fx", (double) speedup));
+        }
+        if (oneDnn) System.out.println("oneDNN convolutions: " + String.join(", ", OneDnnConv.implementations()));
+        skipped.forEach(m -> System.out.println("skipped " + m));
+        System.out.println("Per CPU-second rates discount other processes sharing the cores; wall-clock rates do not.");
+        System.out.println("VmHWM: peak resident memory of the whole process, reset before each encode. plan: the planner's peak of the"
+                + " encode-images phase here (JVM baseline + these " + (weightBytes >> 20) + " MB of random weights, decoder's included,"
+                + " + the encoder's weight copies + work); work: its activation and native-buffer estimate of the encode.");
+    }
+
+    private static void warmUp(AutoEncoder ae) {
+        float[] image = new float[3 * WARMUP * WARMUP];
+        ae.withTiling(Tiling.off()).encode(image, WARMUP, WARMUP);
+        ae.withTiling(Tiling.always(WARMUP / 64, 0)).encode(image, WARMUP, WARMUP);
+    }
+
+    /** The encode on the process's backend, then (when {@code oneDnn}) with oneDNN's convolution, and their ratio. */
+    private static List<Map<String, Object>> measure(AutoEncoder ae, String mode, int side, float[] image, long weightBytes, boolean oneDnn) {
+        Map<String, Object> own = measure(ae, mode, side, image, weightBytes, Conv2d.kernel());
+        if (!oneDnn) return List.of(own);
+        List<Map<String, Object>> rows = new ArrayList<>(List.of(own));
+        Conv2d.using(Conv2d.oneDnn(), () -> rows.add(measure(ae, mode, side, image, weightBytes, Conv2d.kernel())));
+        rows.getLast().put("speedup_over_java", (double) own.get("seconds") / (double) rows.getLast().get("seconds"));
+        return rows;
+    }
+
+    private static Map<String, Object> measure(AutoEncoder ae, String mode, int side, float[] image, long weightBytes, ConvKernel kernel) {
+        double flops = ae.encodeFlops(side, side);
+        long work = ae.plannedEncodeBytes(side, side) + ae.plannedEncodeNativeBytes(side, side);
+        long planned = Planner.JVM_BASELINE + weightBytes + ae.encodeWeightCopyBytes() + work;
+        System.gc();
+        VaeBench.resetPeaks();
+        long t0 = System.nanoTime(), c0 = VaeBench.cpuNanos();
+        float[] z = ae.encode(image, side, side);
+        double s = (System.nanoTime() - t0) / 1e9, cpu = (VaeBench.cpuNanos() - c0) / 1e9;
+        if (z.length != 16 * (side / 8) * (side / 8)) throw new IllegalStateException("encode returned " + z.length + " values");
+        Map<String, Object> row = new LinkedHashMap<>();
+        row.put("size", side + "x" + side);
+        row.put("mode", mode);
+        row.put("conv", kernel instanceof OneDnnConv ? "onednn" : "java");
+        row.put("seconds", s);
+        row.put("cpu_seconds", cpu);
+        row.put("gflop", flops / 1e9);
+        row.put("gflops", flops / s / 1e9);
+        row.put("gflop_per_cpu_second", flops / cpu / 1e9);
+        row.put("vm_hwm_mb", VaeBench.vmHwm() >> 20);
+        row.put("planned_peak_mb", planned >> 20);
+        row.put("workspace_mb", work >> 20);
+        return row;
+    }
+}
