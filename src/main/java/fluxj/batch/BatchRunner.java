@@ -1,5 +1,8 @@
 package fluxj.batch;
 
+import fluxj.condition.ImageCondition;
+import fluxj.condition.ImageConditioning;
+import fluxj.condition.ModelInput;
 import fluxj.pipeline.FluxPipeline;
 import fluxj.pipeline.GenerationRequest;
 import fluxj.pipeline.GenerationResult;
@@ -7,9 +10,12 @@ import fluxj.pipeline.ProgressListener;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
+import java.nio.file.Path;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
+import java.util.ArrayList;
 import java.util.HexFormat;
+import java.util.List;
 import java.util.function.UnaryOperator;
 
 /**
@@ -27,12 +33,20 @@ public final class BatchRunner {
     private final PipelineSource pipeline;
     private final OutputStore store;
     private final UnaryOperator<GenerationRequest> settings;
+    private final Path inputs;
+    private final long maxInputPixels;
 
-    /** @param settings what the run adds to every row's request (memory budget, weight dtype) */
-    public BatchRunner(PipelineSource pipeline, OutputStore store, UnaryOperator<GenerationRequest> settings) {
+    /**
+     * @param settings       what the run adds to every row's request (memory budget, weight dtype)
+     * @param inputs         where relative input image names are found (the manifest's folder); null: as they are
+     * @param maxInputPixels the largest input image to read
+     */
+    public BatchRunner(PipelineSource pipeline, OutputStore store, UnaryOperator<GenerationRequest> settings, Path inputs, long maxInputPixels) {
         this.pipeline = pipeline;
         this.store = store;
         this.settings = settings;
+        this.inputs = inputs;
+        this.maxInputPixels = maxInputPixels;
     }
 
     /**
@@ -58,13 +72,28 @@ public final class BatchRunner {
         FluxPipeline flux = pipeline.get();
         long start = System.nanoTime();
         try {
-            GenerationResult result = flux.generate(settings.apply(row.request()), progress);
+            GenerationRequest request = forModel(settings.apply(row.request(inputs, maxInputPixels)), flux.model().input());
+            GenerationResult result = flux.generate(request, progress);
             byte[] png = result.png();
             store.put(name, png);
             return new RowResult(row.id(), row.line(), RowResult.Status.GENERATED, file, seed, Math.round((System.nanoTime() - start) / 1e6) / 1e3, sha256(png), null);
         } catch (IOException | RuntimeException e) {
             return failed(row, file, seed, e);
         }
+    }
+
+    /**
+     * {@code r} as the loaded model takes it, as {@code generate} adapts it: an init image with a mask is inpainting
+     * for a plain model and FLUX.1 Fill's conditioning for a Fill model; conditions the model cannot take are refused.
+     */
+    static GenerationRequest forModel(GenerationRequest r, ModelInput input) {
+        if (input == ModelInput.FILL) {
+            List<ImageCondition> cs = new ArrayList<>();
+            for (ImageCondition c : r.conditions()) cs.add(c instanceof ImageCondition.Inpaint i ? new ImageCondition.Fill(i.image(), i.mask()) : c);
+            r = r.toBuilder().conditions(cs).build();
+        }
+        ImageConditioning.check(r.conditions(), input);
+        return r;
     }
 
     private static RowResult failed(Manifest.Row row, String file, long seed, Exception e) {

@@ -39,9 +39,17 @@ public final class Manifest {
      *
      * @param fields the row's fields with typed values and the seed filled in: {@link #entry} rebuilds the row from them
      */
-    public record Row(int index, int line, String id, GenerationRequest request, Map<String, Object> fields) implements Entry {
+    public record Row(int index, int line, String id, GenerationRequest request, RowImages images, Map<String, Object> fields) implements Entry {
         public String fileName() {
             return id + ".png";
+        }
+
+        /**
+         * {@link #request()} with the row's input images, read now (relative names from {@code base}, null: as
+         * they are), its size implied by them when the row gives none, as {@code generate} does.
+         */
+        public GenerationRequest request(Path base, long maxPixels) throws IOException {
+            return images == null ? request : RowFields.parse(fields, images.conditions(base, maxPixels)).request();
         }
     }
 
@@ -111,7 +119,7 @@ public final class Manifest {
         String id = rawId instanceof String s && RowFields.idProblem(s) == null ? s : null;
         try {
             RowFields.Parsed p = RowFields.parse(fields);
-            return new Row(index, line, p.id(), p.request(), p.fields());
+            return new Row(index, line, p.id(), p.request(), p.images(), p.fields());
         } catch (IllegalArgumentException e) {
             return new Invalid(index, line, id, e.getMessage());
         }

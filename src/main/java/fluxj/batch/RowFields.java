@@ -15,12 +15,14 @@ import java.util.Set;
  * checked by the same rules.
  */
 final class RowFields {
-    private enum Kind { STRING, INTEGER, NUMBER, INTERVAL }
+    private enum Kind { STRING, INTEGER, NUMBER, INTERVAL, MARGINS, STRINGS }
 
     private static final Map<String, Kind> KINDS = kinds(
             "id", Kind.STRING, "prompt", Kind.STRING, "negative_prompt", Kind.STRING, "seed", Kind.INTEGER,
             "width", Kind.INTEGER, "height", Kind.INTEGER, "steps", Kind.INTEGER, "guidance", Kind.NUMBER,
-            "cfg_scale", Kind.NUMBER, "guidance_interval", Kind.INTERVAL);
+            "cfg_scale", Kind.NUMBER, "guidance_interval", Kind.INTERVAL,
+            "init_image", Kind.STRING, "strength", Kind.NUMBER, "mask", Kind.STRING, "outpaint", Kind.MARGINS,
+            "ref_images", Kind.STRINGS, "control_image", Kind.STRING);
 
     static final List<String> NAMES = List.copyOf(KINDS.keySet());
 
@@ -29,8 +31,11 @@ final class RowFields {
             "COM5", "COM6", "COM7", "COM8", "COM9", "LPT1", "LPT2", "LPT3", "LPT4", "LPT5", "LPT6", "LPT7", "LPT8", "LPT9");
     private static final int MAX_ID = 128;
 
-    /** A checked row: its request and its fields with typed values and the seed filled in. */
-    record Parsed(String id, GenerationRequest request, Map<String, Object> fields) {}
+    /**
+     * A checked row: its request (with the conditions given to {@link #parse(Map, List)}), its input images (null
+     * when none) and its fields with typed values and the seed filled in.
+     */
+    record Parsed(String id, GenerationRequest request, RowImages images, Map<String, Object> fields) {}
 
     private RowFields() {}
 
@@ -69,13 +74,25 @@ final class RowFields {
                     String[] p = t.split(",");
                     yield p.length == 2 ? List.of(Double.parseDouble(p[0].strip()), Double.parseDouble(p[1].strip())) : s;
                 }
+                case MARGINS -> {
+                    List<Long> m = new java.util.ArrayList<>();
+                    for (String p : t.split(",")) m.add(Long.parseLong(p.strip()));
+                    yield m;
+                }
+                case STRINGS -> List.of(s.split(";"));
             };
         } catch (NumberFormatException e) {
             return s;
         }
     }
 
+    /** The row as a request without its input images (they are read when it is generated). */
     static Parsed parse(Map<String, ?> fields) {
+        return parse(fields, List.of());
+    }
+
+    /** The row with {@code conditions} (its input images, read) on its request. */
+    static Parsed parse(Map<String, ?> fields, List<fluxj.condition.ImageCondition> conditions) {
         for (String k : fields.keySet()) {
             if (!KINDS.containsKey(k)) throw new IllegalArgumentException("unknown field '" + k + "' (known: " + String.join(", ", NAMES) + ")");
         }
@@ -100,6 +117,9 @@ final class RowFields {
         if (cfg != null) b.cfgScale(cfg);
         double[] interval = interval(fields);
         if (interval != null) b.guidanceInterval(interval[0], interval[1]);
+        RowImages images = new RowImages(string(fields, "init_image"), string(fields, "mask"), number(fields, "strength"),
+                margins(fields), strings(fields, "ref_images"), string(fields, "control_image"));
+        b.conditions(conditions);
         GenerationRequest r = b.build();
 
         Map<String, Object> out = new LinkedHashMap<>();
@@ -108,7 +128,7 @@ final class RowFields {
             if (v != null) out.put(k, KINDS.get(k) == Kind.INTERVAL ? List.of(interval[0], interval[1]) : v instanceof Number n && KINDS.get(k) == Kind.NUMBER ? n.doubleValue() : v);
         }
         out.put("seed", r.seed());
-        return new Parsed(id, r, out);
+        return new Parsed(id, r, images.none() ? null : images, out);
     }
 
     /**
@@ -147,6 +167,24 @@ final class RowFields {
             return new double[]{lo.doubleValue(), hi.doubleValue()};
         }
         throw new IllegalArgumentException("guidance_interval: expected [LO, HI] (in CSV: \"LO,HI\"), got " + show(v));
+    }
+
+    private static List<Integer> margins(Map<String, ?> f) {
+        Object v = f.get("outpaint");
+        if (v == null) return null;
+        if (v instanceof List<?> l && l.size() == 4 && l.stream().allMatch(x -> x instanceof Long n && n >= 0 && n <= 16384)) {
+            return l.stream().map(x -> ((Long) x).intValue()).toList();
+        }
+        throw new IllegalArgumentException("outpaint: expected [LEFT, TOP, RIGHT, BOTTOM], four pixel counts >= 0 (in CSV: \"L,T,R,B\"), got " + show(v));
+    }
+
+    private static List<String> strings(Map<String, ?> f, String k) {
+        Object v = f.get(k);
+        if (v == null) return List.of();
+        if (v instanceof List<?> l && !l.isEmpty() && l.stream().allMatch(x -> x instanceof String s && !s.isEmpty())) {
+            return l.stream().map(x -> (String) x).toList();
+        }
+        throw new IllegalArgumentException(k + ": expected a list of file names (in CSV: separated by ';'), got " + show(v));
     }
 
     private static int toInt(String k, long v) {

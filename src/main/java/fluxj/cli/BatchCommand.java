@@ -6,7 +6,9 @@ import fluxj.batch.Manifest;
 import fluxj.batch.ResultsLog;
 import fluxj.batch.RowResult;
 import fluxj.batch.Shard;
+import fluxj.image.ImageFiles;
 import fluxj.memory.ByteSize;
+import fluxj.memory.Device;
 import fluxj.memory.WeightDtype;
 import fluxj.pipeline.FluxPipeline;
 import fluxj.pipeline.GenerationRequest;
@@ -43,7 +45,8 @@ final class BatchCommand implements Callable<Integer> {
     CommandSpec spec;
 
     @Option(names = "--manifest", required = true, paramLabel = "FILE", description = {"Rows to generate: .jsonl (one JSON object per line) or .csv (a header row naming the columns).",
-            "Fields: id, prompt, negative_prompt, seed, width, height, steps, guidance, cfg_scale, guidance_interval."})
+            "Fields: id, prompt, negative_prompt, seed, width, height, steps, guidance, cfg_scale, guidance_interval,",
+            "init_image, strength, mask, outpaint, ref_images, control_image (image names relative to the manifest's folder)."})
     Path manifest;
     @Option(names = "--output-dir", required = true, paramLabel = "DIR", description = "Where the images go, as ID.png (created when missing).")
     Path outputDir;
@@ -100,7 +103,7 @@ final class BatchCommand implements Callable<Integer> {
         BatchRunner runner = new BatchRunner(() -> {
             if (opened[0] == null) opened[0] = FluxPipeline.open(modelOptions.source(), progress);
             return opened[0];
-        }, store, settings);
+        }, store, settings, manifest.toAbsolutePath().getParent(), maxInputPixels());
         Map<RowResult.Status, Integer> counts = new EnumMap<>(RowResult.Status.class);
         long start = System.nanoTime();
         // Refused rows first, so they show at once rather than after hours of images.
@@ -161,6 +164,12 @@ final class BatchCommand implements Callable<Integer> {
         } catch (IllegalArgumentException e) {
             throw new CommandLine.ParameterException(spec.commandLine(), e.getMessage(), e);
         }
+    }
+
+    /** As generate: input images are held on the Java heap, which gets a quarter of the budget (see the launcher). */
+    private long maxInputPixels() {
+        long budget = memoryBudget != null ? ByteSize.parse(memoryBudget) : Device.Cpu.detect().defaultBudget();
+        return Math.min(ImageFiles.MAX_PIXELS, budget / 4 / ImageOptions.BYTES_PER_INPUT_PIXEL);
     }
 
     private UnaryOperator<GenerationRequest> settings() {

@@ -126,6 +126,33 @@ class ManifestTest {
     }
 
     @Test
+    void imageFieldsInBothFormats() {
+        Manifest j = Manifest.parse("m.jsonl", """
+                {"id":"a","prompt":"p","init_image":"in.png","outpaint":[0,16,32,0]}
+                {"id":"b","prompt":"p","ref_images":["r1.png","sub/r2.png"],"control_image":"edges.png"}
+                {"id":"c","prompt":"p","init_image":"in.png","mask":"m.png","outpaint":[0,0,16,0]}
+                {"id":"d","prompt":"p","outpaint":[1,2,3]}
+                {"id":"e","prompt":"p","ref_images":"r1.png"}
+                """);
+        Manifest c = Manifest.parse("m.csv", "id,prompt,init_image,outpaint,ref_images,control_image\n"
+                + "a,p,in.png,\"0,16,32,0\",,\nb,p,,,r1.png;sub/r2.png,edges.png\n");
+        for (int i = 0; i < 2; i++) {
+            Manifest.Row rj = assertInstanceOf(Manifest.Row.class, j.entries().get(i)), rc = assertInstanceOf(Manifest.Row.class, c.entries().get(i));
+            assertEquals(rj.images(), rc.images());
+            assertEquals(rj.fields(), rc.fields());
+            @SuppressWarnings("unchecked")
+            Map<String, Object> shipped = (Map<String, Object>) Json.parse(Json.write(rj.fields()));
+            assertEquals(rj, Manifest.entry(rj.index(), rj.line(), shipped));
+        }
+        assertEquals(new RowImages("in.png", null, null, List.of(0, 16, 32, 0), List.of(), null), ((Manifest.Row) j.entries().get(0)).images());
+        assertEquals(List.of("r1.png", "sub/r2.png"), ((Manifest.Row) j.entries().get(1)).images().refImages());
+        assertTrue(invalid(j, 2).error().contains("give mask or outpaint, not both"), invalid(j, 2).error());
+        assertTrue(invalid(j, 3).error().startsWith("outpaint: expected [LEFT, TOP, RIGHT, BOTTOM]"), invalid(j, 3).error());
+        assertTrue(invalid(j, 4).error().startsWith("ref_images: expected a list of file names"), invalid(j, 4).error());
+        assertNull(((Manifest.Row) Manifest.parse("m.jsonl", "{\"id\":\"t\",\"prompt\":\"p\"}").entries().getFirst()).images(), "text to image");
+    }
+
+    @Test
     void shardsCoverEveryRowExactlyOnce() {
         StringBuilder text = new StringBuilder("id,prompt\n");
         for (int i = 0; i < 23; i++) text.append(i == 5 ? "bad row\n" : "r" + i + ",p\n");

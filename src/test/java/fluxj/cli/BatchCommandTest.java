@@ -111,6 +111,45 @@ class BatchCommandTest {
         assertEquals(sha256(out.resolve("cat.png")), all.stream().filter(m -> "cat".equals(m.get("id")) && "skipped".equals(m.get("status"))).findFirst().orElseThrow().get("sha256"));
     }
 
+    /** Rows with input images: img2img and inpainting, as generate makes them from the same files; bad image fields refused. */
+    @Test
+    void imageRowsGiveTheImagesOfGenerate() throws Exception {
+        Path cases = Fixtures.root().resolve("cases");
+        Path init1 = cases.resolve("pi01_img2img_schnell/init.png"), init2 = cases.resolve("pi02_inpaint_schnell/init.png"),
+                mask2 = cases.resolve("pi02_inpaint_schnell/mask.png");
+        Files.copy(init1, dir.resolve("barn.png"));
+        Path manifest = dir.resolve("edits.jsonl");
+        Files.writeString(manifest, String.join("\n",
+                "{\"id\":\"i2i\",\"prompt\":\"a watercolor barn\",\"seed\":101,\"steps\":4,\"init_image\":\"" + init1 + "\",\"strength\":0.6}",
+                "{\"id\":\"relative\",\"prompt\":\"a watercolor barn\",\"seed\":101,\"steps\":4,\"init_image\":\"barn.png\",\"strength\":0.6}",
+                "{\"id\":\"inpaint\",\"prompt\":\"yellow tulips\",\"seed\":102,\"steps\":4,\"init_image\":\"" + init2 + "\",\"mask\":\"" + mask2 + "\",\"strength\":0.75}",
+                "{\"id\":\"nomask\",\"prompt\":\"x\",\"mask\":\"m.png\"}",
+                "{\"id\":\"strong\",\"prompt\":\"x\",\"init_image\":\"barn.png\",\"strength\":1.5}",
+                "{\"id\":\"gone\",\"prompt\":\"x\",\"init_image\":\"missing.png\"}", ""));
+        Path out = dir.resolve("out");
+        Run r = Cli.run("batch", "--manifest", manifest.toString(), "--output-dir", out.toString(), "--model", model(), "--quiet");
+        assertEquals(1, r.code(), r.err());
+        assertTrue(r.err().contains("edits.jsonl line 4: mask needs init_image"), r.err());
+        assertTrue(r.err().contains("edits.jsonl line 5: strength must be between 0 and 1"), r.err());
+        assertTrue(r.err().contains("edits.jsonl line 6 (gone): ") && r.err().contains("missing.png"), r.err());
+        assertTrue(r.err().contains("3 generated, 0 skipped (already there), 1 failed, 2 invalid"), r.err());
+
+        String[][] generate = {
+                {"i2i", "--prompt", "a watercolor barn", "--seed", "101", "--init-image", init1.toString(), "--strength", "0.6"},
+                {"inpaint", "--prompt", "yellow tulips", "--seed", "102", "--init-image", init2.toString(), "--mask", mask2.toString(), "--strength", "0.75"}};
+        for (String[] a : generate) {
+            Path single = dir.resolve(a[0] + "-single.png");
+            List<String> args = new ArrayList<>(List.of("generate", "--model", model(), "--steps", "4", "--output", single.toString(), "--quiet"));
+            args.addAll(List.of(a).subList(1, a.length));
+            Run g = Cli.run(args.toArray(String[]::new));
+            assertEquals(0, g.code(), g.err());
+            assertArrayEquals(Files.readAllBytes(single), Files.readAllBytes(out.resolve(a[0] + ".png")), a[0]);
+        }
+        // A name relative to the manifest's folder is read from there and recorded as written.
+        assertArrayEquals(PngFiles.readImage(out.resolve("i2i.png")).rgb(), PngFiles.readImage(out.resolve("relative.png")).rgb());
+        assertEquals("barn.png", Infotext.parse(PngFiles.readParameters(out.resolve("relative.png")).orElseThrow()).fields().get("Init image"));
+    }
+
     @Test
     void shardsTogetherMakeEveryImageExactlyOnce() throws Exception {
         Path manifest = dir.resolve("rows.jsonl");

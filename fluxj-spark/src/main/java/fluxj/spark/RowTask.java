@@ -3,6 +3,7 @@ package fluxj.spark;
 import fluxj.batch.BatchRunner;
 import fluxj.batch.Manifest;
 import fluxj.batch.RowResult;
+import fluxj.image.ImageFiles;
 import fluxj.io.Json;
 import fluxj.memory.WeightDtype;
 import fluxj.pipeline.ProgressListener;
@@ -33,7 +34,7 @@ record RowTask(ModelSpec model, String outputDir, Map<String, String> hadoop, lo
         List<Row> out = new ArrayList<>();
         try (HadoopStore store = new HadoopStore(new Path(outputDir), conf)) {
             BatchRunner runner = new BatchRunner(() -> ExecutorPipeline.get(model), store,
-                    r -> r.toBuilder().memoryBudget(memoryBudget).weightDtype(weightDtype).build());
+                    r -> r.toBuilder().memoryBudget(memoryBudget).weightDtype(weightDtype).build(), null, maxInputPixels());
             while (rows.hasNext()) {
                 @SuppressWarnings("unchecked")
                 Map<String, Object> m = (Map<String, Object>) Json.parse(rows.next());
@@ -49,6 +50,11 @@ record RowTask(ModelSpec model, String outputDir, Map<String, String> hadoop, lo
             }
         }
         return out.iterator();
+    }
+
+    /** Input images are read onto the heap; each pixel costs about 32 bytes until encoded (as generate counts it). */
+    private static long maxInputPixels() {
+        return Math.min(ImageFiles.MAX_PIXELS, Runtime.getRuntime().maxMemory() / 32);
     }
 
     static Row row(RowResult r) {
