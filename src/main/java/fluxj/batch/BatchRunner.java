@@ -10,7 +10,6 @@ import fluxj.pipeline.ProgressListener;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
-import java.nio.file.Path;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.util.ArrayList;
@@ -33,20 +32,17 @@ public final class BatchRunner {
     private final PipelineSource pipeline;
     private final OutputStore store;
     private final UnaryOperator<GenerationRequest> settings;
-    private final Path inputs;
-    private final long maxInputPixels;
+    private final Inputs inputs;
 
     /**
-     * @param settings       what the run adds to every row's request (memory budget, weight dtype)
-     * @param inputs         where relative input image names are found (the manifest's folder); null: as they are
-     * @param maxInputPixels the largest input image to read
+     * @param settings what the run adds to every row's request (memory budget, weight dtype, LoRA mode)
+     * @param inputs   where the files rows name are found
      */
-    public BatchRunner(PipelineSource pipeline, OutputStore store, UnaryOperator<GenerationRequest> settings, Path inputs, long maxInputPixels) {
+    public BatchRunner(PipelineSource pipeline, OutputStore store, UnaryOperator<GenerationRequest> settings, Inputs inputs) {
         this.pipeline = pipeline;
         this.store = store;
         this.settings = settings;
         this.inputs = inputs;
-        this.maxInputPixels = maxInputPixels;
     }
 
     /**
@@ -72,7 +68,7 @@ public final class BatchRunner {
         FluxPipeline flux = pipeline.get();
         long start = System.nanoTime();
         try {
-            GenerationRequest request = forModel(settings.apply(row.request(inputs, maxInputPixels)), flux.model().input());
+            GenerationRequest request = forModel(settings.apply(row.request(inputs)), flux.model().input());
             GenerationResult result = flux.generate(request, progress);
             byte[] png = result.png();
             store.put(name, png);

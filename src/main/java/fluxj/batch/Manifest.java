@@ -45,11 +45,13 @@ public final class Manifest {
         }
 
         /**
-         * {@link #request()} with the row's input images, read now (relative names from {@code base}, null: as
-         * they are), its size implied by them when the row gives none, as {@code generate} does.
+         * {@link #request()} with the files the row names, as {@code generate} takes them from its options: the
+         * input images, read now (a size not given comes from them), and the LoRAs of the prompt's
+         * {@code <lora:NAME:WEIGHT>} tags (taken out of the prompt) and of the {@code loras} field, which must exist.
          */
-        public GenerationRequest request(Path base, long maxPixels) throws IOException {
-            return images == null ? request : RowFields.parse(fields, images.conditions(base, maxPixels)).request();
+        public GenerationRequest request(Inputs in) throws IOException {
+            GenerationRequest r = images == null ? request : RowFields.parse(fields, images.conditions(in)).request();
+            return RowFields.loras(r, fields, in);
         }
     }
 

@@ -1,8 +1,12 @@
 package fluxj.batch;
 
+import fluxj.lora.LoraRef;
+import fluxj.lora.PromptLoras;
 import fluxj.pipeline.GenerationRequest;
 
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
@@ -22,7 +26,7 @@ final class RowFields {
             "width", Kind.INTEGER, "height", Kind.INTEGER, "steps", Kind.INTEGER, "guidance", Kind.NUMBER,
             "cfg_scale", Kind.NUMBER, "guidance_interval", Kind.INTERVAL,
             "init_image", Kind.STRING, "strength", Kind.NUMBER, "mask", Kind.STRING, "outpaint", Kind.MARGINS,
-            "ref_images", Kind.STRINGS, "control_image", Kind.STRING);
+            "ref_images", Kind.STRINGS, "control_image", Kind.STRING, "loras", Kind.STRINGS);
 
     static final List<String> NAMES = List.copyOf(KINDS.keySet());
 
@@ -120,6 +124,8 @@ final class RowFields {
         RowImages images = new RowImages(string(fields, "init_image"), string(fields, "mask"), number(fields, "strength"),
                 margins(fields), strings(fields, "ref_images"), string(fields, "control_image"));
         b.conditions(conditions);
+        for (String l : strings(fields, "loras")) LoraRef.parse(l);
+        PromptLoras.parse(prompt);
         GenerationRequest r = b.build();
 
         Map<String, Object> out = new LinkedHashMap<>();
@@ -129,6 +135,22 @@ final class RowFields {
         }
         out.put("seed", r.seed());
         return new Parsed(id, r, images.none() ? null : images, out);
+    }
+
+    /** {@code r} with its LoRAs: the prompt's tags (taken out of it), then those of the {@code loras} field. */
+    static GenerationRequest loras(GenerationRequest r, Map<String, ?> fields, Inputs in) {
+        PromptLoras.Parsed parsed = PromptLoras.parse(r.prompt());
+        List<String> named = strings(fields, "loras");
+        if (parsed.tags().isEmpty() && named.isEmpty()) return r;
+        List<LoraRef> all = new ArrayList<>(PromptLoras.resolve(parsed.tags(), in.loraDir()));
+        for (String s : named) {
+            LoraRef l = LoraRef.parse(s);
+            all.add(new LoraRef(in.resolve(l.file().toString()), l.weight()));
+        }
+        for (LoraRef l : all) {
+            if (!Files.isRegularFile(l.file())) throw new IllegalArgumentException("LoRA " + l.file() + ": no such file");
+        }
+        return r.toBuilder().prompt(parsed.prompt()).loras(all).build();
     }
 
     /**

@@ -4,7 +4,6 @@ import fluxj.condition.ImageCondition;
 import fluxj.condition.SourceImage;
 
 import java.io.IOException;
-import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 
@@ -35,24 +34,23 @@ public record RowImages(String initImage, String mask, Double strength, List<Int
         return initImage == null && refImages.isEmpty() && controlImage == null;
     }
 
-    /** The conditions, reading the images now; relative names are found from {@code base} (null: as they are). */
-    List<ImageCondition> conditions(Path base, long maxPixels) throws IOException {
+    /** The conditions, reading the images now. */
+    List<ImageCondition> conditions(Inputs in) throws IOException {
         List<ImageCondition> out = new ArrayList<>();
         if (initImage != null) {
-            SourceImage image = read(initImage, base, maxPixels);
+            SourceImage image = read(initImage, in);
             double s = strength != null ? strength : DEFAULT_STRENGTH;
             if (outpaint != null) out.add(new ImageCondition.Outpaint(image, outpaint.get(0), outpaint.get(1), outpaint.get(2), outpaint.get(3)));
-            else if (mask != null) out.add(new ImageCondition.Inpaint(image, read(mask, base, maxPixels), s));
+            else if (mask != null) out.add(new ImageCondition.Inpaint(image, read(mask, in), s));
             else out.add(new ImageCondition.InitImage(image, s));
         }
-        for (String r : refImages) out.add(new ImageCondition.Reference(read(r, base, maxPixels)));
-        if (controlImage != null) out.add(new ImageCondition.Control(read(controlImage, base, maxPixels)));
+        for (String r : refImages) out.add(new ImageCondition.Reference(read(r, in)));
+        if (controlImage != null) out.add(new ImageCondition.Control(read(controlImage, in)));
         return out;
     }
 
-    private static SourceImage read(String name, Path base, long maxPixels) throws IOException {
-        Path p = base == null ? Path.of(name) : base.resolve(name);
-        SourceImage img = SourceImage.read(p, maxPixels);
+    private static SourceImage read(String name, Inputs in) throws IOException {
+        SourceImage img = SourceImage.read(in.resolve(name), in.maxPixels());
         return new SourceImage(img.pixels(), name, img.sha256());
     }
 }

@@ -2,11 +2,13 @@ package fluxj.cli;
 
 import fluxj.batch.BatchRunner;
 import fluxj.batch.DirectoryStore;
+import fluxj.batch.Inputs;
 import fluxj.batch.Manifest;
 import fluxj.batch.ResultsLog;
 import fluxj.batch.RowResult;
 import fluxj.batch.Shard;
 import fluxj.image.ImageFiles;
+import fluxj.lora.LoraMode;
 import fluxj.memory.ByteSize;
 import fluxj.memory.Device;
 import fluxj.memory.WeightDtype;
@@ -35,7 +37,7 @@ import java.util.logging.Level;
 import java.util.logging.Logger;
 
 /** {@code fluxj batch}: every row of a manifest (or of one shard of it) to a PNG, with the model loaded once. */
-@Command(name = "batch", sortOptions = false, usageHelpAutoWidth = true,
+@Command(name = "batch", mixinStandardHelpOptions = true, sortOptions = false, usageHelpAutoWidth = true,
         description = {"Generate one image per row of a JSON Lines or CSV manifest, resumably: rows whose image exists are skipped.",
                 "Exit codes: 0 every row done, 1 some rows failed or were refused (see the results file), 2 bad arguments or an unreadable manifest."})
 final class BatchCommand implements Callable<Integer> {
@@ -46,7 +48,7 @@ final class BatchCommand implements Callable<Integer> {
 
     @Option(names = "--manifest", required = true, paramLabel = "FILE", description = {"Rows to generate: .jsonl (one JSON object per line) or .csv (a header row naming the columns).",
             "Fields: id, prompt, negative_prompt, seed, width, height, steps, guidance, cfg_scale, guidance_interval,",
-            "init_image, strength, mask, outpaint, ref_images, control_image (image names relative to the manifest's folder)."})
+            "init_image, strength, mask, outpaint, ref_images, control_image, loras (file names relative to the manifest's folder)."})
     Path manifest;
     @Option(names = "--output-dir", required = true, paramLabel = "DIR", description = "Where the images go, as ID.png (created when missing).")
     Path outputDir;
@@ -62,6 +64,10 @@ final class BatchCommand implements Callable<Integer> {
     String memoryBudget;
     @Option(names = "--weight-dtype", paramLabel = "stored|fp8", description = "Hold transformer weights as stored (default) or as FP8.")
     String weightDtype;
+    @Option(names = "--lora-dir", paramLabel = "DIR", description = "Where <lora:NAME:WEIGHT> tags of the prompts find NAME.safetensors.")
+    Path loraDir;
+    @Option(names = "--lora-mode", paramLabel = "auto|merge|low-rank", description = "How LoRAs reach float weights, as for generate (default auto).")
+    String loraMode;
     @Option(names = "--check", description = "Only check the manifest: report bad rows, load no model, write nothing.")
     boolean check;
     @Option(names = "--quiet", description = "No progress output, only warnings, errors and the summary.")
@@ -103,7 +109,7 @@ final class BatchCommand implements Callable<Integer> {
         BatchRunner runner = new BatchRunner(() -> {
             if (opened[0] == null) opened[0] = FluxPipeline.open(modelOptions.source(), progress);
             return opened[0];
-        }, store, settings, manifest.toAbsolutePath().getParent(), maxInputPixels());
+        }, store, settings, new Inputs(manifest.toAbsolutePath().getParent(), maxInputPixels(), loraDir));
         Map<RowResult.Status, Integer> counts = new EnumMap<>(RowResult.Status.class);
         long start = System.nanoTime();
         // Refused rows first, so they show at once rather than after hours of images.
@@ -176,7 +182,9 @@ final class BatchCommand implements Callable<Integer> {
         try {
             long budget = memoryBudget == null ? 0 : ByteSize.parse(memoryBudget);
             WeightDtype dtype = weightDtype == null ? null : WeightDtype.parse(weightDtype);
-            return r -> r.toBuilder().memoryBudget(budget).weightDtype(dtype).build();
+            LoraMode mode = loraMode == null ? LoraMode.AUTO : LoraMode.parse(loraMode);
+            if (loraDir != null && !Files.isDirectory(loraDir)) throw new IllegalArgumentException("--lora-dir " + loraDir + ": no such folder");
+            return r -> r.toBuilder().memoryBudget(budget).weightDtype(dtype).loraMode(mode).build();
         } catch (IllegalArgumentException e) {
             throw new CommandLine.ParameterException(spec.commandLine(), e.getMessage(), e);
         }

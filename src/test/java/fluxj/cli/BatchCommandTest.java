@@ -150,6 +150,39 @@ class BatchCommandTest {
         assertEquals("barn.png", Infotext.parse(PngFiles.readParameters(out.resolve("relative.png")).orElseThrow()).fields().get("Init image"));
     }
 
+    /** Rows with LoRAs (the loras field and prompt tags with --lora-dir), as generate applies them; the pipeline switches LoRAs between rows. */
+    @Test
+    void loraRowsGiveTheImagesOfGenerate() throws Exception {
+        Path loras = Fixtures.model("flux1-tiny-lora"), kohya = loras.resolve("flux1-tiny-schnell-lora-kohya.safetensors");
+        Path manifest = dir.resolve("styles.jsonl");
+        Files.writeString(manifest, String.join("\n",
+                "{\"id\":\"kohya\",\"prompt\":\"a boat on a lake\",\"seed\":5,\"width\":32,\"height\":32,\"steps\":2,\"loras\":[\"" + kohya + ":0.8\"]}",
+                "{\"id\":\"plain\",\"prompt\":\"a boat on a lake\",\"seed\":5,\"width\":32,\"height\":32,\"steps\":2}",
+                "{\"id\":\"tag\",\"prompt\":\"a boat <lora:flux1-tiny-schnell-lora-peft:0.5> on a lake\",\"seed\":5,\"width\":32,\"height\":32,\"steps\":2}",
+                "{\"id\":\"gone\",\"prompt\":\"x\",\"width\":32,\"height\":32,\"loras\":[\"missing.safetensors:0.5\"]}",
+                "{\"id\":\"badtag\",\"prompt\":\"x <lora:style:strong>\"}", ""));
+        Path out = dir.resolve("out");
+        Run r = Cli.run("batch", "--manifest", manifest.toString(), "--output-dir", out.toString(), "--model", model(), "--lora-dir", loras.toString(), "--quiet");
+        assertEquals(1, r.code(), r.err());
+        assertTrue(r.err().contains("styles.jsonl line 5: prompt tag <lora:style:strong>"), r.err());
+        assertTrue(r.err().contains("styles.jsonl line 4 (gone): LoRA ") && r.err().contains("missing.safetensors: no such file"), r.err());
+        assertTrue(r.err().contains("3 generated, 0 skipped (already there), 1 failed, 1 invalid"), r.err());
+        String[][] generate = {
+                {"kohya", "--prompt", "a boat on a lake", "--lora", kohya + ":0.8"},
+                {"plain", "--prompt", "a boat on a lake"},
+                {"tag", "--prompt", "a boat <lora:flux1-tiny-schnell-lora-peft:0.5> on a lake", "--lora-dir", loras.toString()}};
+        for (String[] a : generate) {
+            Path single = dir.resolve(a[0] + "-single.png");
+            List<String> args = new ArrayList<>(List.of("generate", "--model", model(), "--seed", "5", "--width", "32", "--height", "32", "--steps", "2",
+                    "--output", single.toString(), "--quiet"));
+            args.addAll(List.of(a).subList(1, a.length));
+            Run g = Cli.run(args.toArray(String[]::new));
+            assertEquals(0, g.code(), g.err());
+            assertArrayEquals(Files.readAllBytes(single), Files.readAllBytes(out.resolve(a[0] + ".png")), a[0]);
+        }
+        assertFalse(Arrays.equals(PngFiles.readImage(out.resolve("kohya.png")).rgb(), PngFiles.readImage(out.resolve("plain.png")).rgb()), "the LoRA changed the image");
+    }
+
     @Test
     void shardsTogetherMakeEveryImageExactlyOnce() throws Exception {
         Path manifest = dir.resolve("rows.jsonl");

@@ -1,10 +1,12 @@
 package fluxj.spark;
 
 import fluxj.batch.BatchRunner;
+import fluxj.batch.Inputs;
 import fluxj.batch.Manifest;
 import fluxj.batch.RowResult;
 import fluxj.image.ImageFiles;
 import fluxj.io.Json;
+import fluxj.lora.LoraMode;
 import fluxj.memory.WeightDtype;
 import fluxj.pipeline.ProgressListener;
 import org.apache.hadoop.conf.Configuration;
@@ -26,7 +28,7 @@ import java.util.Map;
  * @param hadoop the driver's Hadoop settings (file system credentials and endpoints), for the executors
  */
 record RowTask(ModelSpec model, String outputDir, Map<String, String> hadoop, long memoryBudget, WeightDtype weightDtype,
-               RowHook hook) implements FlatMapFunction<Iterator<String>, Row>, Serializable {
+               LoraMode loraMode, String loraDir, RowHook hook) implements FlatMapFunction<Iterator<String>, Row>, Serializable {
     @Override
     public Iterator<Row> call(Iterator<String> rows) throws Exception {
         Configuration conf = new Configuration(false);
@@ -34,7 +36,8 @@ record RowTask(ModelSpec model, String outputDir, Map<String, String> hadoop, lo
         List<Row> out = new ArrayList<>();
         try (HadoopStore store = new HadoopStore(new Path(outputDir), conf)) {
             BatchRunner runner = new BatchRunner(() -> ExecutorPipeline.get(model), store,
-                    r -> r.toBuilder().memoryBudget(memoryBudget).weightDtype(weightDtype).build(), null, maxInputPixels());
+                    r -> r.toBuilder().memoryBudget(memoryBudget).weightDtype(weightDtype).loraMode(loraMode).build(),
+                    new Inputs(null, maxInputPixels(), loraDir == null ? null : java.nio.file.Path.of(loraDir)));
             while (rows.hasNext()) {
                 @SuppressWarnings("unchecked")
                 Map<String, Object> m = (Map<String, Object>) Json.parse(rows.next());

@@ -3,6 +3,7 @@ package fluxj.spark;
 import fluxj.batch.Manifest;
 import fluxj.batch.RowResult;
 import fluxj.io.Json;
+import fluxj.lora.LoraMode;
 import fluxj.memory.ByteSize;
 import fluxj.memory.WeightDtype;
 import org.apache.hadoop.conf.Configuration;
@@ -62,6 +63,9 @@ public final class SparkBatch implements Callable<Integer> {
     @Option(names = "--memory-budget", paramLabel = "SIZE", description = "Memory the engine may use on each executor, e.g. 16G.")
     String memoryBudget;
     @Option(names = "--weight-dtype", paramLabel = "stored|fp8") String weightDtype;
+    @Option(names = "--lora-dir", paramLabel = "DIR", description = "Where <lora:NAME:WEIGHT> prompt tags find NAME.safetensors, at the same path on every node.")
+    String loraDir;
+    @Option(names = "--lora-mode", paramLabel = "auto|merge|low-rank") String loraMode;
 
     /** Counts of the run, by status. */
     public record Summary(Map<String, Long> counts) {
@@ -79,6 +83,7 @@ public final class SparkBatch implements Callable<Integer> {
         try {
             budget();
             dtype();
+            mode();
         } catch (IllegalArgumentException e) {
             System.err.println("fluxj: " + e.getMessage());
             return 2;
@@ -105,6 +110,10 @@ public final class SparkBatch implements Callable<Integer> {
 
     private WeightDtype dtype() {
         return weightDtype == null ? null : WeightDtype.parse(weightDtype);
+    }
+
+    private LoraMode mode() {
+        return loraMode == null ? LoraMode.AUTO : LoraMode.parse(loraMode);
     }
 
     /** The job on {@code spark}; {@code hook} runs before each row on the executors. */
@@ -134,7 +143,7 @@ public final class SparkBatch implements Callable<Integer> {
             Map<String, String> hadoop = new HashMap<>();
             conf.forEach(en -> hadoop.put(en.getKey(), en.getValue()));
             RowTask task = new RowTask(new ModelSpec(model, vae, clipL, t5, clipTokenizer, t5Tokenizer, config),
-                    out.toString(), hadoop, budget, dtype, hook);
+                    out.toString(), hadoop, budget, dtype, mode(), loraDir, hook);
             JavaSparkContext jsc = JavaSparkContext.fromSparkContext(spark.sparkContext());
             int slices = Math.max(1, Math.min(work.size(), partitions != null ? partitions : jsc.defaultParallelism()));
             // Collected before anything else uses them: a second action on the RDD would run the rows again.
