@@ -15,4 +15,9 @@ public record GenerationResult(RgbImage image, GenerationRequest request, String
     public void writePng(java.nio.file.Path file) throws java.io.IOException {
         PngFiles.write(file, image, infotext().format());
     }
+
+    /** The bytes {@link #writePng} writes. */
+    public byte[] png() throws java.io.IOException {
+        return PngFiles.encode(image, infotext().format());
+    }
 }

@@ -28,6 +28,18 @@ public final class PngFiles {
 
     /** Writes {@code image} to {@code file} (replacing it) with {@code parameters} as its text chunk. */
     public static void write(Path file, RgbImage image, String parameters) throws IOException {
+        byte[] png = encode(image, parameters);
+        Path tmp = Files.createTempFile(file.toAbsolutePath().getParent(), ".fluxj-", ".png.part");
+        try {
+            Files.write(tmp, png);
+            Files.move(tmp, file, java.nio.file.StandardCopyOption.REPLACE_EXISTING, java.nio.file.StandardCopyOption.ATOMIC_MOVE);
+        } finally {
+            Files.deleteIfExists(tmp);
+        }
+    }
+
+    /** The PNG file {@link #write} writes, as bytes (for stores other than a local folder, and for hashing). */
+    public static byte[] encode(RgbImage image, String parameters) throws IOException {
         BufferedImage img = image.toBufferedImage();
         ImageWriter writer = ImageIO.getImageWritersByFormatName("png").next();
         try {
@@ -53,16 +65,12 @@ public final class PngFiles {
                 root.appendChild(text);
             }
             meta.mergeTree(FORMAT, root);
-            Path tmp = Files.createTempFile(file.toAbsolutePath().getParent(), ".fluxj-", ".png.part");
-            try {
-                try (ImageOutputStream out = ImageIO.createImageOutputStream(tmp.toFile())) {
-                    writer.setOutput(out);
-                    writer.write(null, new IIOImage(img, null, meta), writer.getDefaultWriteParam());
-                }
-                Files.move(tmp, file, java.nio.file.StandardCopyOption.REPLACE_EXISTING, java.nio.file.StandardCopyOption.ATOMIC_MOVE);
-            } finally {
-                Files.deleteIfExists(tmp);
+            java.io.ByteArrayOutputStream bytes = new java.io.ByteArrayOutputStream();
+            try (ImageOutputStream out = new javax.imageio.stream.MemoryCacheImageOutputStream(bytes)) {
+                writer.setOutput(out);
+                writer.write(null, new IIOImage(img, null, meta), writer.getDefaultWriteParam());
             }
+            return bytes.toByteArray();
         } finally {
             writer.dispose();
         }
