@@ -42,7 +42,8 @@ public record Infotext(String prompt, String negativePrompt, Map<String, String>
         return new Infotext(r.prompt(), r.trueCfg() ? r.negativePrompt() : "", f);
     }
 
-    static String number(double d) {
+    /** A number as the parameters write it: integral values without a fraction. */
+    public static String number(double d) {
         return d == Math.rint(d) && Math.abs(d) < 1e15 ? Long.toString((long) d) : Double.toString(d);
     }
 
