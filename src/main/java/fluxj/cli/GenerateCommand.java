@@ -34,9 +34,9 @@ import java.util.concurrent.Callable;
 import java.util.logging.Level;
 import java.util.logging.Logger;
 
-/** {@code fluxj generate}: text to image, written as PNG with its parameters. */
-@Command(name = "generate", sortOptions = false, usageHelpAutoWidth = true,
-        description = {"Generate images from a text prompt with a FLUX.1 model.",
+/** {@code fluxj generate}: text (and input images) to image, written as PNG with its parameters. */
+@Command(name = "generate", sortOptions = false, usageHelpAutoWidth = true, mixinStandardHelpOptions = true,
+        description = {"Generate images from a text prompt (and input images: img2img, inpainting, Fill, Kontext, control) with a FLUX.1 model.",
                 "Exit codes: 0 ok, 1 runtime failure (model files, I/O), 2 bad arguments, 3 launcher (no JDK 25, build failed)."})
 class GenerateCommand implements Callable<Integer> {
     @Spec
@@ -86,8 +86,8 @@ class GenerateCommand implements Callable<Integer> {
     boolean overwrite;
     @Option(names = "--quiet", description = "No progress output, only warnings and errors.")
     boolean quiet;
-    @Option(names = "--from", paramLabel = "PNG", description = {"Take prompt, seed, size, steps, guidance and input images from a PNG fluxj (or another tool)",
-            "wrote; options given here override them. Input images must be unchanged (their SHA-256 is recorded)."})
+    @Option(names = "--from", paramLabel = "PNG", description = "Take prompt, seed, size, steps, guidance and input images from a PNG fluxj (or another tool) wrote; "
+            + "options given here override them. Input images must be unchanged (their SHA-256 is recorded).")
     Path from;
     @Mixin
     ImageOptions images = new ImageOptions();

@@ -24,8 +24,8 @@ final class ImageOptions {
     /** Bytes an input pixel costs until it is encoded (decoded image, 8-bit copy, resized copy, float pixels). */
     static final long BYTES_PER_INPUT_PIXEL = 32;
 
-    @Option(names = "--init-image", paramLabel = "FILE", description = {"img2img: start from this PNG/JPEG (with --mask: inpainting, or FLUX.1 Fill",
-            "with a Fill model). Without --width/--height the size is this image's, rounded down to multiples of 16."})
+    @Option(names = "--init-image", paramLabel = "FILE", description = "img2img: start from this PNG/JPEG (with --mask: inpainting, or FLUX.1 Fill with a Fill model). "
+            + "Without --width/--height the size is this image's, rounded down to multiples of 16.")
     Path initImage;
     @Option(names = "--strength", paramLabel = "S", description = "How much of --init-image to change, 0..1 (default " + DEFAULT_STRENGTH + "; Fill models take none).")
     Double strength;
@@ -33,8 +33,8 @@ final class ImageOptions {
     Path mask;
     @Option(names = "--outpaint", paramLabel = "L,T,R,B", description = "FLUX.1 Fill: extend --init-image by these many pixels left, top, right, bottom.")
     String outpaint;
-    @Option(names = "--ref-image", paramLabel = "FILE", description = {"FLUX.1 Kontext reference image (repeatable; several are laid out as ComfyUI's",
-            "\"offset\" method). Without --width/--height the size is the first one's Kontext resolution."})
+    @Option(names = "--ref-image", paramLabel = "FILE", description = "FLUX.1 Kontext reference image (repeatable; several are laid out as ComfyUI's \"offset\" method). "
+            + "Without --width/--height the size is the first one's Kontext resolution.")
     List<Path> refImages = new ArrayList<>();
     @Option(names = "--control-image", paramLabel = "FILE", description = "Canny/Depth control models: a ready edge or depth map.")
     Path controlImage;

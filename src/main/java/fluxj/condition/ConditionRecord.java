@@ -7,6 +7,8 @@ import fluxj.condition.ImageCondition.Inpaint;
 import fluxj.condition.ImageCondition.Outpaint;
 import fluxj.condition.ImageCondition.Reference;
 
+import fluxj.pipeline.Infotext;
+
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -54,12 +56,12 @@ public final class ConditionRecord {
             switch (c) {
                 case InitImage i -> {
                     put(f, "Init image", i.image());
-                    f.put("Denoising strength", number(i.strength()));
+                    f.put("Denoising strength", Infotext.number(i.strength()));
                 }
                 case Inpaint i -> {
                     put(f, "Init image", i.image());
                     put(f, "Mask", i.mask());
-                    f.put("Denoising strength", number(i.strength()));
+                    f.put("Denoising strength", Infotext.number(i.strength()));
                 }
                 case Fill fill -> {
                     put(f, "Init image", fill.image());
@@ -80,10 +82,6 @@ public final class ConditionRecord {
         File file = File.of(img);
         f.put(key, file.name());
         if (!file.inMemory()) f.put(key + " SHA256", file.sha256());
-    }
-
-    private static String number(double d) {
-        return d == Math.rint(d) ? Long.toString((long) d) : Double.toString(d);
     }
 
     /** The conditions recorded in {@code fields}; fails naming a malformed field. */

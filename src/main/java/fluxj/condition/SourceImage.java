@@ -25,6 +25,12 @@ public record SourceImage(RgbImage pixels, String name, String sha256) {
         return new SourceImage(l.image(), file.toString(), l.sha256());
     }
 
+    /** A PNG or JPEG given as {@code bytes} (an upload), called {@code name} in the record and in messages. */
+    public static SourceImage decode(byte[] bytes, String name, long maxPixels) throws IOException {
+        ImageFiles.Loaded l = ImageFiles.decode(bytes, name, maxPixels);
+        return new SourceImage(l.image(), name, l.sha256());
+    }
+
     /** The image in {@code file}, of at most {@link ImageFiles#MAX_PIXELS}. */
     public static SourceImage read(Path file) throws IOException {
         return read(file, ImageFiles.MAX_PIXELS);

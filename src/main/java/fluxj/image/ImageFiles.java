@@ -10,6 +10,7 @@ import java.awt.image.BufferedImage;
 import java.awt.image.ColorModel;
 import java.awt.image.IndexColorModel;
 import java.awt.image.Raster;
+import java.io.ByteArrayInputStream;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
@@ -39,22 +40,34 @@ public final class ImageFiles {
      */
     public static Loaded read(Path file, long maxPixels) throws IOException {
         if (!Files.isRegularFile(file)) throw new NoSuchFileException(file.toString());
-        String sha = ModelHash.sha256(List.of(file));
-        try (ImageInputStream in = ImageIO.createImageInputStream(file.toFile())) {
+        // no PNG or JPEG is larger than 8 bytes (16-bit RGBA) a pixel plus its headers
+        if (Files.size(file) > maxPixels * 8 + (1 << 20)) {
+            throw new IllegalArgumentException(file + " is " + Files.size(file) + " bytes, more than an image of the " + maxPixels
+                    + " pixels this run can hold; make it smaller first");
+        }
+        return decode(Files.readAllBytes(file), file.toString(), maxPixels);
+    }
+
+    /**
+     * Decodes the PNG or JPEG {@code bytes} (an upload, say) named {@code name} in messages, refusing an image of
+     * more than {@code maxPixels} pixels before decoding it.
+     */
+    public static Loaded decode(byte[] bytes, String name, long maxPixels) throws IOException {
+        try (ImageInputStream in = ImageIO.createImageInputStream(new ByteArrayInputStream(bytes))) {
             var readers = ImageIO.getImageReaders(in);
-            if (!readers.hasNext()) throw new IOException(file + ": not a PNG or JPEG image");
+            if (!readers.hasNext()) throw new IOException(name + ": not a PNG or JPEG image");
             ImageReader reader = readers.next();
             try {
                 reader.setInput(in, true, true);
                 String format = reader.getFormatName().toLowerCase(Locale.ROOT);
-                if (!format.equals("png") && !format.equals("jpeg")) throw new IOException(file + ": a " + format + " image; PNG and JPEG are read");
+                if (!format.equals("png") && !format.equals("jpeg")) throw new IOException(name + ": a " + format + " image; PNG and JPEG are read");
                 long w, h;
                 BufferedImage img;
                 try {
                     w = reader.getWidth(0);
                     h = reader.getHeight(0);
                     if (w * h > maxPixels) {
-                        throw new IllegalArgumentException(file + " is " + w + "x" + h + " pixels, more than the " + maxPixels
+                        throw new IllegalArgumentException(name + " is " + w + "x" + h + " pixels, more than the " + maxPixels
                                 + " pixels this run can hold; make it smaller first");
                     }
                     // ImageIO decodes a cut-off JPEG with a warning and gray rows; Pillow refuses it ("image file is truncated")
@@ -63,11 +76,11 @@ public final class ImageFiles {
                     img = reader.read(0);
                     if (!warnings.isEmpty()) throw new IOException(String.join("; ", warnings));
                 } catch (IOException | RuntimeException e) {
-                    if (e instanceof IllegalArgumentException a && a.getMessage().startsWith(file.toString())) throw a;
+                    if (e instanceof IllegalArgumentException a && a.getMessage().startsWith(name)) throw a;
                     // ImageIO reports a cut-off or damaged file in many ways (EOF, inflater, Huffman errors): one message for all
-                    throw new IOException(file + ": unreadable or truncated image (" + e.getMessage() + ")", e);
+                    throw new IOException(name + ": unreadable or truncated image (" + e.getMessage() + ")", e);
                 }
-                return new Loaded(toRgb(file, img), sha);
+                return new Loaded(toRgb(name, img), ModelHash.sha256(bytes));
             } finally {
                 reader.dispose();
             }
@@ -84,7 +97,7 @@ public final class ImageFiles {
     }
 
     /** The 8-bit RGB samples of a decoded image, as Pillow's {@code convert("RGB")} gives them. */
-    static RgbImage toRgb(Path file, BufferedImage img) {
+    static RgbImage toRgb(String name, BufferedImage img) {
         int w = img.getWidth(), h = img.getHeight();
         Raster r = img.getRaster();
         ColorModel cm = img.getColorModel();
@@ -101,7 +114,7 @@ public final class ImageFiles {
             return new RgbImage(w, h, rgb);
         }
         int colours = cm.getNumColorComponents(), bits = cm.getComponentSize(0);
-        if (colours != 1 && colours != 3) throw new IllegalArgumentException(file + ": an image with " + colours + " colour components (CMYK?); convert it to RGB");
+        if (colours != 1 && colours != 3) throw new IllegalArgumentException(name + ": an image with " + colours + " colour components (CMYK?); convert it to RGB");
         for (int y = 0; y < h; y++) {
             for (int x = 0; x < w; x++) {
                 int p = (y * w + x) * 3;

@@ -69,6 +69,7 @@ public record Infotext(String prompt, String negativePrompt, Map<String, String>
         return new Infotext(prompt, r.trueCfg() ? r.negativePrompt() : "", f);
     }
 
+    /** A number as the parameters write it: integral values without a fraction. */
     public static String number(double d) {
         return d == Math.rint(d) && Math.abs(d) < 1e15 ? Long.toString((long) d) : Double.toString(d);
     }

@@ -90,14 +90,24 @@ public final class ModelHash {
         return sha256(files).substring(0, 10);
     }
 
-    /** The SHA-256 of the files' concatenation, in hex. */
-    public static String sha256(List<Path> files) throws IOException {
-        MessageDigest md;
+    /** The SHA-256 of {@code data}, in hex. */
+    public static String sha256(byte[] data) {
+        MessageDigest md = sha256();
+        md.update(data);
+        return HexFormat.of().formatHex(md.digest());
+    }
+
+    private static MessageDigest sha256() {
         try {
-            md = MessageDigest.getInstance("SHA-256");
+            return MessageDigest.getInstance("SHA-256");
         } catch (NoSuchAlgorithmException e) {
             throw new IllegalStateException(e);
         }
+    }
+
+    /** The SHA-256 of the files' concatenation, in hex. */
+    public static String sha256(List<Path> files) throws IOException {
+        MessageDigest md = sha256();
         byte[] buf = new byte[1 << 20];
         for (Path f : files) {
             try (InputStream in = Files.newInputStream(f)) {

@@ -135,6 +135,13 @@ class ImageGenerateCommandTest {
     }
 
     @Test
+    void helpListsTheImageOptions() {
+        Run r = Cli.run("generate", "--help");
+        assertEquals(0, r.code(), r.err());
+        for (String o : List.of("--init-image", "--strength", "--mask", "--outpaint", "--ref-image", "--control-image")) assertTrue(r.out().contains(o), o);
+    }
+
+    @Test
     void aFillModelNeedsAMask() throws IOException {
         Map<String, Object> fill = ImageCases.byId("pi03_fill");
         Path out = dir.resolve("f.png");

@@ -75,6 +75,36 @@ class ImageConditionTest {
     }
 
     @Test
+    void eachModelTakesOnlyTheConditionsItCanRead() {
+        SourceImage img = image(16, 16, 0, null);
+        ImageCondition init = new ImageCondition.InitImage(img, 0.5), inpaint = new ImageCondition.Inpaint(img, img, 0.5),
+                fill = new ImageCondition.Fill(img, img), outpaint = new ImageCondition.Outpaint(img, 0, 0, 16, 0),
+                ref = new ImageCondition.Reference(img), control = new ImageCondition.Control(img);
+        // what each input accepts (alone or with others it can take)
+        for (List<ImageCondition> ok : List.of(List.<ImageCondition>of(), List.of(init), List.of(inpaint), List.of(ref, ref), List.of(init, ref))) {
+            ImageConditioning.check(ok, ModelInput.LATENT);
+        }
+        ImageConditioning.check(List.of(fill), ModelInput.FILL);
+        ImageConditioning.check(List.of(outpaint), ModelInput.FILL);
+        ImageConditioning.check(List.of(control), ModelInput.CONTROL);
+        ImageConditioning.check(List.of(init, control), ModelInput.CONTROL);
+        // and what it refuses, saying why
+        String[][] refused = {
+                {"LATENT", "fill", "needs a Fill model"}, {"LATENT", "outpaint", "needs a Fill model"}, {"LATENT", "control", "control model"},
+                {"FILL", "none", "needs an init image and a mask"}, {"FILL", "init", "needs an init image and a mask"},
+                {"FILL", "inpaint", "not Inpaint"}, {"FILL", "ref", "needs an init image and a mask"},
+                {"CONTROL", "none", "give it a control image"}, {"CONTROL", "init", "give it a control image"}};
+        java.util.Map<String, List<ImageCondition>> named = java.util.Map.of("fill", List.of(fill), "outpaint", List.of(outpaint), "control", List.of(control),
+                "none", List.of(), "init", List.of(init), "inpaint", List.of(inpaint), "ref", List.of(ref));
+        for (String[] r : refused) {
+            var e = assertThrows(IllegalArgumentException.class, () -> ImageConditioning.check(named.get(r[1]), ModelInput.valueOf(r[0])), r[0] + " " + r[1]);
+            assertTrue(e.getMessage().contains(r[2]), r[0] + " " + r[1] + ": " + e.getMessage());
+        }
+        var e = assertThrows(IllegalArgumentException.class, () -> ImageConditioning.check(List.of(fill, ref), ModelInput.FILL));
+        assertTrue(e.getMessage().contains("reference images need a Kontext"), e.getMessage());
+    }
+
+    @Test
     void conflictingConditionsAreRefused() {
         SourceImage img = image(16, 16, 0, null);
         assertThrows(IllegalArgumentException.class, () -> GenerationRequest.builder("p")

@@ -10,7 +10,8 @@ class KontextTest {
     void preferredResolutionByAspectRatio() {
         assertArrayEquals(new int[]{1024, 1024}, Kontext.preferredSize(1024, 1024));
         assertArrayEquals(new int[]{1024, 1024}, Kontext.preferredSize(500, 512)); // same shape: resized up, as BFL does
-        assertArrayEquals(new int[]{1248, 832}, Kontext.preferredSize(1500, 1000)); // 3:2 -> 1248x832 (1.5 exactly)
+        assertArrayEquals(new int[]{1248, 832}, Kontext.preferredSize(1500, 1000));
+        assertArrayEquals(new int[]{1104, 944}, Kontext.preferredSize(100, 90)); // 1.11: nearer 1.17 than 1 // 3:2 -> 1248x832 (1.5 exactly)
         assertArrayEquals(new int[]{672, 1568}, Kontext.preferredSize(100, 1000)); // taller than any: the tallest
         assertArrayEquals(new int[]{1568, 672}, Kontext.preferredSize(4000, 100));
         for (int[] p : Kontext.PREFERRED) assertArrayEquals(p, Kontext.preferredSize(p[0], p[1]));

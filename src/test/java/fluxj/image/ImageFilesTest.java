@@ -60,6 +60,10 @@ class ImageFilesTest {
             RgbImage img = ImageFiles.read(dir.resolve(name + ".png"), ImageFiles.MAX_PIXELS).image();
             assertEquals(31, img.width());
             assertArrayEquals(Files.readAllBytes(dir.resolve(name + ".rgb")), img.rgb(), name + ": RGB");
+            // the same bytes as an upload: the same pixels and hash
+            ImageFiles.Loaded upload = ImageFiles.decode(Files.readAllBytes(dir.resolve(name + ".png")), "upload", ImageFiles.MAX_PIXELS);
+            assertArrayEquals(img.rgb(), upload.image().rgb(), name);
+            assertEquals(ImageFiles.read(dir.resolve(name + ".png"), ImageFiles.MAX_PIXELS).sha256(), upload.sha256());
             // masks: Pillow's integer luminance of the RGB image equals its convert("L") of the file itself
             int[] l = Pixels.luminance(img);
             byte[] want = Files.readAllBytes(dir.resolve(name + ".lum"));

@@ -31,6 +31,38 @@ class ImageConditionedReplayTest {
     private static final float NOISE_ULPS = 2e-6f;
 
     @Test
+    void strengthOneIsTextToImageAndZeroDecodesTheInitImage() {
+        ModelInfo info = new ModelInfo("fake", () -> "0000000000", false, 16, 256, Schedule.SCHNELL);
+        float[] zInit = new float[16 * 4 * 4];
+        for (int i = 0; i < zInit.length; i++) zInit[i] = (i % 7) * 0.25f - 0.5f;
+        List<float[]> decoded = new ArrayList<>();
+        List<float[]> inputs = new ArrayList<>();
+        Denoiser d = (img, tokens, ids, t, cond, g) -> {
+            inputs.add(img.clone());
+            return new float[img.length];
+        };
+        FluxPipeline p = new FluxPipeline(new FluxPipeline.Parts(info, x -> COND, d, (z, h, w) -> {
+            decoded.add(z.clone());
+            return new float[3 * 64 * h * w];
+        }, (x, h, w) -> zInit.clone(), null, null));
+        fluxj.condition.SourceImage init = fluxj.condition.SourceImage.of(new RgbImage(32, 32, new byte[32 * 32 * 3]));
+        GenerationRequest base = GenerationRequest.builder("p").size(32, 32).steps(4).seed(9L).build();
+
+        p.generate(base, ProgressListener.NONE);
+        float[] textToImage = inputs.getFirst();
+        inputs.clear();
+        p.generate(base.toBuilder().condition(new fluxj.condition.ImageCondition.InitImage(init, 1.0)).build(), ProgressListener.NONE);
+        assertEquals(4, inputs.size());
+        assertArrayEquals(textToImage, inputs.getFirst(), 0f, "strength 1 starts from the noise itself");
+
+        inputs.clear();
+        decoded.clear();
+        p.generate(base.toBuilder().condition(new fluxj.condition.ImageCondition.InitImage(init, 0.0)).build(), ProgressListener.NONE);
+        assertEquals(0, inputs.size(), "strength 0 runs no step");
+        assertArrayEquals(zInit, decoded.getFirst(), 0f, "strength 0 decodes the init latent");
+    }
+
+    @Test
     void everyCaseReplaysExactly() throws IOException {
         for (Map<String, Object> c : ImageCases.all()) {
             String id = (String) c.get("id"), mode = (String) c.get("mode");
