@@ -45,15 +45,13 @@ final class Merge {
         return new Tensor(name, DType.F32, new long[]{rows, cols}, out, "LoRA-merged " + name);
     }
 
-    /** Output rows merged together: the LoRA's down rows are read once per block of rows. */
+    /** Output rows merged together (one task of the parallel loop). */
     private static final int BLOCK = 8;
-    /** Columns per tile of the low-rank kernel: the block's accumulator tiles stay in L1. */
-    private static final int TILE = 256;
     private static final VectorSpecies<Double> D = DoubleVector.SPECIES_PREFERRED;
 
     /**
      * A patch ready to merge: a low-rank delta with its factors widened to float64 once (up scaled by weight *
-     * alpha/r), added by a tiled kernel; any other delta row by row.
+     * alpha/r), added by a register-blocked kernel; any other delta row by row.
      */
     private record Prepared(Patch patch, double[] up, double[] down, int r) {
         static Prepared of(Patch p) {
@@ -69,33 +67,52 @@ final class Merge {
         /** Adds the patch to layer rows [layerRow, layerRow + n), accumulated in {@code acc}. */
         void add(int layerRow, int n, int layerRows, double[][] acc) {
             int[] local = new int[n];
-            for (int i = 0; i < n; i++) local[i] = deltaRow(patch.target(), layerRow + i, layerRows);
+            boolean any = false;
+            for (int i = 0; i < n; i++) {
+                local[i] = deltaRow(patch.target(), layerRow + i, layerRows);
+                any |= local[i] >= 0;
+            }
+            if (!any) return;
             if (up == null) {
                 for (int i = 0; i < n; i++) if (local[i] >= 0) patch.delta().addRow(local[i], patch.weight(), acc[i]);
                 return;
             }
-            int cols = down.length / r;
-            for (int c0 = 0; c0 < cols; c0 += TILE) {
-                int c1 = Math.min(cols, c0 + TILE);
-                for (int k = 0; k < r; k++) {
-                    int d = k * cols;
-                    for (int i = 0; i < n; i++) {
-                        if (local[i] < 0) continue;
-                        double coef = up[local[i] * r + k];
-                        if (coef != 0) axpy(coef, down, d, acc[i], c0, c1);
+            // Four output rows at a time, their sums held in registers across the rank: each vector of a down row
+            // is loaded once for four FMAs (rows this patch does not cover get zero coefficients).
+            int cols = down.length / r, lanes = D.length(), vecEnd = cols - cols % lanes;
+            double[] coef = new double[4 * r];
+            for (int i0 = 0; i0 < n; i0 += 4) {
+                java.util.Arrays.fill(coef, 0);
+                for (int i = 0; i < 4 && i0 + i < n; i++) {
+                    if (local[i0 + i] >= 0) System.arraycopy(up, local[i0 + i] * r, coef, i * r, r);
+                }
+                double[] y0 = acc[i0], y1 = i0 + 1 < n ? acc[i0 + 1] : new double[cols];
+                double[] y2 = i0 + 2 < n ? acc[i0 + 2] : new double[cols], y3 = i0 + 3 < n ? acc[i0 + 3] : new double[cols];
+                for (int c = 0; c < vecEnd; c += lanes) {
+                    DoubleVector a0 = DoubleVector.fromArray(D, y0, c), a1 = DoubleVector.fromArray(D, y1, c);
+                    DoubleVector a2 = DoubleVector.fromArray(D, y2, c), a3 = DoubleVector.fromArray(D, y3, c);
+                    for (int k = 0; k < r; k++) {
+                        DoubleVector d = DoubleVector.fromArray(D, down, k * cols + c);
+                        a0 = d.fma(DoubleVector.broadcast(D, coef[k]), a0);
+                        a1 = d.fma(DoubleVector.broadcast(D, coef[r + k]), a1);
+                        a2 = d.fma(DoubleVector.broadcast(D, coef[2 * r + k]), a2);
+                        a3 = d.fma(DoubleVector.broadcast(D, coef[3 * r + k]), a3);
+                    }
+                    a0.intoArray(y0, c);
+                    a1.intoArray(y1, c);
+                    a2.intoArray(y2, c);
+                    a3.intoArray(y3, c);
+                }
+                for (int c = vecEnd; c < cols; c++) {
+                    for (int k = 0; k < r; k++) {
+                        double d = down[k * cols + c];
+                        y0[c] += coef[k] * d;
+                        y1[c] += coef[r + k] * d;
+                        y2[c] += coef[2 * r + k] * d;
+                        y3[c] += coef[3 * r + k] * d;
                     }
                 }
             }
-        }
-
-        /** {@code y[c] += a * x[offset + c]} for c in [c0, c1). */
-        private static void axpy(double a, double[] x, int offset, double[] y, int c0, int c1) {
-            DoubleVector av = DoubleVector.broadcast(D, a);
-            int c = c0;
-            for (int end = c1 - D.length(); c <= end; c += D.length()) {
-                DoubleVector.fromArray(D, x, offset + c).fma(av, DoubleVector.fromArray(D, y, c)).intoArray(y, c);
-            }
-            for (; c < c1; c++) y[c] += a * x[offset + c];
         }
     }
 
