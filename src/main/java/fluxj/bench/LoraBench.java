@@ -34,7 +34,8 @@ import java.util.concurrent.Callable;
  * one double and one single block, projected to 19 + 38 as {@code bench transformer} does). Load: reading and
  * checking the LoRA file of the full model (written once to a temporary file, then deleted), merging it into
  * float32 copies of BF16 weights, and building the low-rank path on Q8_0 weights. Step: each model's projected
- * step at the given size, as a ratio to the same weights without the LoRA, timed in the same run.
+ * step at the given size, as a ratio to the same weights without the LoRA, timed in the same run (also on the
+ * process's CPU time, which stays meaningful when other processes share the cores).
  */
 @Command(name = "lora", mixinStandardHelpOptions = true,
         description = "LoRA load time and step time (full-width FLUX.1 blocks, random BF16 and Q8_0 weights, a LoRA on every linear layer).")
@@ -109,15 +110,16 @@ public final class LoraBench implements Callable<Integer> {
     /** Times a patcher's work by part of the model, projected to 19 double and 38 single blocks. */
     private final class Timed implements WeightPatcher {
         private final WeightPatcher inner;
-        private long doubleNanos, singleNanos, otherNanos;
+        private long doubleNanos, singleNanos, otherNanos, cpuNanos;
 
         Timed(WeightPatcher inner) { this.inner = inner; }
 
         @Override
         public Linear.Part linear(String module, int row, Linear.Part part) {
-            long t = System.nanoTime();
+            long t = System.nanoTime(), c = cpuNanos();
             Linear.Part p = inner.linear(module, row, part);
             long d = System.nanoTime() - t;
+            cpuNanos += cpuNanos() - c;
             if (module.startsWith("double_blocks.")) doubleNanos += d;
             else if (module.startsWith("single_blocks.")) singleNanos += d;
             else otherNanos += d;
@@ -127,20 +129,22 @@ public final class LoraBench implements Callable<Integer> {
         Map<String, Object> report(String what) {
             double dbl = doubleNanos / 1e9, sgl = singleNanos / 1e9, other = otherNanos / 1e9;
             double projected = TransformerBench.FULL_DOUBLE * dbl + TransformerBench.FULL_SINGLE * sgl + other;
-            if (!json) System.out.printf("load, %s: double block %.3f s, single block %.3f s, embedders + final %.3f s; 19+38 projected %.2f s%n",
-                    what, dbl, sgl, other, projected);
+            double cpu = cpuNanos / 1e9, wall = dbl + sgl + other;
+            if (!json) System.out.printf("load, %s: double block %.3f s, single block %.3f s, embedders + final %.3f s; 19+38 projected %.2f s"
+                    + " (%.2f CPU-seconds per wall second)%n", what, dbl, sgl, other, projected, wall > 0 ? cpu / wall : 0);
             Map<String, Object> m = new LinkedHashMap<>();
             m.put("what", what);
             m.put("double_block_s", round(dbl));
             m.put("single_block_s", round(sgl));
             m.put("other_s", round(other));
             m.put("projected_s", round(projected));
+            m.put("cpu_s", round(cpu));
             return m;
         }
     }
 
     /** One timed forward (after a warm-up one) at {@code size}, projected to 19 + 38 blocks. */
-    private record Step(double dbl, double sgl, double rest) {
+    private record Step(double dbl, double sgl, double rest, double cpu) {
         double projected() { return TransformerBench.FULL_DOUBLE * dbl + TransformerBench.FULL_SINGLE * sgl + rest; }
 
         Map<String, Object> report(String what, Step base, boolean print) {
@@ -150,8 +154,10 @@ public final class LoraBench implements Callable<Integer> {
             m.put("single_block_s", round(sgl));
             m.put("projected_step_s", round(projected()));
             m.put("ratio_to_without_lora", round(projected() / base.projected()));
-            if (print) System.out.printf(java.util.Locale.ROOT, "step, %s: double block %.2f s, single block %.2f s; 19+38 projected %.1f s = %.3f x without the LoRA%n",
-                    what, dbl, sgl, projected(), projected() / base.projected());
+            m.put("forward_cpu_s", round(cpu));
+            m.put("cpu_ratio_to_without_lora", round(cpu / base.cpu));
+            if (print) System.out.printf(java.util.Locale.ROOT, "step, %s: double block %.2f s, single block %.2f s; 19+38 projected %.1f s = %.3f x without the LoRA"
+                    + " (CPU time of the 1+1 block forward: %.3f x)%n", what, dbl, sgl, projected(), projected() / base.projected(), cpu / base.cpu);
             return m;
         }
     }
@@ -165,9 +171,11 @@ public final class LoraBench implements Callable<Integer> {
         }
         float[] img = noise(imgLen * TransformerBench.CHANNELS, 1), emb = noise(txt * TransformerBench.CONTEXT, 2), vec = noise(TransformerBench.VEC, 3);
         t.forwardTimed(img, imgLen, ids, emb, txt, new float[txt * 3], 0.5f, vec, 0f);
+        long c0 = cpuNanos();
         FluxTransformer.Timed r = t.forwardTimed(img, imgLen, ids, emb, txt, new float[txt * 3], 0.5f, vec, 0f);
+        double cpu = (cpuNanos() - c0) / 1e9;
         t.releaseWorkspace();
-        return new Step(r.doubleNanos()[0] / 1e9, r.singleNanos()[0] / 1e9, (r.embedNanos() + r.finalNanos()) / 1e9);
+        return new Step(r.doubleNanos()[0] / 1e9, r.singleNanos()[0] / 1e9, (r.embedNanos() + r.finalNanos()) / 1e9, cpu);
     }
 
     /** The linear layers of the 19 + 38 block model, from the 1 + 1 block model's. */
@@ -232,6 +240,10 @@ public final class LoraBench implements Callable<Integer> {
             }
         });
         return new Tensor(t.name(), DType.Q8_0, t.shape(), seg, "random Q8_0");
+    }
+
+    private static long cpuNanos() {
+        return ((com.sun.management.OperatingSystemMXBean) java.lang.management.ManagementFactory.getOperatingSystemMXBean()).getProcessCpuTime();
     }
 
     /** C's roundf: halves away from zero. */

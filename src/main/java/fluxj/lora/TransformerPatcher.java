@@ -59,7 +59,8 @@ final class TransformerPatcher implements WeightPatcher {
         if (widen > 0) {
             Patch p = weights.stream().filter(q -> q.widenTo() > 0).findFirst().orElseThrow();
             throw new ModelFormatException(p.file(), "LoRA key '" + p.key() + "' widens " + module + " to " + widen
-                    + " inputs: a FLUX.1 control LoRA (Canny/Depth), which needs an image condition that this pipeline does not take");
+                    + " inputs: a FLUX.1 control LoRA (Canny/Depth); turning a base model into a control model by a LoRA is not"
+                    + " supported, use the Canny/Depth model file with --control-image");
         }
         boolean lowRankOnly = weights.stream().allMatch(p -> p.delta() instanceof Delta.LowRank);
         if (mergeable(w.dtype()) && (merge || !lowRankOnly)) {
