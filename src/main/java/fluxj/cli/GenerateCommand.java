@@ -1,6 +1,11 @@
 package fluxj.cli;
 
+import fluxj.condition.ConditionRecord;
+import fluxj.condition.ImageConditioning;
+import fluxj.condition.ModelInput;
+import fluxj.image.ImageFiles;
 import fluxj.memory.ByteSize;
+import fluxj.memory.Device;
 import fluxj.memory.MemoryPlan;
 import fluxj.memory.ProcessMemory;
 import fluxj.memory.WeightDtype;
@@ -12,6 +17,7 @@ import fluxj.pipeline.ModelSource;
 import fluxj.pipeline.PngFiles;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
@@ -79,8 +85,11 @@ class GenerateCommand implements Callable<Integer> {
     boolean overwrite;
     @Option(names = "--quiet", description = "No progress output, only warnings and errors.")
     boolean quiet;
-    @Option(names = "--from", paramLabel = "PNG", description = "Take prompt, seed, size, steps and guidance from a PNG fluxj (or another tool) wrote; options given here override them.")
+    @Option(names = "--from", paramLabel = "PNG", description = {"Take prompt, seed, size, steps, guidance and input images from a PNG fluxj (or another tool)",
+            "wrote; options given here override them. Input images must be unchanged (their SHA-256 is recorded)."})
     Path from;
+    @Mixin
+    ImageOptions images = new ImageOptions();
 
     @Override
     public Integer call() throws IOException {
@@ -113,7 +122,7 @@ class GenerateCommand implements Callable<Integer> {
             if (plan.expectedHash() != null && !plan.expectedHash().equals(pipeline.model().hash())) {
                 progress.warning(from + " was made with model hash " + plan.expectedHash() + ", this model's is " + pipeline.model().hash() + ": the image will differ");
             }
-            GenerationRequest base = pipeline.resolve(plan.request());
+            GenerationRequest base = pipeline.resolve(forModel(plan.request(), pipeline.model().input(), progress));
             for (int i = 0; i < plan.outputs().size(); i++) {
                 GenerationRequest r = base.withSeed(base.seed() + i);
                 progress.image(i, plan.outputs().size(), r.seed(), plan.request().seed() == null);
@@ -131,6 +140,17 @@ class GenerateCommand implements Callable<Integer> {
         }
         if (!quiet && ProcessMemory.peakRss() > 0) progress.line("peak memory (RSS) " + ByteSize.format(ProcessMemory.peakRss()));
         return 0;
+    }
+
+    /** The request as the loaded model takes its image conditions; conditions it cannot take are a usage error. */
+    private GenerationRequest forModel(GenerationRequest r, ModelInput input, Progress progress) {
+        try {
+            GenerationRequest adapted = images.forModel(r, input, progress::warning);
+            ImageConditioning.check(adapted.conditions(), input);
+            return adapted;
+        } catch (IllegalArgumentException e) {
+            throw new CommandLine.ParameterException(spec.commandLine(), e.getMessage(), e);
+        }
     }
 
     /** Whether to print the memory plan instead of generating ({@code fluxj plan}). */
@@ -151,6 +171,7 @@ class GenerateCommand implements Callable<Integer> {
         List<String> notes = new ArrayList<>();
         GenerationRequest.Builder b;
         String modelName = model, hash = null;
+        ConditionRecord.Recorded recorded = null;
         if (from != null) {
             String text = PngFiles.readParameters(from)
                     .orElseThrow(() -> new IllegalArgumentException(from + " holds no generation parameters (no 'parameters' text chunk)"));
@@ -166,6 +187,11 @@ class GenerateCommand implements Callable<Integer> {
                 else if (stored != null) notes.add(from + " was made with model '" + stored + "'; pass --model to use it (using " + ModelSource.DEFAULT_REPO + ")");
             }
             hash = info.fields().get("Model hash");
+            try {
+                recorded = ConditionRecord.parse(info.fields());
+            } catch (IllegalArgumentException e) {
+                throw new IllegalArgumentException(from + ": " + e.getMessage());
+            }
         } else {
             if (prompt == null) throw new IllegalArgumentException("--prompt TEXT is required (or --from PNG to reuse an image's parameters)");
             b = GenerationRequest.builder(prompt);
@@ -184,6 +210,9 @@ class GenerateCommand implements Callable<Integer> {
         }
         if (memoryBudget != null) b.memoryBudget(ByteSize.parse(memoryBudget));
         if (weightDtype != null) b.weightDtype(WeightDtype.parse(weightDtype));
+        long budget = memoryBudget != null ? ByteSize.parse(memoryBudget) : Device.Cpu.detect().defaultBudget();
+        // input images are held on the Java heap, which gets a quarter of the budget (see the launcher)
+        b.conditions(images.conditions(recorded, from, Math.min(ImageFiles.MAX_PIXELS, budget / 4 / ImageOptions.BYTES_PER_INPUT_PIXEL)));
         GenerationRequest r = b.build();
         if (!r.trueCfg() && negativePrompt != null) notes.add("--negative-prompt has no effect without --cfg-scale greater than 1");
         if (!r.trueCfg() && guidanceInterval != null) notes.add("--guidance-interval has no effect without --cfg-scale");

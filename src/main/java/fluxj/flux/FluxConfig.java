@@ -40,10 +40,6 @@ public record FluxConfig(int hidden, int heads, int depth, int depthSingle, int 
         String file = w.checkpoint().description();
         FluxLayout layout = w.layout();
         int inCh = w.cols("img_in"), hidden = w.rows("img_in");
-        if (inCh == 128 || inCh == 384) {
-            throw new ModelFormatException(file, "img_in takes " + inCh + " channels: a FLUX.1 " + (inCh == 128 ? "Canny/Depth" : "Fill")
-                    + " model (image-conditioned), which is not supported yet");
-        }
         int depth = w.checkpoint().countIndexed(layout.doubleBlocks());
         int depthSingle = w.checkpoint().countIndexed(layout.singleBlocks());
         if (depth + depthSingle == 0) throw new ModelFormatException(file, "no double or single transformer blocks");
@@ -103,7 +99,8 @@ public record FluxConfig(int hidden, int heads, int depth, int depthSingle, int 
         if (Arrays.stream(axes).sum() != headDim || Arrays.stream(axes).anyMatch(a -> a <= 0 || a % 2 != 0)) {
             throw new ModelFormatException(file, "rope axes " + Arrays.toString(axes) + " must be positive, even and sum to the head dim " + headDim);
         }
-        if (out != inCh) throw new ModelFormatException(file, "final_layer gives " + out + " channels but img_in takes " + inCh + ": not supported");
+        // Image-conditioned models (Fill, Canny/Depth) read the latent plus conditioning channels and predict the latent only.
+        if (out > inCh) throw new ModelFormatException(file, "final_layer gives " + out + " channels but img_in takes only " + inCh + ": not supported");
         return new FluxConfig(hidden, hidden / headDim, depth, depthSingle, mlp, inCh, out, context, vec, guidance, qkvBias, axes, theta);
     }
 

@@ -1,5 +1,6 @@
 package fluxj.pipeline;
 
+import fluxj.condition.ModelInput;
 import fluxj.flux.FluxConfig;
 import fluxj.flux.FluxTransformer;
 import fluxj.io.Checkpoint;
@@ -40,14 +41,18 @@ final class FluxComponents {
             FluxConfig c = transformer.config();
             check(c.contextDim() == t5.outDim(), f.t5().toString(), "T5 gives " + t5.outDim() + "-wide embeddings but the transformer (" + f.transformer() + ") takes " + c.contextDim());
             check(c.vecDim() == clip.width(), f.clip().toString(), "CLIP gives a " + clip.width() + "-wide pooled vector but the transformer (" + f.transformer() + ") takes " + c.vecDim());
-            check(c.inChannels() == 4 * ae.latentChannels(), f.vae().toString(), "the VAE has " + ae.latentChannels() + " latent channels but the transformer (" + f.transformer() + ") packs " + c.inChannels() + " = 4 x " + c.inChannels() / 4);
+            check(c.outChannels() == 4 * ae.latentChannels(), f.vae().toString(), "the VAE has " + ae.latentChannels() + " latent channels but the transformer (" + f.transformer() + ") predicts " + c.outChannels() + " = 4 x " + c.outChannels() / 4);
+            ModelInput input = ModelInput.of(c.inChannels(), c.outChannels());
+            check(input != null, f.transformer().toString(), "img_in takes " + c.inChannels() + " channels, which is none of FLUX.1's variants for a "
+                    + c.outChannels() + "-wide latent (" + c.outChannels() + " plain, " + 2 * c.outChannels() + " Canny/Depth, "
+                    + (2 * c.outChannels() + ModelInput.FILL_MASK_FEATURES) + " Fill)");
 
             boolean dev = c.guidanceEmbed();
             Schedule schedule = f.schedulerConfig() != null ? Schedule.fromSchedulerConfig(f.schedulerConfig()) : Schedule.forModel(dev);
-            ModelInfo info = new ModelInfo(f.name(), ModelHash.lazy(f.transformerFiles()), dev, ae.latentChannels(), ModelInfo.t5MaxLengthFor(dev), schedule);
+            ModelInfo info = new ModelInfo(f.name(), ModelHash.lazy(f.transformerFiles()), dev, ae.latentChannels(), ModelInfo.t5MaxLengthFor(dev), schedule, input);
             ManagedModels models = new ManagedModels(f, transformer, clip, t5, ae, open, info.t5MaxLength());
             return new FluxPipeline.Parts(info, text(clipTok, models, t5Tok, info.t5MaxLength()), denoiser(models),
-                    (z, h, w) -> models.vae().decode(z, h, w), models, models::close);
+                    (z, h, w) -> models.vae().decode(z, h, w), (x, h, w) -> models.vae().encode(x, h, w), models, models::close);
         } finally {
             open.values().forEach(Checkpoint::close);
         }
@@ -83,12 +88,10 @@ final class FluxComponents {
         };
     }
 
-    /** Position ids are the same for every step of an image: built once per grid size and text length. */
+    /** Text position ids are the same for every step: built once per text length. */
     private static Denoiser denoiser(ManagedModels models) {
-        Map<Long, float[]> imgIds = new HashMap<>();
         Map<Integer, float[]> txtIds = new HashMap<>();
-        return (img, h, w, t, cond, guidance) -> models.transformer().forward(img, h * w,
-                imgIds.computeIfAbsent(((long) h << 32) | w, k -> Latents.imageIds(h, w)),
+        return (img, tokens, ids, t, cond, guidance) -> models.transformer().forward(img, tokens, ids,
                 cond.txt(), cond.txtLen(), txtIds.computeIfAbsent(cond.txtLen(), Latents::textIds),
                 t, cond.vec(), guidance);
     }

@@ -1,5 +1,6 @@
 package fluxj.pipeline;
 
+import fluxj.condition.ImageConditioning;
 import fluxj.memory.ImageInputs;
 import fluxj.memory.MemoryPlan;
 import fluxj.memory.Phase;
@@ -18,8 +19,14 @@ import java.util.concurrent.ThreadLocalRandom;
  * 8 bits. Open one with {@link #open}; it holds the mapped weights until closed. Not thread-safe.
  */
 public final class FluxPipeline implements AutoCloseable {
-    /** The model parts behind their interfaces; {@code onClose} releases their weights. */
-    public record Parts(ModelInfo info, TextConditioner text, Denoiser denoiser, LatentDecoder decoder, MemoryControl memory, Runnable onClose) {}
+    /** The model parts behind their interfaces; {@code encoder} may be null (no image conditions); {@code onClose} releases their weights. */
+    public record Parts(ModelInfo info, TextConditioner text, Denoiser denoiser, LatentDecoder decoder, LatentEncoder encoder,
+                        MemoryControl memory, Runnable onClose) {
+        /** Parts without a VAE encoder: text to image only. */
+        public Parts(ModelInfo info, TextConditioner text, Denoiser denoiser, LatentDecoder decoder, MemoryControl memory, Runnable onClose) {
+            this(info, text, denoiser, decoder, null, memory, onClose);
+        }
+    }
 
     private final Parts parts;
     private final Map<String, Conditioning> recentPrompts = new LinkedHashMap<>(4, 0.75f, true) {
@@ -51,21 +58,33 @@ public final class FluxPipeline implements AutoCloseable {
         return b.build();
     }
 
-    /** The memory plan {@code request} would run under (nothing is loaded); null for parts without memory control. */
-    public MemoryPlan plan(GenerationRequest request) { return plan(request, ImageInputs.NONE); }
+    /**
+     * The memory plan {@code request} would run under, its image conditions included (nothing is loaded); null
+     * for parts without memory control.
+     */
+    public MemoryPlan plan(GenerationRequest request) {
+        GenerationRequest r = resolve(request);
+        return plan(r, ImageConditioning.memoryInputs(r.conditions(), r.width(), r.height()));
+    }
 
     /** As {@link #plan(GenerationRequest)} with input images of these sizes to encode and reference tokens. */
     public MemoryPlan plan(GenerationRequest request, ImageInputs images) {
         return parts.memory() == null ? null : parts.memory().prepare(resolve(request), images);
     }
 
-    /** Generates one image. */
+    /**
+     * Generates one image.
+     *
+     * @throws IllegalArgumentException when the request's image conditions do not suit this model (see
+     *                                  {@link ImageConditioning#check}), before any work
+     */
     public GenerationResult generate(GenerationRequest request, ProgressListener listener) {
         GenerationRequest r = resolve(request);
         ModelInfo info = model();
+        ImageConditioning.check(r.conditions(), info.input());
         MemoryControl memory = parts.memory();
         if (memory != null) {
-            MemoryPlan plan = memory.prepare(r);
+            MemoryPlan plan = memory.prepare(r, ImageConditioning.memoryInputs(r.conditions(), r.width(), r.height()));
             listener.plan(plan);
             if (!plan.fits()) throw new IllegalStateException("the memory plan does not fit the budget:" + System.lineSeparator() + plan.render().stripTrailing());
         }
@@ -77,17 +96,24 @@ public final class FluxPipeline implements AutoCloseable {
         Conditioning neg = cfg == null ? null : condition(r.negativePrompt(), listener);
         if (memory != null) memory.done(Phase.ENCODE);
 
-        float[] x = Latents.pack(Latents.noise(r.seed(), c, r.height(), r.width()), c, h, w);
-        float[] timesteps = info.schedule().timesteps(r.steps(), h * w);
+        // the schedule counts the target's tokens only, never the references'
+        ImageConditioning images = ImageConditioning.prepare(r.conditions(), info.input(), parts.encoder(), r.width(), r.height(), c,
+                Latents.noise(r.seed(), c, r.height(), r.width()), info.schedule().timesteps(r.steps(), h * w), listener::warning);
+        if (memory != null && !r.conditions().isEmpty()) memory.done(Phase.ENCODE_IMAGES);
+
+        float[] x = images.start();
+        float[] timesteps = images.timesteps();
         float guidance = r.guidance().floatValue();
         Denoiser d = parts.denoiser();
+        int tokens = images.tokens();
+        float[] ids = images.ids();
 
         listener.stage(ProgressListener.Stage.DENOISING);
         long start = System.nanoTime();
         x = EulerSampler.sample(x, timesteps,
-                (z, t) -> d.velocity(z, h, w, t, pos, guidance),
-                neg == null ? null : (z, t) -> d.velocity(z, h, w, t, neg, guidance),
-                cfg,
+                (z, t) -> images.velocity(d.velocity(images.input(z), tokens, ids, t, pos, guidance)),
+                neg == null ? null : (z, t) -> images.velocity(d.velocity(images.input(z), tokens, ids, t, neg, guidance)),
+                cfg, images::afterStep,
                 (i, n, latent, guided) -> listener.step(new ProgressListener.Step(i, n, timesteps[i - 1], guided, System.nanoTime() - start, latent)));
 
         if (memory != null) memory.done(Phase.DENOISE);

@@ -1,7 +1,11 @@
 package fluxj.pipeline;
 
+import fluxj.condition.ImageCondition;
+import fluxj.condition.Kontext;
 import fluxj.memory.WeightDtype;
 
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Objects;
 
 /**
@@ -14,10 +18,12 @@ import java.util.Objects;
  * @param intervalLo      guidance applies to steps whose start time t satisfies lo &lt; t &lt;= hi (t in [0,1], 1 = noise)
  * @param memoryBudget    bytes of memory the engine may use for weights and activations; 0 = no limit
  * @param weightDtype     how to hold the transformer weights; null = not chosen (stored, unless the memory budget needs FP8)
+ * @param conditions      the images the generation is conditioned on (none: text to image); at most one init image,
+ *                        inpainting, Fill or outpainting, at most one control image, any number of references
  */
 public record GenerationRequest(String prompt, String negativePrompt, int width, int height, Integer steps, Long seed,
                                 Double guidance, double cfgScale, double intervalLo, double intervalHi,
-                                long memoryBudget, WeightDtype weightDtype) {
+                                long memoryBudget, WeightDtype weightDtype, List<ImageCondition> conditions) {
     public static final int DEFAULT_SIZE = 1024;
     public static final double DEFAULT_GUIDANCE = 3.5;
 
@@ -33,6 +39,36 @@ public record GenerationRequest(String prompt, String negativePrompt, int width,
             throw new IllegalArgumentException("guidance interval must satisfy 0 <= LO < HI <= 1 (flow-matching time t, 1 = pure noise), got " + intervalLo + "," + intervalHi);
         }
         if (memoryBudget < 0) throw new IllegalArgumentException("memory budget must not be negative");
+        conditions = List.copyOf(conditions);
+        if (conditions.stream().filter(c -> !(c instanceof ImageCondition.Reference || c instanceof ImageCondition.Control)).count() > 1) {
+            throw new IllegalArgumentException("at most one of init image, inpainting, Fill and outpainting per image");
+        }
+        if (conditions.stream().filter(c -> c instanceof ImageCondition.Control).count() > 1) throw new IllegalArgumentException("at most one control image per image");
+    }
+
+    /**
+     * The size an image condition implies when none is given: the init (or Fill, outpainted, control) image's size
+     * rounded down to multiples of 16, else the first reference's preferred Kontext resolution; null without one.
+     */
+    static int[] impliedSize(List<ImageCondition> conditions) {
+        for (ImageCondition c : conditions) {
+            int[] s = switch (c) {
+                case ImageCondition.InitImage i -> new int[]{i.image().width(), i.image().height()};
+                case ImageCondition.Inpaint i -> new int[]{i.image().width(), i.image().height()};
+                case ImageCondition.Fill f -> new int[]{f.image().width(), f.image().height()};
+                case ImageCondition.Outpaint o -> new int[]{o.paddedWidth(), o.paddedHeight()};
+                case ImageCondition.Control k -> new int[]{k.image().width(), k.image().height()};
+                case ImageCondition.Reference r -> null;
+            };
+            if (s != null) {
+                if (s[0] < 16 || s[1] < 16) throw new IllegalArgumentException("an input image of " + s[0] + "x" + s[1] + " is smaller than 16x16 pixels; give --width and --height");
+                return new int[]{16 * (s[0] / 16), 16 * (s[1] / 16)};
+            }
+        }
+        for (ImageCondition c : conditions) {
+            if (c instanceof ImageCondition.Reference r) return Kontext.preferredSize(r.image().width(), r.image().height());
+        }
+        return null;
     }
 
     /** Width and height must be positive multiples of 16 (8x VAE downsampling, then 2x2 patches). */
@@ -59,6 +95,8 @@ public record GenerationRequest(String prompt, String negativePrompt, int width,
         b.intervalHi = intervalHi;
         b.memoryBudget = memoryBudget;
         b.weightDtype = weightDtype;
+        b.conditions.addAll(conditions);
+        b.widthGiven = b.heightGiven = true;
         return b;
     }
 
@@ -87,20 +125,22 @@ public record GenerationRequest(String prompt, String negativePrompt, int width,
         private String prompt;
         private String negativePrompt = "";
         private int width = DEFAULT_SIZE, height = DEFAULT_SIZE;
+        private boolean widthGiven, heightGiven;
         private Integer steps;
         private Long seed;
         private Double guidance;
         private double cfgScale = 1.0, intervalLo = 0.0, intervalHi = 1.0;
         private long memoryBudget;
         private WeightDtype weightDtype;
+        private final List<ImageCondition> conditions = new ArrayList<>();
 
         private Builder(String prompt) { this.prompt = prompt; }
 
         public Builder prompt(String p) { prompt = p; return this; }
         public Builder negativePrompt(String p) { negativePrompt = p; return this; }
-        public Builder size(int w, int h) { width = w; height = h; return this; }
-        public Builder width(int w) { width = w; return this; }
-        public Builder height(int h) { height = h; return this; }
+        public Builder size(int w, int h) { return width(w).height(h); }
+        public Builder width(int w) { width = w; widthGiven = true; return this; }
+        public Builder height(int h) { height = h; heightGiven = true; return this; }
         public Builder steps(Integer n) { steps = n; return this; }
         public Builder seed(Long s) { seed = s; return this; }
         public Builder guidance(Double g) { guidance = g; return this; }
@@ -108,10 +148,17 @@ public record GenerationRequest(String prompt, String negativePrompt, int width,
         public Builder guidanceInterval(double lo, double hi) { intervalLo = lo; intervalHi = hi; return this; }
         public Builder memoryBudget(long bytes) { memoryBudget = bytes; return this; }
         public Builder weightDtype(WeightDtype d) { weightDtype = d; return this; }
+        /** Replaces the image conditions. */
+        public Builder conditions(List<ImageCondition> c) { conditions.clear(); conditions.addAll(c); return this; }
+        /** Adds an image condition (references keep their order). */
+        public Builder condition(ImageCondition c) { conditions.add(c); return this; }
 
+        /** The request; a width or height not given comes from the image conditions (see {@link #impliedSize}), else 1024. */
         public GenerationRequest build() {
-            return new GenerationRequest(prompt, negativePrompt, width, height, steps, seed, guidance, cfgScale,
-                    intervalLo, intervalHi, memoryBudget, weightDtype);
+            int[] implied = widthGiven && heightGiven ? null : impliedSize(conditions);
+            int w = widthGiven || implied == null ? width : implied[0], h = heightGiven || implied == null ? height : implied[1];
+            return new GenerationRequest(prompt, negativePrompt, w, h, steps, seed, guidance, cfgScale,
+                    intervalLo, intervalHi, memoryBudget, weightDtype, conditions);
         }
     }
 }

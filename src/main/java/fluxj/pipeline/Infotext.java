@@ -1,5 +1,6 @@
 package fluxj.pipeline;
 
+import fluxj.condition.ConditionRecord;
 import fluxj.memory.WeightDtype;
 
 import java.util.LinkedHashMap;
@@ -36,6 +37,7 @@ public record Infotext(String prompt, String negativePrompt, Map<String, String>
         f.put("Guidance", number(r.guidance()));
         if (r.trueCfg()) f.put("Guidance interval", number(r.intervalLo()) + "," + number(r.intervalHi()));
         if (r.weightDtype() == WeightDtype.FP8) f.put("Weight dtype", "fp8");
+        f.putAll(ConditionRecord.fields(r.conditions()));
         f.put("Version", VERSION);
         return new Infotext(r.prompt(), r.trueCfg() ? r.negativePrompt() : "", f);
     }

@@ -91,7 +91,7 @@ public final class ModelHash {
     }
 
     /** The SHA-256 of the files' concatenation, in hex. */
-    static String sha256(List<Path> files) throws IOException {
+    public static String sha256(List<Path> files) throws IOException {
         MessageDigest md;
         try {
             md = MessageDigest.getInstance("SHA-256");

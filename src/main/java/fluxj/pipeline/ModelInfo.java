@@ -1,5 +1,6 @@
 package fluxj.pipeline;
 
+import fluxj.condition.ModelInput;
 import fluxj.sampling.Schedule;
 
 import java.util.function.Supplier;
@@ -14,10 +15,16 @@ import java.util.function.Supplier;
  * @param latentChannels  VAE latent channels (16 for FLUX.1)
  * @param t5MaxLength     T5 tokens the model sees: 256 for schnell, 512 for dev
  * @param schedule        the timestep schedule (the scheduler config when present, else by model type)
+ * @param input           what the transformer's img_in reads besides the latent (from its width: Fill, control)
  */
 public record ModelInfo(String name, Supplier<String> hashSource, boolean guidanceEmbed, int latentChannels, int t5MaxLength,
-                        Schedule schedule) {
+                        Schedule schedule, ModelInput input) {
     public static final int CLIP_MAX_LENGTH = 77;
+
+    /** A model whose transformer reads the packed latent only (text to image). */
+    public ModelInfo(String name, Supplier<String> hashSource, boolean guidanceEmbed, int latentChannels, int t5MaxLength, Schedule schedule) {
+        this(name, hashSource, guidanceEmbed, latentChannels, t5MaxLength, schedule, ModelInput.LATENT);
+    }
 
     /** The model hash of the PNG parameters. */
     public String hash() { return hashSource.get(); }

@@ -11,6 +11,12 @@ public final class EulerSampler {
         void stepDone(int step, int steps, float[] latent, boolean guided);
     }
 
+    /** Applied to the latent right after each step, before the listener sees it (e.g. inpainting's known region). */
+    @FunctionalInterface
+    public interface AfterStep {
+        void apply(float[] x, float tNext);
+    }
+
     private EulerSampler() {}
 
     /**
@@ -19,6 +25,11 @@ public final class EulerSampler {
      * @param negative the velocity under the negative prompt; used only when {@code cfg} is non-null
      */
     public static float[] sample(float[] x, float[] timesteps, Velocity positive, Velocity negative, TrueCfg cfg, StepListener listener) {
+        return sample(x, timesteps, positive, negative, cfg, null, listener);
+    }
+
+    /** {@link #sample} with {@code after} applied after every step (null: nothing). */
+    public static float[] sample(float[] x, float[] timesteps, Velocity positive, Velocity negative, TrueCfg cfg, AfterStep after, StepListener listener) {
         int steps = timesteps.length - 1;
         for (int i = 0; i < steps; i++) {
             float t = timesteps[i];
@@ -28,6 +39,7 @@ public final class EulerSampler {
             checkLength(v, x.length);
             float dt = timesteps[i + 1] - t;
             for (int j = 0; j < x.length; j++) x[j] = x[j] + dt * v[j];
+            if (after != null) after.apply(x, timesteps[i + 1]);
             if (listener != null) listener.stepDone(i + 1, steps, x, guided);
         }
         return x;

@@ -167,8 +167,9 @@ class FluxTransformerLoadTest {
             m.clear();
             m.put("shared.weight", tensor("shared.weight", DType.F32, new long[] {4, 4}, ARENA.allocate(64)));
         }, "T5");
-        expectError(m -> m.put("img_in.weight", tensor("img_in.weight", DType.F32, new long[] {128, 384}, ARENA.allocate(4L * 128 * 384))),
-                "not supported yet");
+        // image-conditioned models read more channels than they predict, never fewer
+        expectError(m -> m.put("img_in.weight", tensor("img_in.weight", DType.F32, new long[] {128, 32}, ARENA.allocate(4L * 128 * 32))),
+                "img_in takes only 32");
     }
 
     private static void expectError(Consumer<Map<String, Tensor>> edit, String mention) throws IOException {

@@ -32,13 +32,14 @@ class FluxPipelineTest {
             float[] timesteps = Npy.read(dir.resolve("timesteps.npy")).floats();
             float[] allPreds = preds.floats(), allLatents = latents.floats();
             AtomicInteger call = new AtomicInteger();
-            Denoiser replay = (img, h, w, t, cond, g) -> {
+            Denoiser replay = (img, tokens, ids, t, cond, g) -> {
                 int i = call.getAndIncrement();
                 // the latent the reference fed the model at this step, and its timestep: bit-exact (same float32 ops)
                 float[] expectIn = i == 0 ? noisePacked : Arrays.copyOfRange(allLatents, (i - 1) * n, i * n);
                 assertArrayEquals(expectIn, img, 0f, id + " input of step " + i);
                 assertEquals(timesteps[i], t, 0f);
-                assertEquals(4, h);
+                assertEquals(16, tokens);
+                assertArrayEquals(Latents.imageIds(4, 4), ids, 0f);
                 return Arrays.copyOfRange(allPreds, i * n, (i + 1) * n);
             };
             float[] finalLatent = Npy.read(dir.resolve("final_latent.npy")).floats();
@@ -68,7 +69,7 @@ class FluxPipelineTest {
         Conditioning neg = new Conditioning(new float[4], 1, new float[]{1, 1, 1, 1}, List.of());
         AtomicInteger posCalls = new AtomicInteger(), negCalls = new AtomicInteger();
         List<Float> negTimes = new ArrayList<>();
-        Denoiser d = (img, h, w, t, cond, g) -> {
+        Denoiser d = (img, tokens, ids, t, cond, g) -> {
             if (cond == neg) {
                 negCalls.incrementAndGet();
                 negTimes.add(t);
@@ -102,7 +103,7 @@ class FluxPipelineTest {
         ModelInfo dev = new ModelInfo("fake-dev", () -> "0000000000", true, 16, 512, Schedule.DEV);
         List<Float> times = new ArrayList<>();
         List<Float> guidances = new ArrayList<>();
-        Denoiser d = (img, h, w, t, cond, g) -> {
+        Denoiser d = (img, tokens, ids, t, cond, g) -> {
             times.add(t);
             guidances.add(g);
             return new float[img.length];
@@ -120,7 +121,7 @@ class FluxPipelineTest {
         List<String> warnings = new ArrayList<>();
         Conditioning truncated = new Conditioning(new float[4], 1, new float[4], List.of("prompt truncated"));
         FluxPipeline pipe = new FluxPipeline(new FluxPipeline.Parts(SCHNELL, p -> truncated,
-                (img, h, w, t, c, g) -> new float[img.length], (z, h, w) -> new float[3 * 64 * h * w], null, null));
+                (img, tokens, ids, t, c, g) -> new float[img.length], (z, h, w) -> new float[3 * 64 * h * w], null, null));
         ProgressListener l = new ProgressListener() {
             @Override
             public void warning(String m) { warnings.add(m); }
