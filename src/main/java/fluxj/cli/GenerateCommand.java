@@ -4,6 +4,9 @@ import fluxj.condition.ConditionRecord;
 import fluxj.condition.ImageConditioning;
 import fluxj.condition.ModelInput;
 import fluxj.image.ImageFiles;
+import fluxj.lora.LoraMode;
+import fluxj.lora.LoraRef;
+import fluxj.lora.PromptLoras;
 import fluxj.memory.ByteSize;
 import fluxj.memory.Device;
 import fluxj.memory.MemoryPlan;
@@ -79,6 +82,14 @@ class GenerateCommand implements Callable<Integer> {
     String memoryBudget;
     @Option(names = "--weight-dtype", paramLabel = "stored|fp8", description = "Hold transformer weights as stored (default) or as FP8.")
     String weightDtype;
+    @Option(names = "--lora", paramLabel = "FILE[:WEIGHT]", description = {"Apply a LoRA (kohya, diffusers/PEFT, OneTrainer, XLabs, ComfyUI, LyCORIS LoHa/LoKr, CLIP-L)",
+            "with strength WEIGHT (default 1, negative allowed); repeatable, applied together. <lora:NAME:WEIGHT> in the prompt also works (see --lora-dir)."})
+    List<String> loraArgs;
+    @Option(names = "--lora-dir", paramLabel = "DIR", description = "Where <lora:NAME:WEIGHT> tags of the prompt find NAME.safetensors.")
+    Path loraDir;
+    @Option(names = "--lora-mode", paramLabel = "auto|merge|low-rank", description = {"How LoRAs reach float weights: merged into float32 copies, or run beside each matmul",
+            "(low-rank: no copies). Default auto: merged when the copies fit the memory budget. FP8 and quantized weights always take the low-rank path."})
+    String loraMode;
     @Option(names = "--output", paramLabel = "FILE.png", description = "Where to write the image (required); with --count N: FILE.png, FILE-1.png, ... FILE-(N-1).png.")
     Path output;
     @Option(names = "--overwrite", description = "Replace existing output files (refused otherwise).")
@@ -213,12 +224,29 @@ class GenerateCommand implements Callable<Integer> {
         long budget = memoryBudget != null ? ByteSize.parse(memoryBudget) : Device.Cpu.detect().defaultBudget();
         // input images are held on the Java heap, which gets a quarter of the budget (see the launcher)
         b.conditions(images.conditions(recorded, from, Math.min(ImageFiles.MAX_PIXELS, budget / 4 / ImageOptions.BYTES_PER_INPUT_PIXEL)));
-        GenerationRequest r = b.build();
+        if (loraMode != null) b.loraMode(LoraMode.parse(loraMode));
+        GenerationRequest r = loras(b.build());
         if (!r.trueCfg() && negativePrompt != null) notes.add("--negative-prompt has no effect without --cfg-scale greater than 1");
         if (!r.trueCfg() && guidanceInterval != null) notes.add("--guidance-interval has no effect without --cfg-scale");
         int n = count == null ? 1 : count;
         if (n < 1 || n > 10000) throw new IllegalArgumentException("--count must be between 1 and 10000, got " + n);
         return new Plan(r, modelName, outputs(n), hash, notes);
+    }
+
+    /**
+     * The request's LoRAs: the prompt's {@code <lora:NAME:WEIGHT>} tags (taken out of the prompt) and the --lora
+     * files, which replace those an image given to --from was made with; every file must exist.
+     */
+    private GenerationRequest loras(GenerationRequest r) {
+        PromptLoras.Parsed parsed = PromptLoras.parse(r.prompt());
+        List<LoraRef> all = new ArrayList<>(loraArgs == null ? r.loras() : List.of());
+        all.addAll(PromptLoras.resolve(parsed.tags(), loraDir));
+        if (loraArgs != null) for (String a : loraArgs) all.add(LoraRef.parse(a));
+        for (LoraRef l : all) {
+            if (!Files.isRegularFile(l.file())) throw new IllegalArgumentException("LoRA " + l.file() + ": no such file");
+        }
+        if (loraDir != null && !Files.isDirectory(loraDir)) throw new IllegalArgumentException("--lora-dir " + loraDir + ": no such folder");
+        return r.toBuilder().prompt(parsed.prompt()).loras(all).build();
     }
 
     static double[] interval(String s) {

@@ -35,6 +35,11 @@ public final class FluxTransformer {
     /** The rotary angles of a token layout, by its position ids. */
     private record Positions(float[] ids, Rope.Angles angles) {}
     private volatile BlockHook blockHook = BlockHook.NONE;
+    private final Map<String, Shape> linears;
+    private final Map<String, Integer> vectors;
+
+    /** The [out, in] of a linear layer. */
+    public record Shape(int out, int in) {}
 
     private FluxTransformer(FluxConfig config, Weights w) {
         this.config = config;
@@ -50,6 +55,8 @@ public final class FluxTransformer {
         for (int i = 0; i < config.depthSingle(); i++) singleBlocks.add(SingleStreamBlock.load(w, config, i));
         finalLayer = LastLayer.load(w, config);
         rope = new Rope(config.axesDim(), config.theta());
+        linears = Map.copyOf(w.linears());
+        vectors = Map.copyOf(w.vectors());
     }
 
     /**
@@ -58,10 +65,15 @@ public final class FluxTransformer {
      * accepted wrapped as {@code {"flux_params": {...}}}); needed only when the head dim is not 128.
      */
     public static FluxTransformer load(Checkpoint ck, Map<String, Object> config) {
+        return load(ck, config, WeightPatcher.NONE);
+    }
+
+    /** {@link #load(Checkpoint, Map)} with every weight passed through {@code patcher} (e.g. LoRA). */
+    public static FluxTransformer load(Checkpoint ck, Map<String, Object> config, WeightPatcher patcher) {
         String prefix = ck.detectPrefix("model.diffusion_model.", "diffusion_model.");
         Checkpoint view = ck.withPrefix(prefix);
         FluxLayout layout = FluxLayout.detect(view);
-        Weights w = new Weights(view, prefix, layout);
+        Weights w = new Weights(view, prefix, layout, patcher);
         FluxConfig c = FluxConfig.infer(w, config);
         FluxTransformer t = new FluxTransformer(c, w);
         w.requireAllUsed();
@@ -70,6 +82,12 @@ public final class FluxTransformer {
     }
 
     public FluxConfig config() { return config; }
+
+    /** Every linear layer by BFL module name ({@code double_blocks.0.img_attn.qkv}, ...) with its [out, in]. */
+    public Map<String, Shape> linears() { return linears; }
+
+    /** Every RMSNorm scale by BFL name ({@code double_blocks.0.img_attn.norm.key_norm.scale}, ...) with its length. */
+    public Map<String, Integer> vectors() { return vectors; }
 
     /**
      * Called around every block (double-stream blocks 0..depth-1, then single-stream blocks after them), e.g. by

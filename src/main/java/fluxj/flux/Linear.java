@@ -12,9 +12,46 @@ import java.util.List;
  */
 public record Linear(List<Part> parts, int in) {
 
-    /** One output slice: {@code y = x w^T + bias}, w [out, in] in its stored dtype, bias null when absent. */
-    public record Part(Tensor weight, float[] bias) {
+    /**
+     * One output slice: {@code y = x w^T + bias + terms}, w [out, in] in its stored dtype, bias null when absent;
+     * {@code terms} are products added beside the matmul (LoRA on weights that are not merged), usually none.
+     */
+    public record Part(Tensor weight, float[] bias, List<Term> terms) {
+        public Part {
+            terms = List.copyOf(terms);
+        }
+
+        public Part(Tensor weight, float[] bias) { this(weight, bias, List.of()); }
+
         public int out() { return weight.rows(); }
+    }
+
+    /**
+     * A product added to output columns [offset, offset + up.rows()) of a part: {@code factor * (x down^T) up^T}
+     * (low rank: down [r, in], up [n, r]), or {@code factor * x up^T} when {@code down} is null (a dense delta
+     * [n, in]). Weights stay as stored (quantized ones are never re-quantized); sums in f32.
+     */
+    public record Term(Tensor down, Tensor up, float factor, int offset) {
+        void addTo(float[] x, int m, int in, float[] y, int width) {
+            float[] d;
+            if (down == null) {
+                d = Matmul.matmul(x, m, in, up, null);
+                scale(d, factor);
+            } else {
+                float[] t = Matmul.matmul(x, m, in, down, null);
+                scale(t, factor);
+                d = Matmul.matmul(t, m, down.rows(), up, null);
+            }
+            int n = up.rows();
+            for (int r = 0; r < m; r++) {
+                int yo = r * width + offset, dOff = r * n;
+                for (int c = 0; c < n; c++) y[yo + c] += d[dOff + c];
+            }
+        }
+
+        private static void scale(float[] a, float f) {
+            if (f != 1f) for (int i = 0; i < a.length; i++) a[i] *= f;
+        }
     }
 
     public Linear {
@@ -35,6 +72,10 @@ public record Linear(List<Part> parts, int in) {
             bias[i] = parts.get(i).bias();
         }
         Matmul.matmul(x, m, in, w, bias, ys);
+        for (int i = 0; i < ys.length; i++) {
+            Part p = parts.get(i);
+            for (Term t : p.terms()) t.addTo(x, m, in, ys[i], p.out());
+        }
     }
 
     /** The whole output [m, out()], parts side by side, newly allocated (for small outputs: vectors, embeddings). */
@@ -47,6 +88,7 @@ public record Linear(List<Part> parts, int in) {
         int col = 0;
         for (Part p : parts) {
             float[] part = Matmul.matmul(x, m, in, p.weight(), p.bias());
+            for (Term t : p.terms()) t.addTo(x, m, in, part, p.out());
             for (int r = 0; r < m; r++) System.arraycopy(part, r * p.out(), y, r * out() + col, p.out());
             col += p.out();
         }

@@ -9,7 +9,9 @@ import fluxj.tensor.Tensor;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.Collections;
 import java.util.HashSet;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -23,14 +25,24 @@ final class Weights {
     private final Checkpoint ck;
     private final String prefix;
     private final FluxLayout layout;
+    private final WeightPatcher patcher;
     private final Set<String> used = new HashSet<>();
+    private final Map<String, FluxTransformer.Shape> linears = new LinkedHashMap<>();
+    private final Map<String, Integer> vectors = new LinkedHashMap<>();
 
     /** {@code ck} is the view of the checkpoint without {@code prefix} (ComfyUI's), which error messages put back. */
-    Weights(Checkpoint ck, String prefix, FluxLayout layout) {
+    Weights(Checkpoint ck, String prefix, FluxLayout layout, WeightPatcher patcher) {
         this.ck = ck;
         this.prefix = prefix;
         this.layout = layout;
+        this.patcher = patcher;
     }
+
+    /** Every linear layer read so far, by BFL module name, with its [out, in]. */
+    Map<String, FluxTransformer.Shape> linears() { return Collections.unmodifiableMap(linears); }
+
+    /** Every vector read so far, by BFL name, with its length. */
+    Map<String, Integer> vectors() { return Collections.unmodifiableMap(vectors); }
 
     FluxLayout layout() { return layout; }
 
@@ -40,7 +52,7 @@ final class Weights {
     Linear linear(String module, int in, boolean bias, int... outs) {
         List<Linear.Part> parts = new ArrayList<>();
         List<FluxLayout.Segment> segments = layout.linear(module);
-        int seg = 0, segRow = 0;
+        int seg = 0, segRow = 0, row = 0;
         Tensor w = null;
         float[] b = null;
         for (int out : outs) {
@@ -52,10 +64,13 @@ final class Weights {
                 segRow = 0;
             }
             if (segRow + out > w.rows()) throw rowsMismatch(module, segments, outs);
-            parts.add(new Linear.Part(w.sliceRows(segRow, segRow + out), b == null ? null : Arrays.copyOfRange(b, segRow, segRow + out)));
+            Linear.Part part = new Linear.Part(w.sliceRows(segRow, segRow + out), b == null ? null : Arrays.copyOfRange(b, segRow, segRow + out));
+            parts.add(patcher.linear(module, row, part));
             segRow += out;
+            row += out;
         }
         if (seg != segments.size() || segRow != w.rows()) throw rowsMismatch(module, segments, outs);
+        linears.put(module, new FluxTransformer.Shape(row, in));
         return new Linear(parts, in);
     }
 
@@ -101,7 +116,8 @@ final class Weights {
         String stored = layout.vector(name);
         Tensor t = take(stored);
         if (t.rank() != 1 || t.numel() != length) throw badShape(stored, t, "[" + length + "]");
-        return t.toFloats();
+        vectors.put(name, length);
+        return patcher.vector(name, t.toFloats());
     }
 
     /** Fails naming the first tensor of the checkpoint that no layer used. */

@@ -155,6 +155,19 @@ public final class Checkpoint implements AutoCloseable {
         return new Checkpoint(description, files, Collections.unmodifiableMap(sub), metadata, onClose);
     }
 
+    /**
+     * This checkpoint with some tensors replaced by others of the same name (e.g. LoRA-merged copies made in
+     * memory). Shares the mapped files.
+     */
+    public Checkpoint withReplaced(Map<String, Tensor> replaced) {
+        Map<String, Tensor> all = new LinkedHashMap<>(tensors);
+        replaced.forEach((k, v) -> {
+            if (!all.containsKey(k)) throw new IllegalArgumentException(description + " has no tensor '" + k + "' to replace");
+            all.put(k, v);
+        });
+        return new Checkpoint(description, files, Collections.unmodifiableMap(all), metadata, onClose);
+    }
+
     /** The first of {@code prefixes} that some tensor name starts with, else "". */
     public String detectPrefix(String... prefixes) {
         for (String p : prefixes) {

@@ -69,7 +69,19 @@ public final class FluxPipeline implements AutoCloseable {
 
     /** As {@link #plan(GenerationRequest)} with input images of these sizes to encode and reference tokens. */
     public MemoryPlan plan(GenerationRequest request, ImageInputs images) {
-        return parts.memory() == null ? null : parts.memory().prepare(resolve(request), images);
+        if (parts.memory() == null) return null;
+        applyLoras(request, w -> {});
+        return parts.memory().prepare(resolve(request), images);
+    }
+
+    /** The request's LoRAs on the model parts; prompts encoded before a text-encoder LoRA changed are forgotten. */
+    private void applyLoras(GenerationRequest r, java.util.function.Consumer<String> warnings) {
+        MemoryControl memory = parts.memory();
+        if (memory == null) {
+            if (!r.loras().isEmpty()) throw new IllegalArgumentException("this pipeline's model parts take no LoRA");
+            return;
+        }
+        if (memory.applyLoras(r.loras(), warnings)) recentPrompts.clear();
     }
 
     /**
@@ -83,6 +95,7 @@ public final class FluxPipeline implements AutoCloseable {
         ModelInfo info = model();
         ImageConditioning.check(r.conditions(), info.input());
         MemoryControl memory = parts.memory();
+        applyLoras(r, listener::warning);
         if (memory != null) {
             MemoryPlan plan = memory.prepare(r, ImageConditioning.memoryInputs(r.conditions(), r.width(), r.height()));
             listener.plan(plan);

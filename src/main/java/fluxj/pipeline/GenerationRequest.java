@@ -2,6 +2,8 @@ package fluxj.pipeline;
 
 import fluxj.condition.ImageCondition;
 import fluxj.condition.Kontext;
+import fluxj.lora.LoraMode;
+import fluxj.lora.LoraRef;
 import fluxj.memory.WeightDtype;
 
 import java.util.ArrayList;
@@ -20,10 +22,13 @@ import java.util.Objects;
  * @param weightDtype     how to hold the transformer weights; null = not chosen (stored, unless the memory budget needs FP8)
  * @param conditions      the images the generation is conditioned on (none: text to image); at most one init image,
  *                        inpainting, Fill or outpainting, at most one control image, any number of references
+ * @param loras           LoRA files with their strengths, applied in order (none: the model as stored)
+ * @param loraMode        how LoRAs reach float weights: merged, beside the matmul, or as the memory plan allows
  */
 public record GenerationRequest(String prompt, String negativePrompt, int width, int height, Integer steps, Long seed,
                                 Double guidance, double cfgScale, double intervalLo, double intervalHi,
-                                long memoryBudget, WeightDtype weightDtype, List<ImageCondition> conditions) {
+                                long memoryBudget, WeightDtype weightDtype, List<ImageCondition> conditions,
+                                List<LoraRef> loras, LoraMode loraMode) {
     public static final int DEFAULT_SIZE = 1024;
     public static final double DEFAULT_GUIDANCE = 3.5;
 
@@ -40,6 +45,8 @@ public record GenerationRequest(String prompt, String negativePrompt, int width,
         }
         if (memoryBudget < 0) throw new IllegalArgumentException("memory budget must not be negative");
         conditions = List.copyOf(conditions);
+        loras = List.copyOf(loras);
+        Objects.requireNonNull(loraMode, "loraMode");
         if (conditions.stream().filter(c -> !(c instanceof ImageCondition.Reference || c instanceof ImageCondition.Control)).count() > 1) {
             throw new IllegalArgumentException("at most one of init image, inpainting, Fill and outpainting per image");
         }
@@ -95,6 +102,8 @@ public record GenerationRequest(String prompt, String negativePrompt, int width,
         b.intervalHi = intervalHi;
         b.memoryBudget = memoryBudget;
         b.weightDtype = weightDtype;
+        b.loras = loras;
+        b.loraMode = loraMode;
         b.conditions.addAll(conditions);
         b.widthGiven = b.heightGiven = true;
         return b;
@@ -132,6 +141,8 @@ public record GenerationRequest(String prompt, String negativePrompt, int width,
         private double cfgScale = 1.0, intervalLo = 0.0, intervalHi = 1.0;
         private long memoryBudget;
         private WeightDtype weightDtype;
+        private List<LoraRef> loras = List.of();
+        private LoraMode loraMode = LoraMode.AUTO;
         private final List<ImageCondition> conditions = new ArrayList<>();
 
         private Builder(String prompt) { this.prompt = prompt; }
@@ -148,6 +159,8 @@ public record GenerationRequest(String prompt, String negativePrompt, int width,
         public Builder guidanceInterval(double lo, double hi) { intervalLo = lo; intervalHi = hi; return this; }
         public Builder memoryBudget(long bytes) { memoryBudget = bytes; return this; }
         public Builder weightDtype(WeightDtype d) { weightDtype = d; return this; }
+        public Builder loras(List<LoraRef> l) { loras = List.copyOf(l); return this; }
+        public Builder loraMode(LoraMode m) { loraMode = m; return this; }
         /** Replaces the image conditions. */
         public Builder conditions(List<ImageCondition> c) { conditions.clear(); conditions.addAll(c); return this; }
         /** Adds an image condition (references keep their order). */
@@ -158,7 +171,7 @@ public record GenerationRequest(String prompt, String negativePrompt, int width,
             int[] implied = widthGiven && heightGiven ? null : impliedSize(conditions);
             int w = widthGiven || implied == null ? width : implied[0], h = heightGiven || implied == null ? height : implied[1];
             return new GenerationRequest(prompt, negativePrompt, w, h, steps, seed, guidance, cfgScale,
-                    intervalLo, intervalHi, memoryBudget, weightDtype, conditions);
+                    intervalLo, intervalHi, memoryBudget, weightDtype, conditions, loras, loraMode);
         }
     }
 }

@@ -1,7 +1,17 @@
 package fluxj.pipeline;
 
 import fluxj.condition.ConditionRecord;
+import fluxj.io.Json;
+import fluxj.lora.LoraHash;
+import fluxj.lora.LoraRef;
+import fluxj.lora.PromptLoras;
 import fluxj.memory.WeightDtype;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
 
 import java.util.LinkedHashMap;
 import java.util.Locale;
@@ -38,11 +48,28 @@ public record Infotext(String prompt, String negativePrompt, Map<String, String>
         if (r.trueCfg()) f.put("Guidance interval", number(r.intervalLo()) + "," + number(r.intervalHi()));
         if (r.weightDtype() == WeightDtype.FP8) f.put("Weight dtype", "fp8");
         f.putAll(ConditionRecord.fields(r.conditions()));
+        String prompt = r.prompt();
+        if (!r.loras().isEmpty()) {
+            // As AUTOMATIC1111 records LoRAs: a <lora:NAME:WEIGHT> tag each in the prompt, and their hashes; the
+            // files themselves so that --from finds them again.
+            prompt = PromptLoras.withTags(prompt, r.loras());
+            List<String> hashes = new ArrayList<>(), files = new ArrayList<>();
+            for (LoraRef l : r.loras()) {
+                try {
+                    hashes.add(l.name() + ": " + LoraHash.of(l.file()));
+                } catch (IOException e) {
+                    throw new UncheckedIOException(e);
+                }
+                files.add(l.file().toAbsolutePath().normalize().toString());
+            }
+            f.put("Lora hashes", String.join(", ", hashes));
+            f.put("Lora files", Json.write(files));
+        }
         f.put("Version", VERSION);
-        return new Infotext(r.prompt(), r.trueCfg() ? r.negativePrompt() : "", f);
+        return new Infotext(prompt, r.trueCfg() ? r.negativePrompt() : "", f);
     }
 
-    static String number(double d) {
+    public static String number(double d) {
         return d == Math.rint(d) && Math.abs(d) < 1e15 ? Long.toString((long) d) : Double.toString(d);
     }
 
@@ -127,7 +154,26 @@ public record Infotext(String prompt, String negativePrompt, Map<String, String>
             b.guidanceInterval(real("Guidance interval", lh[0]), real("Guidance interval", lh[1]));
         }
         if (fields.containsKey("Weight dtype")) b.weightDtype(WeightDtype.parse(fields.get("Weight dtype")));
+        if (fields.containsKey("Lora files")) b.loras(loras()).prompt(PromptLoras.stripAppended(prompt).prompt());
         return b.build();
+    }
+
+    /** The LoRAs fluxj recorded: the files of "Lora files" with the weights of the tags appended to the prompt. */
+    private List<LoraRef> loras() {
+        String text = fields.get("Lora files");
+        List<PromptLoras.Tag> tags = PromptLoras.stripAppended(prompt).tags();
+        Object parsed;
+        try {
+            parsed = Json.parse(text);
+        } catch (Json.JsonException e) {
+            parsed = null;
+        }
+        if (!(parsed instanceof List<?> files) || !files.stream().allMatch(x -> x instanceof String) || files.size() != tags.size()) {
+            throw new IllegalArgumentException("parameter 'Lora files' is not a list of " + tags.size() + " files (one per <lora:...> tag at the end of the prompt): " + text);
+        }
+        List<LoraRef> out = new ArrayList<>();
+        for (int i = 0; i < files.size(); i++) out.add(new LoraRef(Path.of((String) files.get(i)), tags.get(i).weight()));
+        return out;
     }
 
     private String required(String k) {

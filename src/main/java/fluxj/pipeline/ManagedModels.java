@@ -2,8 +2,13 @@ package fluxj.pipeline;
 
 import fluxj.flux.FluxConfig;
 import fluxj.flux.FluxTransformer;
+import fluxj.flux.WeightPatcher;
 import fluxj.io.Checkpoint;
+import fluxj.lora.LoraMode;
+import fluxj.lora.LoraRef;
+import fluxj.lora.LoraSet;
 import fluxj.memory.BlockLayout;
+import fluxj.memory.ByteSize;
 import fluxj.memory.BlockStreamer;
 import fluxj.memory.Component;
 import fluxj.memory.Device;
@@ -25,11 +30,13 @@ import fluxj.vae.AutoEncoder;
 import fluxj.vae.VaeLayout;
 
 import java.io.IOException;
+import java.lang.foreign.Arena;
 import java.io.UncheckedIOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.function.Consumer;
 
 /**
  * The four weight-holding components, each mapped only while the memory plan wants it: loaded on first use in
@@ -39,15 +46,20 @@ import java.util.Map;
 final class ManagedModels implements MemoryControl, AutoCloseable {
     private static final System.Logger LOG = System.getLogger(ManagedModels.class.getName());
 
-    /** One component: its file, how to build the model over the mapping, and the live mapping if loaded. */
+    /**
+     * One component: its file, how to build the model over the mapping, the live mapping if loaded, and the model
+     * built over it. The model can be dropped and built again over the same mapping (a new LoRA set) without
+     * re-reading the file; {@code copies} holds the weight copies the build made (LoRA-merged weights).
+     */
     private static final class Handle<T> {
-        interface Loader<T> { T load(Checkpoint ck); }
+        interface Loader<T> { T load(Checkpoint ck, Arena copies); }
 
         private final Path path;
         private final Loader<T> loader;
         private Path loadedFrom;
         private Checkpoint ck;
         private T model;
+        private Arena copies;
         private BlockStreamer streamer;
 
         Handle(Path path, Loader<T> loader) {
@@ -56,15 +68,23 @@ final class ManagedModels implements MemoryControl, AutoCloseable {
         }
 
         T get(Path from) {
-            if (model == null || !from.equals(loadedFrom)) {
+            if (ck == null || !from.equals(loadedFrom)) {
                 release();
                 try {
                     ck = Checkpoint.open(from);
                 } catch (IOException e) {
                     throw new UncheckedIOException(e);
                 }
-                model = loader.load(ck);
                 loadedFrom = from;
+            }
+            if (model == null) {
+                copies = Arena.ofShared();
+                try {
+                    model = loader.load(ck, copies);
+                } catch (RuntimeException e) {
+                    unbuild();
+                    throw e;
+                }
             }
             return model;
         }
@@ -73,12 +93,19 @@ final class ManagedModels implements MemoryControl, AutoCloseable {
 
         boolean loaded() { return model != null; }
 
-        void release() {
+        /** Drops the model and its copies, keeping the mapping: the next use builds it again over the same file. */
+        void unbuild() {
             if (streamer != null) streamer.close();
-            if (ck != null) ck.close();
+            if (copies != null) copies.close();
             streamer = null;
-            ck = null;
+            copies = null;
             model = null;
+        }
+
+        void release() {
+            unbuild();
+            if (ck != null) ck.close();
+            ck = null;
         }
     }
 
@@ -95,13 +122,18 @@ final class ManagedModels implements MemoryControl, AutoCloseable {
     private final int t5Length;
     private MemoryPlan plan;
     private Path fp8Copy;
+    private final LoraSet.Model loraModel;
+    private LoraSet loras;
+    /** Whether float weights are merged with the LoRAs (else every LoRA runs beside its matmul): as the plan fits. */
+    private boolean mergeLoras = true;
 
     ManagedModels(ModelFiles f, FluxTransformer transformer, ClipTextModel clipModel, T5Encoder t5Model, AutoEncoder ae,
                   Map<Path, Checkpoint> opened, int t5Length) {
-        clip = new Handle<>(f.clip(), ck -> ClipTextModel.load(ck, f.clipConfig()));
-        t5 = new Handle<>(f.t5(), ck -> T5Encoder.load(ck, f.t5Config()));
-        flux = new Handle<>(f.transformer(), ck -> FluxTransformer.load(ck, f.transformerConfig()));
-        vae = new Handle<>(f.vae(), ck -> AutoEncoder.load(ck, f.vaeConfig()));
+        clip = new Handle<>(f.clip(), (ck, copies) -> ClipTextModel.load(loras.patchesClip() ? loras.patchClip(ck, copies) : ck, f.clipConfig()));
+        t5 = new Handle<>(f.t5(), (ck, copies) -> T5Encoder.load(ck, f.t5Config()));
+        flux = new Handle<>(f.transformer(), (ck, copies) -> FluxTransformer.load(ck, f.transformerConfig(),
+                loras.patchesTransformer() ? loras.transformerPatcher(copies, mergeLoras) : WeightPatcher.NONE));
+        vae = new Handle<>(f.vae(), (ck, copies) -> AutoEncoder.load(ck, f.vaeConfig()));
         clipC = Sizing.component("clip-l", Phase.ENCODE, opened.get(f.clip()), 0, false, false);
         t5C = Sizing.component(t5Model.config().outDim() != t5Model.config().dModel() ? "distillt5" : "t5", Phase.ENCODE, opened.get(f.t5()), 0, false, false);
         fluxC = Sizing.component("transformer", Phase.DENOISE, opened.get(f.transformer()), 0, true, true);
@@ -113,6 +145,28 @@ final class ManagedModels implements MemoryControl, AutoCloseable {
         clipWidth = clipModel.width();
         vaeShape = ae;
         this.t5Length = t5Length;
+        TextConfig.Clip cc = clipModel.config();
+        loraModel = new LoraSet.Model(transformer.linears(), transformer.vectors(), LoraSet.clipLayers(cc.layers(), cc.width(), cc.mlp()));
+        loras = LoraSet.empty(loraModel);
+    }
+
+    @Override
+    public boolean applyLoras(List<LoraRef> refs, Consumer<String> warnings) {
+        if (refs.equals(loras.refs())) return false;
+        LoraSet next;
+        try {
+            next = LoraSet.open(refs, loraModel, warnings);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+        LoraSet old = loras;
+        boolean clipChanged = old.patchesClip() || next.patchesClip();
+        loras = next;
+        if (old.patchesTransformer() || next.patchesTransformer()) flux.unbuild();
+        if (clipChanged) clip.unbuild();
+        old.close();
+        if (!refs.isEmpty()) LOG.log(System.Logger.Level.INFO, "LoRA: " + refs.stream().map(r -> r.name() + " x" + r.weight()).toList());
+        return clipChanged;
     }
 
     @Override
@@ -129,7 +183,8 @@ final class ManagedModels implements MemoryControl, AutoCloseable {
         long t5Native = mm.bufferBytes(t5Length, Math.max(inner, t5Config.dFf()), Math.max(t5Config.dModel(), Math.max(inner, t5Config.dFf())));
         long fluxNative = Sizing.transformerNative(tokens, hidden, mlp);
         List<Component> parts = new ArrayList<>(List.of(
-                clipC.withWorkspace(Sizing.encoderWorkspace(ModelInfo.CLIP_MAX_LENGTH, clipWidth, clipWidth, 4 * clipWidth, clipWidth / 64) + clipNative),
+                clipC.withWorkspace(Sizing.encoderWorkspace(ModelInfo.CLIP_MAX_LENGTH, clipWidth, clipWidth, 4 * clipWidth, clipWidth / 64) + clipNative)
+                        .withCopies(loras.clipCopyBytes()),
                 t5C.withWorkspace(Sizing.encoderWorkspace(t5Length, t5Config.dModel(), inner, t5Config.dFf(), t5Config.heads()) + t5Native)));
         if (!images.encoded().isEmpty()) {
             // Images are encoded one after another: the largest encode's workspace is the phase's.
@@ -141,7 +196,25 @@ final class ManagedModels implements MemoryControl, AutoCloseable {
         parts.add(vaeC.withWorkspace(vaeShape.plannedDecodeBytes(lh, lw) + vaeShape.plannedDecodeNativeBytes(lh, lw))
                 .withCopies(vaeShape.decodeWeightCopyBytes()));
         WeightDtype dtype = r.weightDtype() == null ? WeightDtype.STORED : r.weightDtype();
-        MemoryPlan next = Planner.plan(device, budget, parts, dtype, r.weightDtype() != null);
+        // LoRA-merged float weights are float32 copies resident beside the mapping; when they would not fit (or the
+        // transformer must stream), the LoRAs run beside the matmuls instead, on their own small factors.
+        long merged = loras.mergedBytes();
+        boolean merge = false;
+        MemoryPlan next = null;
+        if (merged > 0 && r.loraMode() != LoraMode.LOW_RANK && dtype == WeightDtype.STORED && List.of("F32", "F16", "BF16").contains(fluxC.storedDtype())) {
+            List<Component> withCopies = parts.stream().map(c -> c.name().equals("transformer") ? c.withCopies(merged) : c).toList();
+            next = Planner.plan(device, budget, withCopies, dtype, r.weightDtype() != null);
+            merge = r.loraMode() == LoraMode.MERGE || next.fits() && next.entry("transformer").residency() != MemoryPlan.Residency.STREAMED;
+        }
+        if (!merge) next = Planner.plan(device, budget, parts, dtype, r.weightDtype() != null);
+        if (merge != mergeLoras) {
+            mergeLoras = merge;
+            flux.unbuild();
+        }
+        if (loras.patchesTransformer()) {
+            LOG.log(System.Logger.Level.INFO, merge ? "LoRA merged into float32 copies of the weights it patches (" + ByteSize.format(merged) + ")"
+                    : "LoRA applied beside the matmuls (low-rank path: the weights stay as stored)");
+        }
         if (plan == null || !plan.entry("transformer").equals(next.entry("transformer"))) flux.release();
         plan = next;
         return next;
@@ -169,6 +242,10 @@ final class ManagedModels implements MemoryControl, AutoCloseable {
             from = fp8Copy;
         }
         boolean fresh = !flux.loaded() || !from.equals(flux.loadedFrom);
+        if (fresh && flux.streamer != null) {
+            flux.streamer.close();
+            flux.streamer = null;
+        }
         FluxTransformer t = flux.get(from);
         if (fresh && e != null && e.residency() == MemoryPlan.Residency.STREAMED) {
             flux.streamer = new BlockStreamer(BlockLayout.of(flux.ck).segments(), e.prefetchBlocks());
@@ -201,6 +278,7 @@ final class ManagedModels implements MemoryControl, AutoCloseable {
         t5.release();
         flux.release();
         vae.release();
+        loras.close();
         NativeBuffer.releaseAll();
         Conv2d.releaseScratch();
     }

@@ -1,8 +1,12 @@
 package fluxj.pipeline;
 
+import fluxj.lora.LoraRef;
 import fluxj.memory.ImageInputs;
 import fluxj.memory.MemoryPlan;
 import fluxj.memory.Phase;
+
+import java.util.List;
+import java.util.function.Consumer;
 
 /** How the pipeline tells its model parts what a run needs, and when each phase is over. */
 public interface MemoryControl {
@@ -17,4 +21,14 @@ public interface MemoryControl {
 
     /** {@code phase} is finished for this image: its components may be released. */
     void done(Phase phase);
+
+    /**
+     * Makes exactly {@code loras} apply from the next use of the model parts on (undoing the previous set without
+     * re-reading the base weights), after checking every file against the model; modules that match nothing go to
+     * {@code warnings}. Returns whether the text encoders changed (so prompts must be encoded again).
+     */
+    default boolean applyLoras(List<LoraRef> loras, Consumer<String> warnings) {
+        if (!loras.isEmpty()) throw new IllegalArgumentException("these model parts take no LoRA");
+        return false;
+    }
 }
