@@ -12,12 +12,10 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
 import java.io.IOException;
-import java.io.UncheckedIOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.lang.management.ManagementFactory;
-import java.net.URISyntaxException;
 import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -103,11 +101,13 @@ public final class GemmBench implements Runnable {
         int reps = quick ? 1 : 2;
         int[] ms = quick ? new int[] {1024} : MS;
         int[][] kns = quick ? new int[][] {KN[0], KN[2]} : KN;
-        Path script = findScript();
+        Path script = Scripts.find("blas_gemm.py");
         List<Map<String, Object>> gemm = new ArrayList<>(), attention = new ArrayList<>();
         Map<String, Object> blasInfo = new LinkedHashMap<>();
         String blasMissing = script == null ? "scripts/blas_gemm.py not found next to the jar or in the working folder" : null;
         OneDnnLibrary.Found onednn = OneDnnLibrary.found();
+        Peaks peaks = Peaks.get();
+        if (!json) peaks.describe().forEach(System.out::println);
         try {
             SplittableRandom rnd = new SplittableRandom(7);
             warmUp(rnd);
@@ -133,17 +133,21 @@ public final class GemmBench implements Runnable {
                         float[] x = activations(m * k, rnd);
                         double[] f32 = null;
                         for (DType dt : DTYPES) {
+                            CpuLoad.Mark mark = CpuLoad.mark();
                             double[] g = gemmRate(m, k, weights.get(dt), x, reps);
                             if (dt == DType.F32) f32 = g;
                             Map<String, Object> row = row(t, m, k, n, dt.name(), g, blas);
+                            limit(row, g, t, peaks.limit(), CpuLoad.since(mark));
                             gemm.add(row);
                             if (!json) printRow(row);
                         }
                         // oneDNN runs on all cores whatever the Java pool's size: only the all-cores pass compares.
                         if (t == all && onednn instanceof OneDnnLibrary.Loaded) {
                             for (DType dt : ONEDNN_DTYPES) {
+                                CpuLoad.Mark mark = CpuLoad.mark();
                                 double[] g = oneDnnRate(m, k, weights.get(dt), x, reps);
                                 Map<String, Object> row = row(t, m, k, n, dt.name() + "/onednn", g, blas);
+                                limit(row, g, t, peaks.bf16(), CpuLoad.since(mark));
                                 row.put("javaF32Ratio", ratio(g[0], f32[0]));
                                 row.put("javaF32CpuRatio", ratio(g[1], f32[1]));
                                 gemm.add(row);
@@ -152,19 +156,23 @@ public final class GemmBench implements Runnable {
                         }
                     }
                 }
+                CpuLoad.Mark mark = CpuLoad.mark();
                 double[] a = attentionRate(reps);
+                CpuLoad.Interval load = CpuLoad.since(mark);
                 Map<String, Object> row = new LinkedHashMap<>();
                 row.put("threads", t); row.put("tokens", ATTN_TOKENS); row.put("heads", ATTN_HEADS);
                 row.put("headDim", ATTN_DIM); row.put("gflops", round(a[0])); row.put("cpuGflops", round(a[1]));
+                row.put("load", load.toMap());
                 attention.add(row);
-                if (!json) System.out.printf("attention %d tokens, %d heads x %d, %d thread(s): %.1f GFLOP/s (per CPU time %.1f)%n",
-                        ATTN_TOKENS, ATTN_HEADS, ATTN_DIM, t, a[0], a[1]);
+                if (!json) System.out.printf("attention %d tokens, %d heads x %d, %d thread(s): %.1f GFLOP/s (per CPU time %.1f); %s%n",
+                        ATTN_TOKENS, ATTN_HEADS, ATTN_DIM, t, a[0], a[1], load.describe());
             }
         } finally {
             Parallel.setThreads(before);
         }
         Map<String, Object> doc = new LinkedHashMap<>();
         doc.put("kernel", Matmul.kernel().name());
+        doc.put("peaks", peaks.toMap());
         doc.put("reference", blasMissing == null ? blasInfo : null);
         doc.put("referenceMissing", blasMissing);
         doc.put("gemm", gemm);
@@ -205,13 +213,29 @@ public final class GemmBench implements Runnable {
         return row;
     }
 
+    /**
+     * The row's fraction of the physical limit (the peak of its arithmetic on the cores it ran on, by wall clock and
+     * per CPU time) and how much CPU time other processes took meanwhile.
+     */
+    private static void limit(Map<String, Object> row, double[] g, int threads, Peaks.Peak limit, CpuLoad.Interval load) {
+        double share = (double) threads / Runtime.getRuntime().availableProcessors();
+        row.put("limit", limit.present() ? limit.instruction() : null);
+        row.put("fractionOfLimit", limit.present() ? ratio(g[0], limit.cpuGflops() * share) : null);
+        row.put("cpuFractionOfLimit", limit.present() ? ratio(g[1], limit.cpuGflops() * share) : null);
+        row.put("load", load.toMap());
+        row.put("othersCpuSeconds", load.known() ? round(load.othersCpuSeconds()) : null);
+    }
+
     private static void printRow(Map<String, Object> r) {
         String blas = r.get("ratio") == null ? "" : String.format("   BLAS %6.1f (cpu %6.1f)   ratio %.3f (cpu %.3f)",
                 (Double) r.get("blasGflops"), (Double) r.get("blasCpuGflops"), (Double) r.get("ratio"), (Double) r.get("cpuRatio"));
         String java = r.get("javaF32Ratio") == null ? "" : String.format("   Java F32 ratio %.3f (cpu %.3f)",
                 (Double) r.get("javaF32Ratio"), (Double) r.get("javaF32CpuRatio"));
-        System.out.printf("gemm M=%-5s K=%-6s N=%-6s %-8s %s thread(s): %6.1f GFLOP/s (cpu %6.1f)%s%s%n", r.get("m"), r.get("k"),
-                r.get("n"), r.get("dtype"), r.get("threads"), (Double) r.get("gflops"), (Double) r.get("cpuGflops"), blas, java);
+        String limit = r.get("fractionOfLimit") == null ? "" : String.format("   %.3f of the %s peak (cpu %.3f)",
+                (Double) r.get("fractionOfLimit"), r.get("limit"), (Double) r.get("cpuFractionOfLimit"));
+        System.out.printf("gemm M=%-5s K=%-6s N=%-6s %-8s %s thread(s): %6.1f GFLOP/s (cpu %6.1f)%s%s%s; others %s CPU-s%n", r.get("m"), r.get("k"),
+                r.get("n"), r.get("dtype"), r.get("threads"), (Double) r.get("gflops"), (Double) r.get("cpuGflops"), blas, java, limit,
+                r.get("othersCpuSeconds"));
     }
 
     /** Per dtype and thread count: mean rates and mean/worst ratios to BLAS, by wall clock and by CPU time. */
@@ -354,21 +378,5 @@ public final class GemmBench implements Runnable {
     private static String lastLine(String s) {
         int i = s.lastIndexOf('\n');
         return i < 0 ? s : s.substring(i + 1);
-    }
-
-    /** scripts/blas_gemm.py beside the jar's project folder (target/fluxj.jar -> ../scripts), or in the working folder. */
-    private static Path findScript() {
-        List<Path> candidates = new ArrayList<>();
-        try {
-            Path jar = Path.of(GemmBench.class.getProtectionDomain().getCodeSource().getLocation().toURI());
-            if (jar.getParent() != null && jar.getParent().getParent() != null) {
-                candidates.add(jar.getParent().getParent().resolve("scripts/blas_gemm.py"));
-            }
-        } catch (URISyntaxException | SecurityException | UncheckedIOException e) {
-            // no code source: only the working folder is tried
-        }
-        candidates.add(Path.of("scripts/blas_gemm.py"));
-        for (Path c : candidates) if (Files.isRegularFile(c)) return c.toAbsolutePath();
-        return null;
     }
 }

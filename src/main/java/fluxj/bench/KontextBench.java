@@ -126,9 +126,7 @@ public final class KontextBench implements Callable<Integer> {
         long measured = VaeBench.vmHwm();
         t.releaseWorkspace();
         double dbl = mean(timed.doubleNanos()), sgl = mean(timed.singleNanos()), rest = (timed.embedNanos() + timed.finalNanos()) / 1e9;
-        int len = tokens + txt;
-        double flops = c.depth() * TransformerBench.doubleBlockFlops(len) + c.depthSingle() * TransformerBench.singleBlockFlops(len)
-                + TransformerBench.restFlops(tokens, txt);
+        double flops = Flops.flux(c, tokens, txt).forward(c);
         Map<String, Object> m = new LinkedHashMap<>();
         m.put("label", r == 0 ? "plain " + grid * 16 + "x" + grid * 16 + " (" + n + " tok)" : "kontext +" + refGrid * 16 + "x" + refGrid * 16 + " (" + n + "+" + r + " tok)");
         m.put("image_tokens", n);

@@ -61,6 +61,9 @@ public final class TextBench implements Callable<Integer> {
     @Override
     public Integer call() {
         PrintWriter out = spec.commandLine().getOut();
+        Peaks peaks = Peaks.get();
+        if (!json) peaks.describe().forEach(out::println);
+        Peaks.Peak limit = peaks.limit();
         Map<String, Object> reference = gemmReference();
         double refRate = (double) reference.get("gflop_per_s");
         if (!json) {
@@ -72,14 +75,17 @@ public final class TextBench implements Callable<Integer> {
         }
         List<Object> results = new ArrayList<>();
         for (Shape shape : List.of(T5_XXL, DISTILL_T5)) {
-            for (Map<String, Object> r : run(shape, refRate)) {
+            for (Map<String, Object> r : run(shape, refRate, limit)) {
+                CpuLoad.Interval load = (CpuLoad.Interval) r.remove("load_interval");
                 results.add(r);
                 if (!json) {
-                    out.printf("%-40s %4d tokens: one block %7.3f s -> %8.2f s projected for %d blocks%s, %7.1f GFLOP/s = %.2f x reference%n",
+                    out.printf("%-40s %4d tokens: one block %7.3f s -> %8.2f s projected for %d blocks%s, %7.1f GFLOP/s = %.2f x reference"
+                                    + " = %.3f of the %s peak (limit %.2f s); %s%n",
                             shape.name(), (int) r.get("tokens"), (double) r.get("block_seconds"),
                             (double) r.get("seconds_projected"), shape.layers(),
                             shape.projection() > 0 ? String.format(" + projection %.3f s", (double) r.get("projection_seconds")) : "",
-                            (double) r.get("gflop_per_s"), (double) r.get("fraction_of_reference"));
+                            (double) r.get("gflop_per_s"), (double) r.get("fraction_of_reference"), (double) r.get("fraction_of_limit"),
+                            limit.instruction(), (double) r.get("limit_seconds"), load.describe());
                     out.flush();
                 }
             }
@@ -89,6 +95,7 @@ public final class TextBench implements Callable<Integer> {
             doc.put("benchmark", "text");
             doc.put("method", "one block timed with random BF16 weights, multiplied by the block count; projection timed separately");
             doc.put("reference", reference);
+            doc.put("peaks", peaks.toMap());
             doc.put("results", results);
             out.println(Json.write(doc));
         }
@@ -96,8 +103,11 @@ public final class TextBench implements Callable<Integer> {
         return 0;
     }
 
-    /** Times each sequence length on one random block (after a short warm-up encode). */
-    private List<Map<String, Object>> run(Shape s, double refRate) {
+    /**
+     * Times each sequence length on one random block, after an untimed encode of the same length (the JIT's
+     * compilation and, on oneDNN, the primitives for these shapes: a pipeline encodes many prompts).
+     */
+    private List<Map<String, Object>> run(Shape s, double refRate, Peaks.Peak limit) {
         List<Map<String, Object>> rows = new ArrayList<>();
         try (Arena arena = Arena.ofShared()) {
             SplittableRandom rnd = new SplittableRandom(1);
@@ -106,6 +116,8 @@ public final class TextBench implements Callable<Integer> {
             Tensor p3 = s.projection() > 0 ? random(arena, "final_projection.3.weight", rnd, s.projection(), s.projection()) : null;
             encoder.encode(ids(rnd, 16));
             for (int n : tokens) {
+                encoder.encode(ids(rnd, n));
+                CpuLoad.Mark mark = CpuLoad.mark();
                 double block = seconds(() -> encoder.encode(ids(rnd, n)));
                 double projection = p0 == null ? 0 : seconds(() -> project(n, s, p0, p3));
                 double total = block * s.layers() + projection;
@@ -120,6 +132,12 @@ public final class TextBench implements Callable<Integer> {
                 r.put("gflop", flops / 1e9);
                 r.put("gflop_per_s", flops / 1e9 / total);
                 r.put("fraction_of_reference", flops / 1e9 / total / refRate);
+                r.put("limit", limit.instruction());
+                r.put("fraction_of_limit", Peaks.fraction(flops / 1e9 / total, limit));
+                r.put("limit_seconds", flops / 1e9 / limit.cpuGflops());
+                CpuLoad.Interval load = CpuLoad.since(mark);
+                r.put("load", load.toMap());
+                r.put("load_interval", load);
                 rows.add(r);
             }
         }

@@ -55,6 +55,9 @@ public final class TransformerBench implements Callable<Integer> {
                 new int[] {16, 56, 56}, 10000);
         Map<String, Object> out = new LinkedHashMap<>();
         try (Arena arena = Arena.ofShared()) {
+            Peaks peaks = Peaks.get();
+            out.put("peaks", peaks.toMap());
+            if (!json) peaks.describe().forEach(System.out::println);
             GemmBench.Rate gemm = GemmBench.reference();
             double gemmWall = gemm.gflops(), gemmCpu = gemm.gflopPerCpuSecond();
             out.put("gemm_gflops", round(gemmWall));
@@ -65,15 +68,15 @@ public final class TransformerBench implements Callable<Integer> {
             Checkpoint ck = RandomFlux.build(c, DType.BF16, 7, arena);
             FluxTransformer t = FluxTransformer.load(ck, null);
             List<Object> runs = new ArrayList<>();
-            for (int side : sizes) runs.add(run(t, side, gemmWall, gemmCpu));
+            for (int side : sizes) runs.add(run(t, side, gemmWall, gemmCpu, peaks.limit()));
             out.put("sizes", runs);
         }
         if (json) System.out.println(Json.write(out));
         return 0;
     }
 
-    private Map<String, Object> run(FluxTransformer t, int side, double gemmWall, double gemmCpu) {
-        int grid = side / 16, imgLen = grid * grid, len = imgLen + TXT;
+    private Map<String, Object> run(FluxTransformer t, int side, double gemmWall, double gemmCpu, Peaks.Peak limit) {
+        int grid = side / 16, imgLen = grid * grid;
         float[] ids = new float[imgLen * 3];
         for (int i = 0; i < imgLen; i++) {
             ids[3 * i + 1] = i / grid;
@@ -84,10 +87,13 @@ public final class TransformerBench implements Callable<Integer> {
         // A first forward warms up: it JIT-compiles the kernels (the first attention alone runs ~10x slower) and
         // builds oneDNN's primitives for these shapes. A real step is one of many, so the second one is timed.
         t.forwardTimed(img, imgLen, ids, txt, TXT, new float[TXT * 3], 0.5f, vec, 0f);
+        CpuLoad.Mark mark = CpuLoad.mark();
         Span total = Span.measure(() -> r[0] = t.forwardTimed(img, imgLen, ids, txt, TXT, new float[TXT * 3], 0.5f, vec, 0f));
+        CpuLoad.Interval load = CpuLoad.since(mark);
         double dbl = r[0].doubleNanos()[0] / 1e9, sgl = r[0].singleNanos()[0] / 1e9, rest = (r[0].embedNanos() + r[0].finalNanos()) / 1e9;
 
-        double flops = doubleBlockFlops(len) + singleBlockFlops(len) + restFlops(imgLen, TXT);
+        Flops.Flux f = Flops.flux(t.config(), imgLen, TXT);
+        double flops = f.doubleBlock() + f.singleBlock() + f.rest();
         double rateWall = flops / total.wall(), rateCpu = flops / total.cpu();
         double full = FULL_DOUBLE * dbl + FULL_SINGLE * sgl + rest;
 
@@ -103,31 +109,23 @@ public final class TransformerBench implements Callable<Integer> {
         m.put("fraction_of_gemm", round(rateWall / gemmWall));
         m.put("gflops_per_cpu_second", round(rateCpu));
         m.put("fraction_of_gemm_cpu", round(rateCpu / gemmCpu));
+        m.put("limit", limit.present() ? limit.instruction() : null);
+        m.put("fraction_of_limit", round(Peaks.fraction(rateWall, limit)));
+        m.put("cpu_fraction_of_limit", round(Peaks.fraction(rateCpu * cores(), limit)));
+        m.put("projected_full_forward_limit_s", round(full * Peaks.fraction(rateWall, limit)));
+        m.put("load", load.toMap());
         if (!json) {
             System.out.printf("%dx%d (%d image + %d text tokens): double block %.2f s, single block %.2f s, embed+final %.2f s; "
                             + "19+38 forward %.1f s%n  %.1f GFLOP/s wall = %.2f of the GEMM rate; %.1f GFLOP per CPU-second = %.2f of the GEMM's%n",
                     side, side, imgLen, TXT, dbl, sgl, rest, full, rateWall, rateWall / gemmWall, rateCpu, rateCpu / gemmCpu);
+            System.out.printf("  %.3f of the %s peak (%.3f per CPU time); the 19+38 forward's limit %.1f s; %s%n",
+                    Peaks.fraction(rateWall, limit), limit.instruction(), Peaks.fraction(rateCpu * cores(), limit),
+                    full * Peaks.fraction(rateWall, limit), load.describe());
         }
         return m;
     }
 
-    /** Multiply-adds x 2 of a double block over len tokens: projections, MLPs, modulation, attention. */
-    static double doubleBlockFlops(int len) {
-        double h = HIDDEN;
-        return 2.0 * len * h * (4 * h + 2 * MLP) + 2 * (2.0 * h * 6 * h) + 4.0 * len * len * h;
-    }
-
-    /** Multiply-adds x 2 of a single block over len tokens. */
-    static double singleBlockFlops(int len) {
-        double h = HIDDEN;
-        return 2.0 * len * h * (4 * h + MLP + (h + MLP)) + 2.0 * h * 3 * h + 4.0 * len * len * h;
-    }
-
-    /** Multiply-adds x 2 of the embeddings and the final layer for imgLen image and txtLen text tokens. */
-    static double restFlops(int imgLen, int txtLen) {
-        double h = HIDDEN;
-        return 2.0 * h * (imgLen * CHANNELS + txtLen * CONTEXT + 256 + VEC + 2 * h + 2 * h + imgLen * CHANNELS);
-    }
+    private static int cores() { return Runtime.getRuntime().availableProcessors(); }
 
     static long cpuNanos() {
         return ((com.sun.management.OperatingSystemMXBean) ManagementFactory.getOperatingSystemMXBean()).getProcessCpuTime();

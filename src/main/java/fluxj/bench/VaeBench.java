@@ -69,6 +69,8 @@ public final class VaeBench implements Runnable {
         };
         // The reference is measured again after every decode and its best rates used (see GemmBench.remeasure).
         GemmBench.reference();
+        Peaks peaks = Peaks.get();
+        if (!json) peaks.describe().forEach(System.out::println);
         List<Map<String, Object>> rows = new ArrayList<>();
         List<String> skipped = new ArrayList<>();
         // oneDNN rows beside the process's own when the library loads and the process does not already use it.
@@ -119,6 +121,7 @@ public final class VaeBench implements Runnable {
             doc.put("gemm_reference_gflop_per_cpu_second", gemm[1]);
             doc.put("gemm_reference", "F32 weights, M=1024, K=N=3072, best of 3, measured before and again after each decode (GemmBench)");
             doc.put("weights", dt.toString());
+            doc.put("peaks", peaks.toMap());
             doc.put("warmed_up", !cold);
             doc.put("decodes", rows);
             doc.put("skipped", skipped);
@@ -128,15 +131,16 @@ public final class VaeBench implements Runnable {
             System.out.println("conv java: " + Conv2d.kernel().name());
             if (oneDnn) System.out.println("conv onednn: " + Conv2d.oneDnn().name() + "; attention products on the java matmul");
             System.out.println(cold ? "Cold: the first decode includes JIT compilation." : "After an untimed 256x256 warm-up decode (JIT); --cold times the first decode instead.");
-            System.out.printf("%-9s %-13s %-6s %8s %8s %8s %8s %9s %8s %8s %6s %9s %8s %9s %8s %8s%n", "size", "mode", "conv", "seconds", "GFLOP/s", "of GEMM",
-                    "CPU s", "GFLOP/cpu", "of GEMM", "perf GF", "work", "perf GF/s", "of GEMM", "VmHWM MB", "est. MB", "vs java");
+            System.out.printf("%-9s %-13s %-6s %8s %8s %8s %8s %9s %8s %8s %6s %9s %8s %9s %8s %8s %8s %12s%n", "size", "mode", "conv", "seconds", "GFLOP/s", "of GEMM",
+                    "CPU s", "GFLOP/cpu", "of GEMM", "perf GF", "work", "perf GF/s", "of GEMM", "VmHWM MB", "est. MB", "vs java", "of peak", "others CPU-s");
             for (Map<String, Object> row : rows) {
                 Object speedup = row.get("speedup_over_java");
-                System.out.printf("%-9s %-13s %-6s %8.2f %8.1f %8.2f %8.2f %9.1f %8.2f %8.1f %6.3f %9.1f %8.2f %9d %8d %8s%n", row.get("size"), row.get("mode"),
+                System.out.printf("%-9s %-13s %-6s %8.2f %8.1f %8.2f %8.2f %9.1f %8.2f %8.1f %6.3f %9.1f %8.2f %9d %8d %8s %8.3f %12s%n", row.get("size"), row.get("mode"),
                         row.get("conv"), row.get("seconds"), row.get("gflops"), row.get("fraction_of_gemm"), row.get("cpu_seconds"),
                         row.get("gflop_per_cpu_second"), row.get("cpu_fraction_of_gemm"), row.get("performed_gflop"), row.get("work"),
                         row.get("performed_gflops"), row.get("performed_fraction_of_gemm"), row.get("vm_hwm_mb"), row.get("estimated_mb"),
-                        speedup == null ? "" : String.format("%.2fx", (double) speedup));
+                        speedup == null ? "" : String.format("%.2fx", (double) speedup), row.get("fraction_of_limit"),
+                        row.get("others_cpu_seconds") == null ? "?" : String.format("%.1f", (double) row.get("others_cpu_seconds")));
             }
             if (oneDnn) System.out.println("oneDNN convolutions: " + String.join(", ", OneDnnConv.implementations()));
             skipped.forEach(m -> System.out.println("skipped " + m));
@@ -144,6 +148,8 @@ public final class VaeBench implements Runnable {
                     + " perf GF: the arithmetic the decode performs (a tiled one decodes its overlaps once per tile), work = perf GF / nominal,"
                     + " perf GF/s: the rate the convolutions actually run at.");
             System.out.println("Per CPU-second rates discount other processes sharing the cores; wall-clock rates do not.");
+            System.out.println("of peak: the nominal rate as a fraction of the peak of the convolutions' arithmetic (f32 FMA on java,"
+                    + " bf16 on onednn; bench peak); others CPU-s: CPU time other processes took during the decode.");
             System.out.println("VmHWM: peak resident memory of the whole process (weights, JVM, heap the GC has grown and kept),"
                     + " reset before each decode; est.: the planner's estimate of the decode's activations.");
         }
@@ -174,9 +180,11 @@ public final class VaeBench implements Runnable {
         double performed = ae.plannedDecodeFlops(h, w);
         System.gc();
         resetPeaks();
+        CpuLoad.Mark mark = CpuLoad.mark();
         long t0 = System.nanoTime(), c0 = cpuNanos();
         float[] img = ae.decode(z, h, w);
         double s = (System.nanoTime() - t0) / 1e9, cpu = (cpuNanos() - c0) / 1e9;
+        CpuLoad.Interval load = CpuLoad.since(mark);
         if (img.length != 3 * side * side) throw new IllegalStateException("decode returned " + img.length + " values");
         Map<String, Object> row = new LinkedHashMap<>();
         row.put("size", side + "x" + side);
@@ -193,6 +201,14 @@ public final class VaeBench implements Runnable {
         row.put("performed_gflop_per_cpu_second", performed / cpu / 1e9);
         row.put("vm_hwm_mb", vmHwm() >> 20);
         row.put("estimated_mb", ae.plannedDecodeBytes(h, w) >> 20);
+        // The limit of the convolutions' arithmetic: bf16 products under oneDNN, f32 FMA on the Java path.
+        Peaks.Peak limit = Peaks.get().limit(kernel instanceof OneDnnConv);
+        row.put("limit", limit.instruction());
+        row.put("fraction_of_limit", Peaks.fraction(nominal / s / 1e9, limit));
+        row.put("performed_fraction_of_limit", Peaks.fraction(performed / s / 1e9, limit));
+        row.put("limit_seconds", nominal / 1e9 / limit.cpuGflops());
+        row.put("others_cpu_seconds", load.known() ? load.othersCpuSeconds() : null);
+        row.put("load", load.toMap());
         return row;
     }
 

@@ -33,7 +33,7 @@ public final class Attention {
      * buffers under {@code --matmul onednn}; none for the Java kernel, whose panels live on the heap per call).
      */
     public static long bufferBytes(int lq, int lk, int heads, int headDim) {
-        return MatmulBackend.current() == MatmulBackend.ONEDNN ? OneDnnAttention.bufferBytes(lq, lk, heads * headDim) : 0;
+        return MatmulBackend.current() == MatmulBackend.ONEDNN ? OneDnnAttention.bufferBytes(lq, lk, heads, headDim) : 0;
     }
 
     /**

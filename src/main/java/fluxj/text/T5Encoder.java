@@ -111,14 +111,18 @@ public final class T5Encoder {
             float[] x = new float[n * d];
             Ops.rmsNorm(h, n, d, attnNorm, c.eps(), x);
             float[] attn = new float[n * inner];
+            // One input, several weights: a backend that prepares x (oneDNN rounds it to bf16) does so once.
+            float[][] qkv = {new float[n * inner], new float[n * inner], new float[n * inner]};
+            Matmul.matmul(x, n, d, new Tensor[] {q, k, v}, new float[3][], qkv);
             // Unscaled: T5 folds 1/sqrt(d_kv) into the initialisation of q.
-            Attention.attention(Matmul.matmul(x, n, d, q, null), Matmul.matmul(x, n, d, k, null), Matmul.matmul(x, n, d, v, null),
-                    n, n, c.heads(), c.dKv(), 1f, bias, false, attn);
+            Attention.attention(qkv[0], qkv[1], qkv[2], n, n, c.heads(), c.dKv(), 1f, bias, false, attn);
             Ops.add(h, Matmul.matmul(attn, n, inner, o, null), n * d);
             Ops.rmsNorm(h, n, d, ffNorm, c.eps(), x);
-            float[] gate = Matmul.matmul(x, n, d, wi0, null);
+            float[][] gated = {new float[n * ff], new float[n * ff]};
+            Matmul.matmul(x, n, d, new Tensor[] {wi0, wi1}, new float[2][], gated);
+            float[] gate = gated[0];
             c.act().apply(gate, n * ff);
-            multiply(gate, Matmul.matmul(x, n, d, wi1, null), n * ff);
+            multiply(gate, gated[1], n * ff);
             Ops.add(h, Matmul.matmul(gate, n, ff, wo, null), n * d);
         }
     }

@@ -1,18 +1,22 @@
 package fluxj.tools;
 
+import fluxj.io.Checkpoint;
 import fluxj.io.ModelKind.Layout;
 import fluxj.io.SafeTensorsWriter;
 import fluxj.io.TensorSpec;
 import fluxj.tensor.DType;
 import fluxj.tensor.Parallel;
+import fluxj.tensor.Tensor;
 
 import java.io.IOException;
+import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.SplittableRandom;
@@ -305,6 +309,21 @@ public final class RandomCheckpoint {
             specs.add(p.spec());
         }
         SafeTensorsWriter.write(out, Map.of("format", "pt"), specs, (s, seg) -> fill(s, inits.get(s.name()), seg, seed));
+    }
+
+    /**
+     * The planned tensors drawn into native memory of {@code arena} (the same values {@link #write} would store):
+     * a checkpoint for benchmarks at real sizes that never touches the disk. Closing the arena frees it.
+     */
+    public static Checkpoint inMemory(String description, List<Planned> plan, long seed, Arena arena) {
+        Map<String, Tensor> tensors = new LinkedHashMap<>();
+        for (Planned p : plan) {
+            TensorSpec s = p.spec();
+            MemorySegment seg = arena.allocate(s.numel() * s.dtype().byteSize(), 64);
+            fill(s, p.init(), seg, seed);
+            tensors.put(s.name(), new Tensor(s.name(), s.dtype(), s.shape(), seg, description));
+        }
+        return Checkpoint.of(description, tensors);
     }
 
     /** Fills one tensor, its chunks spread over the cores. */

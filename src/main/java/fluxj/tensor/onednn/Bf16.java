@@ -107,6 +107,19 @@ final class Bf16 {
         });
     }
 
+    /**
+     * x [len, heads * headDim] (token-major) rounded to bf16 into {@code out} head-major, [heads, len, headDim], tokens
+     * spread over the pool.
+     */
+    static void headMajorParallel(float[] x, int len, int heads, int headDim, MemorySegment out) {
+        int parts = Math.min(len, Parallel.threads() * 4), width = heads * headDim;
+        Parallel.forEach(parts, part -> {
+            for (int t = len * part / parts, end = len * (part + 1) / parts; t < end; t++) {
+                for (int h = 0; h < heads; h++) fromFloats(x, t * width + h * headDim, headDim, out, ((long) h * len + t) * headDim);
+            }
+        });
+    }
+
     /** Rows [r0, r1) of {@code w} narrowed to bf16 into {@code out} (row r0 first), in chunks across the pool. */
     static void fromWeightsParallel(Tensor w, int r0, int r1, MemorySegment out) {
         int chunks = Math.min(Parallel.threads() * 4, r1 - r0);

@@ -97,20 +97,24 @@ final class Dnnl {
      * columns of a [tokens, heads * headDim] matrix, or its transpose.
      */
     Primitive matmul(int m, int k, int n, long[] srcStrides, long[] weightsStrides, long[] dstStrides) {
+        return matmul(0, m, k, n, srcStrides, weightsStrides, dstStrides, F32);
+    }
+
+    /**
+     * {@code batch} products at once (0: a plain 2-D product), each operand's strides given batch-first when batched:
+     * e.g. every head of an attention, head h's columns {@code h * headDim} of [tokens, heads * headDim] matrices.
+     * The destination is f32 or bf16 ({@code dstType}).
+     */
+    Primitive matmul(int batch, int m, int k, int n, long[] srcStrides, long[] weightsStrides, long[] dstStrides, int dstType) {
+        long[] srcDims = batch == 0 ? new long[] {m, k} : new long[] {batch, m, k};
+        long[] weiDims = batch == 0 ? new long[] {k, n} : new long[] {batch, k, n};
+        long[] dstDims = batch == 0 ? new long[] {m, n} : new long[] {batch, m, n};
         try (Arena a = Arena.ofConfined()) {
-            MemorySegment src = memoryDesc(a, m, k, srcStrides[0], srcStrides[1], BF16);
-            MemorySegment wei = memoryDesc(a, k, n, weightsStrides[0], weightsStrides[1], BF16);
-            MemorySegment dst = memoryDesc(a, m, n, dstStrides[0], dstStrides[1], F32);
+            MemorySegment src = memoryDesc(a, srcDims, srcStrides, BF16);
+            MemorySegment wei = memoryDesc(a, weiDims, weightsStrides, BF16);
+            MemorySegment dst = memoryDesc(a, dstDims, dstStrides, dstType);
             MemorySegment out = a.allocate(ADDRESS);
-            if (major == 2) {
-                MemorySegment op = a.allocate(V2_MATMUL_DESC_BYTES, 64);
-                check("dnnl_matmul_desc_init", v2MatmulInit, op, src, wei, MemorySegment.NULL, dst);
-                check("dnnl_primitive_desc_create", v2PdCreate, out, op, MemorySegment.NULL, engine, MemorySegment.NULL);
-            } else {
-                check("dnnl_matmul_primitive_desc_create",
-                        v3MatmulPdCreate, out, engine, src, wei, MemorySegment.NULL, dst, MemorySegment.NULL);
-            }
-            MemorySegment pd = out.get(ADDRESS, 0);
+            MemorySegment pd = matmulDescriptor(src, wei, dst);
             try {
                 check("dnnl_primitive_desc_query", pdQuery, pd, QUERY_IMPL_INFO_STR, 0, out);
                 String impl = out.get(ADDRESS, 0).reinterpret(256).getString(0);
@@ -123,6 +127,27 @@ final class Dnnl {
                 call(pdDestroy, pd);
             }
         }
+    }
+
+    /** A matmul primitive descriptor for the given memory descriptors (no bias, no attributes); the caller destroys it. */
+    MemorySegment matmulDescriptor(MemorySegment src, MemorySegment wei, MemorySegment dst) {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment out = a.allocate(ADDRESS);
+            if (major == 2) {
+                MemorySegment op = a.allocate(V2_MATMUL_DESC_BYTES, 64);
+                check("dnnl_matmul_desc_init", v2MatmulInit, op, src, wei, MemorySegment.NULL, dst);
+                check("dnnl_primitive_desc_create", v2PdCreate, out, op, MemorySegment.NULL, engine, MemorySegment.NULL);
+            } else {
+                check("dnnl_matmul_primitive_desc_create",
+                        v3MatmulPdCreate, out, engine, src, wei, MemorySegment.NULL, dst, MemorySegment.NULL);
+            }
+            return out.get(ADDRESS, 0);
+        }
+    }
+
+    /** Frees a descriptor made by {@link #memoryDesc} (3.x handles; 2.x structs live in their arena). */
+    void freeDesc(MemorySegment md) {
+        if (major == 3) check("dnnl_memory_desc_destroy", v3MdDestroy, md);
     }
 
     /** A compiled matmul primitive with its three memory objects; data pointers are set per execution. */
@@ -163,16 +188,20 @@ final class Dnnl {
         }
     }
 
-    private MemorySegment memoryDesc(Arena a, long rows, long cols, long rowStride, long colStride, int dataType) {
-        MemorySegment dims = a.allocateFrom(JAVA_LONG, rows, cols);
-        MemorySegment strides = a.allocateFrom(JAVA_LONG, rowStride, colStride);
+    MemorySegment memoryDesc(Arena a, long rows, long cols, long rowStride, long colStride, int dataType) {
+        return memoryDesc(a, new long[] {rows, cols}, new long[] {rowStride, colStride}, dataType);
+    }
+
+    /** A strided descriptor of any rank: {@code dims[i]} elements {@code strides[i]} apart. */
+    MemorySegment memoryDesc(Arena a, long[] dims, long[] strides, int dataType) {
+        MemorySegment d = a.allocateFrom(JAVA_LONG, dims), st = a.allocateFrom(JAVA_LONG, strides);
         if (major == 2) {
             MemorySegment md = a.allocate(V2_MEMORY_DESC_BYTES, 64);
-            check("dnnl_memory_desc_init_by_strides", v2MdInit, md, 2, dims, dataType, strides);
+            check("dnnl_memory_desc_init_by_strides", v2MdInit, md, dims.length, d, dataType, st);
             return md;
         }
         MemorySegment out = a.allocate(ADDRESS);
-        check("dnnl_memory_desc_create_with_strides", v3MdCreate, out, 2, dims, dataType, strides);
+        check("dnnl_memory_desc_create_with_strides", v3MdCreate, out, dims.length, d, dataType, st);
         return out.get(ADDRESS, 0);
     }
 

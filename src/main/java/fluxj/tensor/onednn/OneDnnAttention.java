@@ -10,18 +10,25 @@ import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
+import java.util.Set;
+import java.util.TreeSet;
 
 /**
  * Multi-head attention {@code softmax(scale * Q K^T) V} of {@code --matmul onednn}, as PyTorch computes it in bf16
  * on the CPU: q, k and v rounded to bf16, the scores Q K^T of a head by oneDNN's bf16 matmul (f32 sums), the
  * softmax in f32 in Java, the probabilities rounded to bf16 and multiplied by V with oneDNN again. Layouts are
  * those of {@link fluxj.tensor.Attention}: q/k/v/out [L, H*D], token-major; each head's operands are read in
- * place through strided descriptors. One head's scores for a block of queries exist at a time.
+ * place through strided descriptors. All heads go through one batched primitive per product (one call instead of
+ * one per head, which left oneDNN's threads idle between the small per-head products); the scores of every head
+ * for a block of queries exist at a time.
  */
 public final class OneDnnAttention {
     private static final VectorSpecies<Float> F = FloatVector.SPECIES_PREFERRED;
-    private static final long MAX_SCORES_BYTES = 64L << 20;
+    // Every head's scores for a block of queries: 160 MB holds a 512x512 image's 1280 queries in one block (1.3-1.4x the
+    // attention rate of 64 MB's three blocks in one run: each block repacks all of K for the AMX kernel).
+    private static final long MAX_SCORES_BYTES = 160L << 20;
     private static final int CACHED_SHAPES = 16;
     private static final Map<Shape, Dnnl.Primitive[]> PRIMITIVES = new LinkedHashMap<>(16, 0.75f, true) {
         @Override
@@ -31,12 +38,24 @@ public final class OneDnnAttention {
             return true;
         }
     };
+    /** The implementations oneDNN chose for the products so far. */
+    private static final Set<String> IMPLS = new TreeSet<>();
     private static final NativeBuffer Q = new NativeBuffer(), K = new NativeBuffer(), V = new NativeBuffer(),
             SCORES = new NativeBuffer(), PROBS = new NativeBuffer(), OUT = new NativeBuffer();
 
-    private record Shape(int rows, int lk, int width, int headDim) {}
+    private record Shape(int rows, int lq, int lk, int heads, int headDim) {}
 
     private OneDnnAttention() {}
+
+    /** The implementations oneDNN chose for the attention products run so far (e.g. brg:avx512_core_amx_bf16). */
+    public static List<String> implementations() {
+        OneDnnMatmul.LOCK.lock();
+        try {
+            return List.copyOf(IMPLS);
+        } finally {
+            OneDnnMatmul.LOCK.unlock();
+        }
+    }
 
     /** Attention without bias or mask: the arguments of {@link fluxj.tensor.Attention#attention}, validated by it. */
     public static void attention(float[] q, float[] k, float[] v, int lq, int lk, int heads, int headDim, float scale, float[] out) {
@@ -52,51 +71,71 @@ public final class OneDnnAttention {
         try {
             MemorySegment qs = Q.atLeast((long) lq * width * 2), ks = K.atLeast((long) lk * width * 2), vs = V.atLeast((long) lk * width * 2);
             MemorySegment o = OUT.atLeast((long) lq * width * 4);
-            Bf16.fromFloatsParallel(q, (long) lq * width, qs);
-            Bf16.fromFloatsParallel(k, (long) lk * width, ks);
-            Bf16.fromFloatsParallel(v, (long) lk * width, vs);
-            int rows = queryRows(lq, lk, maxScoresBytes);
-            MemorySegment scores = SCORES.atLeast((long) rows * lk * 4), probs = PROBS.atLeast((long) rows * lk * 2);
+            // Head-major copies [H, L, D]: each head's operand dense, as oneDNN's batched brgemm kernels take them.
+            Bf16.headMajorParallel(q, lq, heads, headDim, qs);
+            Bf16.headMajorParallel(k, lk, heads, headDim, ks);
+            Bf16.headMajorParallel(v, lk, heads, headDim, vs);
+            int rows = queryRows(lq, (long) heads * lk, maxScoresBytes);
+            long block = (long) rows * lk;
+            MemorySegment scores = SCORES.atLeast(heads * block * 4), probs = PROBS.atLeast(heads * block * 2);
             for (int q0 = 0; q0 < lq; q0 += rows) {
                 int m = Math.min(rows, lq - q0);
-                Dnnl.Primitive[] p = primitives(dnnl, m, lk, width, headDim);
-                for (int h = 0; h < heads; h++) {
-                    long col = (long) h * headDim;
-                    p[0].execute(qs.address() + ((long) q0 * width + col) * 2, ks.address() + col * 2, scores.address());
-                    softmax(scores, m, lk, scale, probs);
-                    p[1].execute(probs.address(), vs.address() + col * 2, o.address() + ((long) q0 * width + col) * 4);
-                }
+                Dnnl.Primitive[] p = primitives(dnnl, m, lq, lk, heads, headDim);
+                IMPLS.add(p[0].impl);
+                IMPLS.add(p[1].impl);
+                p[0].execute(qs.address() + (long) q0 * headDim * 2, ks.address(), scores.address());
+                softmax(scores, heads, m, lk, scale, probs);
+                p[1].execute(probs.address(), vs.address(), o.address() + (long) q0 * headDim * 4);
             }
-            MemorySegment.copy(o, ValueLayout.JAVA_FLOAT, 0, out, 0, lq * width);
+            tokenMajor(o, lq, heads, headDim, out);
         } finally {
             OneDnnMatmul.LOCK.unlock();
         }
     }
 
-    /** Bytes of the native buffers {@link #attention} keeps after lq queries over lk keys of {@code width} values. */
-    public static long bufferBytes(int lq, int lk, int width) {
+    /** Bytes of the native buffers {@link #attention} keeps after lq queries over lk keys of {@code heads} x {@code headDim} values. */
+    public static long bufferBytes(int lq, int lk, int heads, int headDim) {
         if (lq == 0 || lk == 0) return 0;
-        int rows = queryRows(lq, lk, MAX_SCORES_BYTES);
-        return 2L * width * (lq + 2L * lk) + 4L * lq * width + 6L * rows * lk;
+        long width = (long) heads * headDim;
+        int rows = queryRows(lq, (long) heads * lk, MAX_SCORES_BYTES);
+        return 2L * width * (lq + 2L * lk) + 4L * lq * width + 6L * heads * rows * lk;
     }
 
-    /** Query rows per block: equal blocks whose scores stay within the bound (VAE attention at 1024x1024 has 16384 keys). */
-    private static int queryRows(int lq, int lk, long maxScoresBytes) {
+    /**
+     * Query rows per block: equal blocks whose scores (for {@code lk} keys, every head's) stay within the bound (VAE
+     * attention at 1024x1024 has 16384 keys).
+     */
+    private static int queryRows(int lq, long lk, long maxScoresBytes) {
         int blocks = (int) Math.min(lq, ((long) lq * lk * 4 - 1) / maxScoresBytes + 1);
         return (lq + blocks - 1) / blocks;
     }
 
-    private static Dnnl.Primitive[] primitives(Dnnl dnnl, int m, int lk, int width, int headDim) {
-        return PRIMITIVES.computeIfAbsent(new Shape(m, lk, width, headDim), s -> new Dnnl.Primitive[] {
-                // scores[m, lk] = q_h [m, D] x k_h^T [D, lk]; k_h^T is k's head columns read down its rows.
-                dnnl.matmul(m, headDim, lk, new long[] {width, 1}, new long[] {1, width}, new long[] {lk, 1}),
-                // out_h [m, D] = probs [m, lk] x v_h [lk, D], written into out's head columns.
-                dnnl.matmul(m, lk, headDim, new long[] {lk, 1}, new long[] {width, 1}, new long[] {width, 1})});
+    private static Dnnl.Primitive[] primitives(Dnnl dnnl, int m, int lq, int lk, int heads, int headDim) {
+        long block = (long) m * lk;
+        return PRIMITIVES.computeIfAbsent(new Shape(m, lq, lk, heads, headDim), s -> new Dnnl.Primitive[] {
+                // scores[h, m, lk] = q_h [m, D] x k_h^T [D, lk], k_h^T read down k_h's rows.
+                dnnl.matmul(heads, m, headDim, lk, new long[] {(long) lq * headDim, headDim, 1}, new long[] {(long) lk * headDim, 1, headDim},
+                        new long[] {block, lk, 1}, Dnnl.F32),
+                // out_h [m, D] = probs_h [m, lk] x v_h [lk, D].
+                dnnl.matmul(heads, m, lk, headDim, new long[] {block, lk, 1}, new long[] {(long) lk * headDim, headDim, 1},
+                        new long[] {(long) lq * headDim, headDim, 1}, Dnnl.F32)});
     }
 
-    /** probs[r, :] = bf16(softmax(scale * scores[r, :])) for every row, rows spread over the pool. */
-    private static void softmax(MemorySegment scores, int rows, int cols, float scale, MemorySegment probs) {
-        int parts = Math.min(rows, Parallel.threads() * 4);
+    /** out[t, h * D + d] = o[h, t, d]: the heads' outputs back to token-major, tokens spread over the pool. */
+    private static void tokenMajor(MemorySegment o, int len, int heads, int headDim, float[] out) {
+        int parts = Math.min(len, Parallel.threads() * 4), width = heads * headDim;
+        Parallel.forEach(parts, part -> {
+            for (int t = len * part / parts, end = len * (part + 1) / parts; t < end; t++) {
+                for (int h = 0; h < heads; h++) {
+                    MemorySegment.copy(o, ValueLayout.JAVA_FLOAT, ((long) h * len + t) * headDim * 4, out, t * width + h * headDim, headDim);
+                }
+            }
+        });
+    }
+
+    /** probs[r, :] = bf16(softmax(scale * scores[r, :])) for the rows of every head, spread over the pool. */
+    private static void softmax(MemorySegment scores, int heads, int m, int cols, float scale, MemorySegment probs) {
+        int rows = heads * m, parts = Math.min(rows, Parallel.threads() * 4);
         Parallel.forEach(parts, part -> {
             float[] e = new float[cols];
             for (int r = rows * part / parts, end = rows * (part + 1) / parts; r < end; r++) {

@@ -1,0 +1,224 @@
+package fluxj.bench;
+
+import fluxj.flux.FluxTransformer;
+import fluxj.io.Checkpoint;
+import fluxj.io.Json;
+import fluxj.io.ModelKind.Layout;
+import fluxj.pipeline.Latents;
+import fluxj.sampling.EulerSampler;
+import fluxj.sampling.Schedule;
+import fluxj.tensor.DType;
+import fluxj.tensor.onednn.NativeBuffer;
+import fluxj.text.ClipTextModel;
+import fluxj.text.T5Encoder;
+import fluxj.tools.RandomCheckpoint;
+import fluxj.tools.RandomCheckpoint.ClipShape;
+import fluxj.tools.RandomCheckpoint.FluxShape;
+import fluxj.tools.RandomCheckpoint.T5Shape;
+import fluxj.tools.RandomCheckpoint.VaeShape;
+import fluxj.vae.AutoEncoder;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+import java.lang.foreign.Arena;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.SplittableRandom;
+import java.util.concurrent.Callable;
+import java.util.function.Consumer;
+
+/**
+ * {@code fluxj bench image}: a whole FLUX.1-schnell image at full size on random weights, phase by phase as the
+ * pipeline runs them: T5-XXL (BF16) and CLIP-L encode the prompt, the transformer (resident as FP8 e4m3, as
+ * {@code --weight-dtype fp8} or an FP8 checkpoint leaves it: BF16's 23.8 GB does not fit beside the rest in 24 GiB)
+ * takes the schnell steps, the VAE (BF16) decodes with the pipeline's default tiling. Each phase's time is given
+ * against its limit, its arithmetic at the peak of the process's matmul backend ({@link Peaks}: bf16 under oneDNN,
+ * f32 FMA on the Java path), and the image's total against the sum of the limits.
+ *
+ * <p>Models are built in memory one phase at a time and freed after it (T5's 9.5 GB before the transformer's 12 GB);
+ * building them is not timed. The text is encoded once: it does not depend on the image size, so its phase counts
+ * in every size's total. The transformer serves every size before it is freed, then the VAE decodes each latent.
+ * The process is cold: the first phase of each model includes the JIT's compilation and, on oneDNN, primitive creation.
+ */
+@Command(name = "image", mixinStandardHelpOptions = true,
+        description = "A whole FLUX.1-schnell image at full size on random weights (T5-XXL + CLIP + steps + VAE): each phase against its limit.")
+public final class ImageBench implements Callable<Integer> {
+    @Option(names = "--sizes", split = ",", defaultValue = "512,1024", description = "Square image sizes in pixels (default: ${DEFAULT-VALUE}).")
+    int[] sizes;
+
+    @Option(names = "--steps", defaultValue = "4", description = "Euler steps (default: ${DEFAULT-VALUE}, schnell's).")
+    int steps;
+
+    @Option(names = "--json", description = "Print one JSON document.")
+    boolean json;
+
+    /** The models' sizes, their weight dtypes, and the T5 length. */
+    record Models(T5Shape t5, ClipShape clip, FluxShape flux, VaeShape vae, DType fluxDtype, int t5Tokens) {
+        /** FLUX.1-schnell: T5-XXL BF16 at 256 tokens, CLIP-L BF16, the transformer FP8 e4m3, the VAE BF16. */
+        static Models schnell() {
+            return new Models(T5Shape.xxl(), ClipShape.large(), FluxShape.real(), VaeShape.flux(), DType.F8_E4M3, 256);
+        }
+    }
+
+    /** One phase: its wall time, its arithmetic, the time that arithmetic takes at the limit, and the machine's load. */
+    record Phase(String name, double seconds, double gflop, double limitSeconds, CpuLoad.Interval load) {
+        double fraction() { return limitSeconds / seconds; }
+
+        Map<String, Object> toMap() {
+            Map<String, Object> m = new LinkedHashMap<>();
+            m.put("phase", name);
+            m.put("seconds", seconds);
+            m.put("gflop", gflop);
+            m.put("limit_seconds", limitSeconds);
+            m.put("fraction_of_limit", fraction());
+            m.put("load", load.toMap());
+            return m;
+        }
+    }
+
+    /** One image size: its phases (the shared text phases included) and the totals. */
+    record Image(int side, List<Phase> phases) {
+        double seconds() { return phases.stream().mapToDouble(Phase::seconds).sum(); }
+
+        double limitSeconds() { return phases.stream().mapToDouble(Phase::limitSeconds).sum(); }
+
+        /** Total time over the sum of the limits (the target: at most 1.3). */
+        double overLimit() { return seconds() / limitSeconds(); }
+
+        double othersCpuSeconds() {
+            return phases.stream().mapToDouble(p -> p.load().known() ? p.load().othersCpuSeconds() : Double.NaN).sum();
+        }
+
+        Map<String, Object> toMap() {
+            Map<String, Object> m = new LinkedHashMap<>();
+            m.put("size", side);
+            m.put("phases", phases.stream().map(Phase::toMap).toList());
+            m.put("seconds", seconds());
+            m.put("limit_seconds", limitSeconds());
+            m.put("total_over_limit", overLimit());
+            m.put("others_cpu_seconds", othersCpuSeconds());
+            return m;
+        }
+    }
+
+    @Override
+    public Integer call() {
+        for (int side : sizes) {
+            if (side < 16 || side % 16 != 0) throw new IllegalArgumentException("--sizes: " + side + " is not a positive multiple of 16");
+        }
+        if (steps < 1) throw new IllegalArgumentException("--steps must be at least 1, not " + steps);
+        Peaks peaks = Peaks.get();
+        Peaks.Peak limit = peaks.limit();
+        if (!json) {
+            peaks.describe().forEach(System.out::println);
+            System.out.println("limit of every phase: its arithmetic at the " + limit.instruction() + " peak (" + Math.round(limit.cpuGflops()) + " GFLOP/s)");
+        }
+        List<Image> images = run(Models.schnell(), sizes, steps, limit, json ? line -> {} : System.out::println);
+        if (json) {
+            Map<String, Object> doc = new LinkedHashMap<>();
+            doc.put("peaks", peaks.toMap());
+            doc.put("limit", limit.instruction());
+            doc.put("transformer_weights", "FP8 e4m3 (unscaled), narrowed to bf16 per product under oneDNN");
+            doc.put("images", images.stream().map(Image::toMap).toList());
+            System.out.println(Json.write(doc));
+        } else {
+            for (Image im : images) {
+                System.out.printf("%dx%d: %.1f s in all, the sum of the phases' limits %.1f s: %.2fx the limit (target <= 1.3); others %.1f CPU-s%n",
+                        im.side(), im.side(), im.seconds(), im.limitSeconds(), im.overLimit(), im.othersCpuSeconds());
+            }
+        }
+        return 0;
+    }
+
+    /**
+     * Runs the phases for every size and returns each size's phases; {@code log} receives a line per phase as it ends.
+     * Each model is built in its own arena just before its phase and freed after it.
+     */
+    static List<Image> run(Models m, int[] sides, int steps, Peaks.Peak limit, Consumer<String> log) {
+        SplittableRandom rnd = new SplittableRandom(42);
+        List<Phase> text = new ArrayList<>();
+        float[] txt, vec;
+        try (Arena arena = Arena.ofShared()) {
+            T5Encoder t5 = T5Encoder.load(built("T5 (" + m.t5().dModel() + " wide, " + m.t5().layers() + " blocks, BF16)",
+                    RandomCheckpoint.t5(m.t5(), Layout.BFL, DType.BF16), arena), null);
+            int[] t5Ids = ids(rnd, m.t5Tokens(), m.t5().vocab());
+            double t5Flops = new TextBench.Shape("T5", m.t5().dModel(), m.t5().heads(), m.t5().dKv(), m.t5().dFf(), m.t5().layers(), 0)
+                    .blockFlops(m.t5Tokens()) * m.t5().layers();
+            float[][] out = new float[1][];
+            text.add(timed("T5 encode " + m.t5Tokens() + " tokens", t5Flops, limit, () -> out[0] = t5.encode(t5Ids), log));
+            txt = out[0];
+        }
+        NativeBuffer.releaseAll();
+        try (Arena arena = Arena.ofShared()) {
+            ClipTextModel clip = ClipTextModel.load(built("CLIP (" + m.clip().width() + " wide, BF16)",
+                    RandomCheckpoint.clip(m.clip(), Layout.BFL, DType.BF16), arena), null);
+            int n = m.clip().positions();
+            // CLIP pools at the largest id (its EOS): placed last, every position is computed, as for a long prompt.
+            int[] clipIds = ids(rnd, n, m.clip().vocab() - 1);
+            clipIds[n - 1] = m.clip().vocab() - 1;
+            double clipFlops = Flops.clip(m.clip().width(), m.clip().mlp(), m.clip().layers(), n);
+            float[][] out = new float[1][];
+            text.add(timed("CLIP encode " + n + " tokens", clipFlops, limit, () -> out[0] = clip.pooled(clipIds), log));
+            vec = out[0];
+        }
+        NativeBuffer.releaseAll();
+
+        int c = m.vae().zChannels();
+        Map<Integer, List<Phase>> phases = new LinkedHashMap<>();
+        Map<Integer, float[]> latents = new LinkedHashMap<>();
+        try (Arena arena = Arena.ofShared()) {
+            FluxTransformer flux = FluxTransformer.load(built("FLUX transformer (" + m.flux().doubleBlocks() + "+" + m.flux().singleBlocks()
+                    + " blocks, " + m.fluxDtype() + ")", RandomCheckpoint.flux(m.flux(), Layout.BFL, m.fluxDtype()), arena), null);
+            for (int side : sides) {
+                int h = side / 16, w = side / 16;
+                float[] x = Latents.pack(Latents.noise(side, c, side, side), c, h, w);
+                float[] timesteps = Schedule.forModel(false).timesteps(steps, h * w);
+                float[] imgIds = Latents.imageIds(h, w), txtIds = Latents.textIds(m.t5Tokens());
+                double flops = steps * Flops.flux(flux.config(), h * w, m.t5Tokens()).forward(flux.config());
+                phases.computeIfAbsent(side, k -> new ArrayList<>(text)).add(timed(side + "x" + side + " " + steps + " steps", flops, limit,
+                        () -> latents.put(side, EulerSampler.sample(x, timesteps, (z, t) -> flux.forward(z, h * w, imgIds, txt, m.t5Tokens(),
+                                txtIds, t, vec, 0f), null, null, null)), log));
+            }
+            flux.releaseWorkspace();
+        }
+        NativeBuffer.releaseAll();
+
+        try (Arena arena = Arena.ofShared()) {
+            AutoEncoder ae = AutoEncoder.load(built("VAE (BF16)", RandomCheckpoint.vae(m.vae(), Layout.BFL, DType.BF16), arena), null);
+            for (int side : sides) {
+                int h = side / 8, w = side / 8;
+                float[] z = Latents.unpack(latents.get(side), c, h / 2, w / 2);
+                String how = ae.plannedDecodeFlops(h, w) > ae.decodeFlops(h, w) ? "tiled" : "untiled";
+                float[][] image = new float[1][];
+                phases.get(side).add(timed(side + "x" + side + " VAE decode (" + how + ")", ae.decodeFlops(h, w), limit,
+                        () -> image[0] = ae.decode(z, h, w), log));
+                if (image[0].length != 3 * side * side) throw new IllegalStateException("decode returned " + image[0].length + " values");
+            }
+        }
+        NativeBuffer.releaseAll();
+        return phases.entrySet().stream().map(e -> new Image(e.getKey(), List.copyOf(e.getValue()))).toList();
+    }
+
+    private static Checkpoint built(String what, List<RandomCheckpoint.Planned> plan, Arena arena) {
+        return RandomCheckpoint.inMemory("random " + what, plan, 7, arena);
+    }
+
+    private static Phase timed(String name, double flops, Peaks.Peak limit, Runnable work, Consumer<String> log) {
+        CpuLoad.Mark mark = CpuLoad.mark();
+        long t0 = System.nanoTime();
+        work.run();
+        double s = (System.nanoTime() - t0) / 1e9;
+        Phase p = new Phase(name, s, flops / 1e9, flops / 1e9 / limit.cpuGflops(), CpuLoad.since(mark));
+        log.accept(String.format("  %-40s %8.2f s  %9.1f GFLOP  limit %7.2f s  %.3f of the limit; %s", name, s, p.gflop(),
+                p.limitSeconds(), p.fraction(), p.load().describe()));
+        return p;
+    }
+
+    private static int[] ids(SplittableRandom rnd, int n, int below) {
+        int[] ids = new int[n];
+        for (int i = 0; i < n; i++) ids[i] = rnd.nextInt(below);
+        return ids;
+    }
+}
