@@ -74,6 +74,15 @@ class TiledEncoderTest {
         assertTrue(diff <= 5e-6 * Math.max(1, scale), (streamed ? "streamed " : "") + "bands of " + rows + " rows on " + w + "x" + h + ": max |diff| " + diff + " (latent max " + scale + ")");
     }
 
+    // 48x64 in bands of 6 rows: every band at every level has more than 64 pixels (6 x 16 at the 12x16 level) or
+    // is the whole level (6x8), so every product takes the path the untiled encode takes: the same bits.
+    @Test
+    void bandsOnTheUntiledProductPathsGiveTheSameBits() {
+        float[] image = randomImage(48, 64, 5);
+        float[] untiled = encoder().mean(image, 48, 64), tiled = encoder().meanInBands(image, 48, 64, new Encoder.Mode(6, false));
+        assertEquals(0.0, Npy.maxAbsDiff(untiled, tiled));
+    }
+
     @Test
     void autoEncoderEncodesInBandsWhenTheTilingSaysSo() {
         int h = 48, w = 40;
