@@ -1,5 +1,6 @@
 package fluxj.bench;
 
+import fluxj.gguf.Quantizer;
 import fluxj.io.Json;
 import fluxj.tensor.Attention;
 import fluxj.tensor.DType;
@@ -34,13 +35,17 @@ import java.util.concurrent.TimeUnit;
  * its bf16 matmul ({@link OneDnnMatmul}, all cores) gets rows too, also as ratios to the Java F32 rate.
  */
 @Command(name = "gemm", mixinStandardHelpOptions = true,
-        description = "Matmul GFLOP/s per weight dtype on FLUX shapes, as ratios of numpy/OpenBLAS sgemm; attention GFLOP/s.")
+        description = "Matmul GFLOP/s per weight dtype (GGUF block types too) on FLUX shapes, as ratios of numpy/OpenBLAS sgemm "
+                + "and of the BF16 rate measured in the same run; attention GFLOP/s.")
 public final class GemmBench implements Runnable {
     private static final int[][] KN = {{3072, 3072}, {3072, 12288}, {12288, 3072}, {3072, 9216}, {15360, 3072}};
     private static final int[] MS = {1024, 4352};
     private static final DType[] DTYPES = {DType.F32, DType.F16, DType.BF16, DType.F8_E4M3, DType.F8_E5M2};
     /** BF16 weights are used in place by oneDNN; FP8 ones are narrowed to bf16 per call. */
     private static final DType[] ONEDNN_DTYPES = {DType.BF16, DType.F8_E4M3};
+    /** GGUF block types: rows on both backends, as ratios to the BF16 row of the same backend, shape and run. */
+    private static final DType[] GGUF_DTYPES = {DType.Q8_0, DType.Q4_0, DType.Q4_1, DType.Q5_0, DType.Q5_1, DType.Q2_K, DType.Q3_K,
+            DType.Q4_K, DType.Q5_K, DType.Q6_K, DType.IQ4_NL, DType.IQ4_XS};
     private static final int ATTN_TOKENS = 4352, ATTN_HEADS = 24, ATTN_DIM = 128;
 
     @Option(names = "--json", description = "Print one JSON document instead of tables.")
@@ -117,6 +122,7 @@ public final class GemmBench implements Runnable {
                     int k = kn[0], n = kn[1];
                     Map<DType, Tensor> weights = new LinkedHashMap<>();
                     for (DType dt : DTYPES) weights.put(dt, weight(dt, n, k, rnd));
+                    for (DType dt : GGUF_DTYPES) weights.put(dt, weight(dt, n, k, rnd));
                     for (int m : ms) {
                         double[] blas = null;
                         if (blasMissing == null) {
@@ -131,25 +137,48 @@ public final class GemmBench implements Runnable {
                             }
                         }
                         float[] x = activations(m * k, rnd);
-                        double[] f32 = null;
+                        double[] f32 = null, bf16 = null;
                         for (DType dt : DTYPES) {
                             CpuLoad.Mark mark = CpuLoad.mark();
                             double[] g = gemmRate(m, k, weights.get(dt), x, reps);
                             if (dt == DType.F32) f32 = g;
+                            if (dt == DType.BF16) bf16 = g;
                             Map<String, Object> row = row(t, m, k, n, dt.name(), g, blas);
                             limit(row, g, t, peaks.limit(), CpuLoad.since(mark));
                             gemm.add(row);
                             if (!json) printRow(row);
                         }
+                        for (DType dt : GGUF_DTYPES) {
+                            CpuLoad.Mark mark = CpuLoad.mark();
+                            double[] g = gemmRate(m, k, weights.get(dt), x, reps);
+                            Map<String, Object> row = row(t, m, k, n, dt.name(), g, blas);
+                            limit(row, g, t, peaks.limit(), CpuLoad.since(mark));
+                            row.put("bf16Ratio", ratio(g[0], bf16[0]));
+                            row.put("bf16CpuRatio", ratio(g[1], bf16[1]));
+                            gemm.add(row);
+                            if (!json) printRow(row);
+                        }
                         // oneDNN runs on all cores whatever the Java pool's size: only the all-cores pass compares.
                         if (t == all && onednn instanceof OneDnnLibrary.Loaded) {
+                            double[] onednnBf16 = null;
                             for (DType dt : ONEDNN_DTYPES) {
                                 CpuLoad.Mark mark = CpuLoad.mark();
                                 double[] g = oneDnnRate(m, k, weights.get(dt), x, reps);
+                                if (dt == DType.BF16) onednnBf16 = g;
                                 Map<String, Object> row = row(t, m, k, n, dt.name() + "/onednn", g, blas);
                                 limit(row, g, t, peaks.bf16(), CpuLoad.since(mark));
                                 row.put("javaF32Ratio", ratio(g[0], f32[0]));
                                 row.put("javaF32CpuRatio", ratio(g[1], f32[1]));
+                                gemm.add(row);
+                                if (!json) printRow(row);
+                            }
+                            for (DType dt : GGUF_DTYPES) {
+                                CpuLoad.Mark mark = CpuLoad.mark();
+                                double[] g = oneDnnRate(m, k, weights.get(dt), x, reps);
+                                Map<String, Object> row = row(t, m, k, n, dt.name() + "/onednn", g, blas);
+                                limit(row, g, t, peaks.bf16(), CpuLoad.since(mark));
+                                row.put("bf16Ratio", ratio(g[0], onednnBf16[0]));
+                                row.put("bf16CpuRatio", ratio(g[1], onednnBf16[1]));
                                 gemm.add(row);
                                 if (!json) printRow(row);
                             }
@@ -193,6 +222,11 @@ public final class GemmBench implements Runnable {
                 System.out.printf("summary %-8s %s thread(s): mean %.1f GFLOP/s (cpu %.1f), ratio to BLAS mean %s min %s, cpu ratio mean %s min %s%n",
                         s.get("dtype"), s.get("threads"), (Double) s.get("meanGflops"), (Double) s.get("meanCpuGflops"),
                         s.get("meanRatio"), s.get("minRatio"), s.get("meanCpuRatio"), s.get("minCpuRatio"));
+                if (s.get("meanBf16Ratio") != null) {
+                    System.out.printf("        %-8s against %s on the same shapes: mean %s (cpu %s), min %s (cpu %s)%n", s.get("dtype"),
+                            ((String) s.get("dtype")).endsWith("/onednn") ? "BF16/onednn" : "Java BF16",
+                            s.get("meanBf16Ratio"), s.get("meanBf16CpuRatio"), s.get("minBf16Ratio"), s.get("minBf16CpuRatio"));
+                }
                 if (s.get("meanJavaF32Ratio") != null) {
                     System.out.printf("        %-8s against Java F32 on the same shapes: mean %s (cpu %s), min %s (cpu %s)%n", s.get("dtype"),
                             s.get("meanJavaF32Ratio"), s.get("meanJavaF32CpuRatio"), s.get("minJavaF32Ratio"), s.get("minJavaF32CpuRatio"));
@@ -231,6 +265,10 @@ public final class GemmBench implements Runnable {
                 (Double) r.get("blasGflops"), (Double) r.get("blasCpuGflops"), (Double) r.get("ratio"), (Double) r.get("cpuRatio"));
         String java = r.get("javaF32Ratio") == null ? "" : String.format("   Java F32 ratio %.3f (cpu %.3f)",
                 (Double) r.get("javaF32Ratio"), (Double) r.get("javaF32CpuRatio"));
+        if (r.get("bf16Ratio") != null) {
+            java += String.format("   %s ratio %.3f (cpu %.3f)", ((String) r.get("dtype")).endsWith("/onednn") ? "BF16/onednn" : "Java BF16",
+                    (Double) r.get("bf16Ratio"), (Double) r.get("bf16CpuRatio"));
+        }
         String limit = r.get("fractionOfLimit") == null ? "" : String.format("   %.3f of the %s peak (cpu %.3f)",
                 (Double) r.get("fractionOfLimit"), r.get("limit"), (Double) r.get("cpuFractionOfLimit"));
         System.out.printf("gemm M=%-5s K=%-6s N=%-6s %-8s %s thread(s): %6.1f GFLOP/s (cpu %6.1f)%s%s%s; others %s CPU-s%n", r.get("m"), r.get("k"),
@@ -249,7 +287,7 @@ public final class GemmBench implements Runnable {
             s.put("threads", g.get(0).get("threads"));
             s.put("meanGflops", round(g.stream().mapToDouble(r -> (Double) r.get("gflops")).average().orElse(0)));
             s.put("meanCpuGflops", round(g.stream().mapToDouble(r -> (Double) r.get("cpuGflops")).average().orElse(0)));
-            for (String key : new String[] {"ratio", "cpuRatio", "javaF32Ratio", "javaF32CpuRatio"}) {
+            for (String key : new String[] {"ratio", "cpuRatio", "javaF32Ratio", "javaF32CpuRatio", "bf16Ratio", "bf16CpuRatio"}) {
                 boolean ratios = g.stream().allMatch(r -> r.get(key) != null);
                 String name = Character.toUpperCase(key.charAt(0)) + key.substring(1);
                 s.put("mean" + name, ratios ? ratio(g.stream().mapToDouble(r -> (Double) r.get(key)).average().orElse(0), 1) : null);
@@ -268,7 +306,7 @@ public final class GemmBench implements Runnable {
      */
     private static void warmUp(SplittableRandom rnd) {
         float[] x = activations(256 * 1024, rnd), y = new float[256 * 512];
-        for (DType dt : DTYPES) {
+        for (DType dt : java.util.stream.Stream.concat(java.util.Arrays.stream(DTYPES), java.util.Arrays.stream(GGUF_DTYPES)).toList()) {
             Tensor w = weight(dt, 512, 1024, rnd);
             for (int i = 0; i < 20; i++) {
                 Matmul.matmul(x, 256, 1024, w, null, y);
@@ -331,9 +369,17 @@ public final class GemmBench implements Runnable {
         return a;
     }
 
-    /** An in-memory [n, k] weight of U(-0.1, 0.1) values in {@code dt} (FP8 with a per-tensor scale). */
+    /**
+     * An in-memory [n, k] weight of U(-0.1, 0.1) values in {@code dt} (FP8 with a per-tensor scale; GGUF block
+     * types as random blocks of about that range).
+     */
     static Tensor weight(DType dt, int n, int k, SplittableRandom rnd) {
         long count = (long) n * k;
+        if (dt.isBlock()) {
+            MemorySegment seg = Arena.ofAuto().allocate(dt.bytes(count), 64);
+            Quantizer.random(dt, count / dt.blockValues(), 0.1f, rnd, seg, 0);
+            return new Tensor("bench." + dt, dt, new long[] {n, k}, seg, "memory");
+        }
         MemorySegment seg = Arena.ofAuto().allocate(count * dt.byteSize(), 64);
         ValueLayout.OfShort i16 = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
         ValueLayout.OfFloat f32 = ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);

@@ -3,6 +3,7 @@ package fluxj.cli;
 import fluxj.io.ModelKind;
 import fluxj.tensor.DType;
 import fluxj.tools.RandomCheckpoint;
+import fluxj.tools.RandomGguf;
 import fluxj.tools.RandomCheckpoint.ClipShape;
 import fluxj.tools.RandomCheckpoint.FluxShape;
 import fluxj.tools.RandomCheckpoint.Planned;
@@ -35,12 +36,15 @@ public final class DevCommand implements Runnable {
     @Command(name = "make-random", description = {
             "Write a random-weight safetensors file with the real FLUX.1 component layout (names, shapes; sizes overridable).",
             "Defaults are the real sizes: flux = FLUX.1 transformer (19 double + 38 single blocks, BF16, about 24 GB),",
-            "t5xxl = T5-XXL encoder (F16), distillt5 = DistillT5 (BF16), clip-l = CLIP-L text model (F16), vae = FLUX.1 ae (F32)."})
+            "t5xxl = T5-XXL encoder (F16), distillt5 = DistillT5 (BF16), clip-l = CLIP-L text model (F16), vae = FLUX.1 ae (F32).",
+            "An --out ending in .gguf writes GGUF (flux in city96's layout, t5xxl in llama.cpp's), with --dtype any GGUF type."})
     public static final class MakeRandom implements Callable<Integer> {
         enum Kind { flux, t5xxl, distillt5, clip_l, vae }
 
         enum Dtype {
-            bf16(DType.BF16), f16(DType.F16), f32(DType.F32), fp8(DType.F8_E4M3);
+            bf16(DType.BF16), f16(DType.F16), f32(DType.F32), fp8(DType.F8_E4M3),
+            q8_0(DType.Q8_0), q4_0(DType.Q4_0), q4_1(DType.Q4_1), q5_0(DType.Q5_0), q5_1(DType.Q5_1), q2_k(DType.Q2_K), q3_k(DType.Q3_K),
+            q4_k(DType.Q4_K), q5_k(DType.Q5_K), q6_k(DType.Q6_K), iq4_nl(DType.IQ4_NL), iq4_xs(DType.IQ4_XS);
             final DType type;
 
             Dtype(DType t) { type = t; }
@@ -50,9 +54,10 @@ public final class DevCommand implements Runnable {
 
         @Option(names = "--kind", required = true, converter = KindConverter.class, description = "flux, t5xxl, distillt5, clip-l or vae.")
         Kind kind;
-        @Option(names = "--out", required = true, description = "The .safetensors file to write.")
+        @Option(names = "--out", required = true, description = "The .safetensors or .gguf file to write.")
         Path out;
-        @Option(names = "--dtype", description = "bf16, f16, f32 or fp8 (F8_E4M3 matrices, BF16 vectors). Default: as the real file.")
+        @Option(names = "--dtype", description = "bf16, f16, f32 or fp8 (F8_E4M3 matrices, BF16 vectors); for .gguf also q8_0, q4_0, q4_1, "
+                + "q5_0, q5_1, q2_k, q3_k, q4_k, q5_k, q6_k, iq4_nl, iq4_xs. Default: as the real file.")
         Dtype dtype;
         @Option(names = "--layout", defaultValue = "bfl", description = "bfl (single-file names) or diffusers (diffusers / Hugging Face folder names).")
         LayoutName layout;
@@ -149,11 +154,33 @@ public final class DevCommand implements Runnable {
             };
         }
 
-        private DType type(DType dflt) { return dtype == null ? dflt : dtype.type; }
+        /** The dtype of the planned float tensors; GGUF block types are applied when writing. */
+        private DType type(DType dflt) { return dtype == null || dtype.type.isBlock() ? dflt : dtype.type; }
+
+        private boolean gguf() { return out.getFileName().toString().toLowerCase(java.util.Locale.ROOT).endsWith(".gguf"); }
 
         @Override
         public Integer call() throws IOException {
+            if (gguf() && kind != Kind.flux && kind != Kind.t5xxl) {
+                throw new CommandLine.ParameterException(spec.commandLine(), "GGUF files are written for --kind flux and t5xxl only");
+            }
+            if (gguf() && layout != LayoutName.bfl) throw new CommandLine.ParameterException(spec.commandLine(), "GGUF files use --layout bfl names");
+            if (!gguf() && dtype != null && dtype.type.isBlock()) {
+                throw new CommandLine.ParameterException(spec.commandLine(), "--dtype " + dtype + " is a GGUF type: give an --out ending in .gguf");
+            }
+            if (gguf() && dtype == Dtype.fp8) throw new CommandLine.ParameterException(spec.commandLine(), "GGUF has no FP8 type");
             List<Planned> plan = plan();
+            if (gguf()) {
+                long t0 = System.nanoTime();
+                DType t = dtype == null ? (kind == Kind.t5xxl ? DType.F16 : DType.BF16) : dtype.type;
+                RandomGguf.write(out, plan, kind == Kind.t5xxl, t, seed);
+                double s = (System.nanoTime() - t0) / 1e9;
+                PrintWriter w = spec.commandLine().getOut();
+                w.printf("wrote %s: %d tensors, %,d parameters, %,d bytes (%s) in %.1f s%n", out, plan.size(),
+                        plan.stream().mapToLong(p -> p.spec().numel()).sum(), Files.size(out), t, s);
+                w.flush();
+                return 0;
+            }
             long bytes = plan.stream().mapToLong(p -> p.spec().byteSize()).sum();
             long params = plan.stream().mapToLong(p -> p.spec().numel()).sum();
             long t0 = System.nanoTime();

@@ -80,7 +80,7 @@ class GenerateCommand implements Callable<Integer> {
     String guidanceInterval;
     @Option(names = "--memory-budget", paramLabel = "SIZE", description = "Memory the engine may use, e.g. 16G or 512M (default: no limit).")
     String memoryBudget;
-    @Option(names = "--weight-dtype", paramLabel = "stored|fp8", description = "Hold transformer weights as stored (default) or as FP8.")
+    @Option(names = "--weight-dtype", paramLabel = "stored|fp8|q8_0", description = "Hold transformer weights as stored (default), as FP8 or as GGUF Q8_0 (converted once, cached).")
     String weightDtype;
     @Option(names = "--lora", paramLabel = "FILE[:WEIGHT]", description = {"Apply a LoRA (kohya, diffusers/PEFT, OneTrainer, XLabs, ComfyUI, LyCORIS LoHa/LoKr, CLIP-L)",
             "with strength WEIGHT (default 1, negative allowed); repeatable, applied together. <lora:NAME:WEIGHT> in the prompt also works (see --lora-dir)."})

@@ -19,7 +19,7 @@ import java.nio.file.NoSuchFileException;
  */
 @Command(name = "fluxj", mixinStandardHelpOptions = true, version = "fluxj 0.1.0",
         description = "FLUX.1 text-to-image in pure Java.",
-        subcommands = {GenerateCommand.class, InfoCommand.class, BenchCommand.class, InspectCommand.class, DevCommand.class, TokenizeCommand.class, PlanCommand.class})
+        subcommands = {GenerateCommand.class, InfoCommand.class, BenchCommand.class, InspectCommand.class, DevCommand.class, TokenizeCommand.class, PlanCommand.class, ConvertCommand.class})
 public final class Main implements Runnable {
     @Option(names = "--debug", description = "Print stack traces of errors.", scope = CommandLine.ScopeType.INHERIT)
     boolean debug;

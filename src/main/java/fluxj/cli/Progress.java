@@ -2,7 +2,6 @@ package fluxj.cli;
 
 import fluxj.memory.ByteSize;
 import fluxj.memory.MemoryPlan;
-import fluxj.memory.WeightDtype;
 import fluxj.pipeline.HubClient;
 import fluxj.pipeline.ProgressListener;
 
@@ -42,7 +41,7 @@ final class Progress implements ProgressListener, HubClient.Listener {
         line(prefix + String.format(Locale.ROOT, "memory plan: predicted peak %s of a %s budget; transformer %s as %s%s (./fluxj plan shows it all)",
                 ByteSize.format(plan.peak()), ByteSize.format(plan.budget()),
                 t.residency() == MemoryPlan.Residency.STREAMED ? "streamed" : "resident",
-                t.dtype() == WeightDtype.FP8 ? "F8_E4M3" : t.component().storedDtype(),
+                t.component().residentDtype(t.dtype()),
                 plan.keepAll() ? ", all parts kept loaded" : ", parts loaded and released in turn"));
     }
 

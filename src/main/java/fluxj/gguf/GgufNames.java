@@ -52,6 +52,13 @@ public final class GgufNames {
         return arch == null && f.tensors().keySet().stream().anyMatch(n -> n.startsWith("enc.blk."));
     }
 
+    /** A Hugging Face T5EncoderModel name as llama.cpp names it: the replacements undone, last first. */
+    public static String llamaT5Name(String hf) {
+        String n = hf;
+        for (String[] r : T5.reversed()) n = n.replace(r[1], r[0]);
+        return n;
+    }
+
     /** A llama.cpp T5 tensor name as Hugging Face's T5EncoderModel names it. */
     public static String t5Name(String llama) {
         String n = llama;

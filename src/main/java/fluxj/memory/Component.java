@@ -1,5 +1,7 @@
 package fluxj.memory;
 
+import java.util.List;
+
 /**
  * What the planner knows of one model component before anything is loaded.
  *
@@ -30,9 +32,19 @@ public record Component(String name, Phase phase, long fileBytes, String storedD
     public long weightBytes(WeightDtype dtype) {
         if (shrinks(dtype)) {
             long matrixStored = matrixParams * bytesPerParam();
-            return fileBytes - matrixStored + matrixParams + copyBytes;
+            return fileBytes - matrixStored + converted(matrixParams, dtype) + copyBytes;
         }
         return fileBytes + copyBytes;
+    }
+
+    /** Bytes of {@code params} matrix weights converted to {@code dtype}: one each for FP8, 34 per 32 for Q8_0 blocks. */
+    private static long converted(long params, WeightDtype dtype) {
+        return dtype == WeightDtype.Q8_0 ? params / 32 * 34 : params;
+    }
+
+    /** The dtype the weight matrices are resident in, e.g. "BF16", "F8_E4M3", "Q8_0". */
+    public String residentDtype(WeightDtype dtype) {
+        return !shrinks(dtype) ? storedDtype : dtype == WeightDtype.FP8 ? "F8_E4M3" : "Q8_0";
     }
 
     /** Bytes of the largest block in {@code dtype}. */
@@ -41,14 +53,17 @@ public record Component(String name, Phase phase, long fileBytes, String storedD
     /** Bytes of all blocks in {@code dtype}. */
     public long blocksBytes(WeightDtype dtype) { return shrunk(blocksBytes, dtype); }
 
-    /** Block bytes are almost all matrix weights, which FP8 stores in one byte per parameter. */
+    /** Block bytes are almost all matrix weights, which FP8 stores in one byte per parameter, Q8_0 in 34 per 32. */
     private long shrunk(long bytes, WeightDtype dtype) {
-        return shrinks(dtype) ? bytes / bytesPerParam() : bytes;
+        return shrinks(dtype) ? converted(bytes / bytesPerParam(), dtype) : bytes;
     }
 
-    /** Whether holding the weights as {@code dtype} makes them smaller: FP8 for a convertible, not yet FP8 model. */
-    private boolean shrinks(WeightDtype dtype) {
-        return dtype == WeightDtype.FP8 && convertible && !storedDtype.startsWith("F8");
+    /**
+     * Whether holding the weights as {@code dtype} means converting them, which makes them smaller: FP8 or Q8_0 for
+     * a convertible model stored as F32, F16 or BF16 (FP8 and GGUF files are kept as they are).
+     */
+    public boolean shrinks(WeightDtype dtype) {
+        return dtype != WeightDtype.STORED && convertible && List.of("F32", "F16", "BF16").contains(storedDtype);
     }
 
     /** This component with the activation memory of a particular run. */

@@ -32,10 +32,12 @@ public final class Fp8Cache {
     private Fp8Cache() {}
 
     /** The cache folder: {@code -Dfluxj.cache} or {@code $FLUXJ_CACHE}, then {@code /fp8}; else {@code ~/.cache/fluxj/fp8}. */
-    public static Path defaultDir() {
+    public static Path defaultDir() { return cacheRoot().resolve("fp8"); }
+
+    /** fluxj's cache: {@code -Dfluxj.cache} or {@code $FLUXJ_CACHE}, else {@code ~/.cache/fluxj}. */
+    public static Path cacheRoot() {
         String env = System.getProperty("fluxj.cache", System.getenv("FLUXJ_CACHE"));
-        Path base = env != null && !env.isBlank() ? Path.of(env) : Path.of(System.getProperty("user.home"), ".cache", "fluxj");
-        return base.resolve("fp8");
+        return env != null && !env.isBlank() ? Path.of(env) : Path.of(System.getProperty("user.home"), ".cache", "fluxj");
     }
 
     /** Whether {@code t} is a matrix that conversion shrinks. */
@@ -91,8 +93,10 @@ public final class Fp8Cache {
         return out;
     }
 
-    /** A name that changes when any source file changes (paths, sizes, modification times). */
-    static String cacheName(Checkpoint ck) throws IOException {
+    static String cacheName(Checkpoint ck) throws IOException { return cacheName(ck, "fp8", ".safetensors"); }
+
+    /** {@code <stem>-<tag>-<hash><ext>}: a name that changes when any source file changes (paths, sizes, modification times). */
+    static String cacheName(Checkpoint ck, String tag, String ext) throws IOException {
         StringBuilder key = new StringBuilder();
         for (Path p : ck.paths()) {
             BasicFileAttributes a = Files.readAttributes(p, BasicFileAttributes.class);
@@ -100,8 +104,8 @@ public final class Fp8Cache {
         }
         try {
             byte[] h = java.security.MessageDigest.getInstance("SHA-256").digest(key.toString().getBytes(java.nio.charset.StandardCharsets.UTF_8));
-            String stem = ck.paths().isEmpty() ? "weights" : ck.paths().getFirst().getFileName().toString().replaceAll("\\.safetensors.*$", "");
-            return stem + "-fp8-" + HexFormat.of().formatHex(h, 0, 8) + ".safetensors";
+            String stem = ck.paths().isEmpty() ? "weights" : ck.paths().getFirst().getFileName().toString().replaceAll("\\.(safetensors|gguf).*$", "");
+            return stem + "-" + tag + "-" + HexFormat.of().formatHex(h, 0, 8) + ext;
         } catch (java.security.NoSuchAlgorithmException e) {
             throw new IllegalStateException(e);
         }

@@ -43,7 +43,7 @@ public record MemoryPlan(Device device, long budget, List<Entry> entries, Map<Ph
             String res = e.residency() == Residency.STREAMED
                     ? "streamed (" + e.prefetchBlocks() + " of " + c.blockCount() + " blocks resident)" : "resident";
             b.append(String.format(Locale.ROOT, "  %-12s %10s %-8s %-8s %10s %10s  %-9s %s%n", c.name(),
-                    ByteSize.format(c.fileBytes()), c.storedDtype(), e.dtype() == WeightDtype.FP8 && c.convertible() ? "F8_E4M3" : c.storedDtype(),
+                    ByteSize.format(c.fileBytes()), c.storedDtype(), c.residentDtype(e.dtype()),
                     ByteSize.format(e.residentBytes()), ByteSize.format(c.workspaceBytes()), res, when));
         }
         for (var p : phasePeaks.entrySet()) {

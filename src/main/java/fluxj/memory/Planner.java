@@ -85,7 +85,7 @@ public final class Planner {
     private static MemoryPlan withAdvice(MemoryPlan p, WeightDtype dtype) {
         List<String> advice = new ArrayList<>();
         advice.add("a budget of at least " + ByteSize.format(p.peak()) + " would fit this plan (--memory-budget)");
-        boolean convertible = p.entries().stream().anyMatch(e -> e.component().convertible() && !e.component().storedDtype().startsWith("F8"));
+        boolean convertible = p.entries().stream().anyMatch(e -> e.component().shrinks(WeightDtype.FP8));
         if (dtype == WeightDtype.STORED && convertible) {
             advice.add("--weight-dtype fp8 halves the transformer's weight memory");
         }

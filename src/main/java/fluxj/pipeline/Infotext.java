@@ -46,7 +46,7 @@ public record Infotext(String prompt, String negativePrompt, Map<String, String>
         f.put("Model", modelName);
         f.put("Guidance", number(r.guidance()));
         if (r.trueCfg()) f.put("Guidance interval", number(r.intervalLo()) + "," + number(r.intervalHi()));
-        if (r.weightDtype() == WeightDtype.FP8) f.put("Weight dtype", "fp8");
+        if (r.weightDtype() != null && r.weightDtype() != WeightDtype.STORED) f.put("Weight dtype", r.weightDtype().label());
         f.putAll(ConditionRecord.fields(r.conditions()));
         String prompt = r.prompt();
         if (!r.loras().isEmpty()) {

@@ -14,6 +14,7 @@ import fluxj.memory.Component;
 import fluxj.memory.Device;
 import fluxj.memory.ImageInputs;
 import fluxj.memory.Fp8Cache;
+import fluxj.memory.Q8Cache;
 import fluxj.memory.MemoryPlan;
 import fluxj.memory.Phase;
 import fluxj.memory.Planner;
@@ -122,6 +123,8 @@ final class ManagedModels implements MemoryControl, AutoCloseable {
     private final int t5Length;
     private MemoryPlan plan;
     private Path fp8Copy;
+    /** What fp8Copy was converted to (FP8 or Q8_0). */
+    private WeightDtype converted;
     private final LoraSet.Model loraModel;
     private LoraSet loras;
     /** Whether float weights are merged with the LoRAs (else every LoRA runs beside its matmul): as the plan fits. */
@@ -230,11 +233,13 @@ final class ManagedModels implements MemoryControl, AutoCloseable {
     FluxTransformer transformer() {
         MemoryPlan.Entry e = plan == null ? null : plan.entry("transformer");
         Path from = flux.path;
-        if (e != null && e.dtype() == WeightDtype.FP8 && !fluxC.storedDtype().startsWith("F8")) {
-            if (fp8Copy == null) {
+        if (e != null && fluxC.shrinks(e.dtype())) {
+            if (fp8Copy == null || !converted.equals(e.dtype())) {
                 if (flux.loaded()) flux.release();
                 try (Checkpoint stored = Checkpoint.open(flux.path)) {
-                    fp8Copy = Fp8Cache.convert(stored, Fp8Cache.defaultDir());
+                    fp8Copy = e.dtype() == WeightDtype.FP8 ? Fp8Cache.convert(stored, Fp8Cache.defaultDir())
+                            : Q8Cache.convert(stored, Fp8Cache.cacheRoot().resolve("gguf"));
+                    converted = e.dtype();
                 } catch (IOException ex) {
                     throw new UncheckedIOException(ex);
                 }

@@ -1,27 +1,68 @@
 package fluxj.tensor;
 
+import jdk.incubator.vector.ByteVector;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorShape;
+import jdk.incubator.vector.VectorSpecies;
+
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
-import java.nio.ByteOrder;
 
 /**
- * Exact f32 decoding of the GGUF block types, bit for bit ggml's reference {@code dequantize_row_*}: f16 scales
- * widened exactly, products of small integers with them (exact in f32), then one rounding multiply or
- * subtract per value in ggml's order (never fused). Block layouts are ggml's {@code block_*} structs, packed,
+ * Exact f32 decoding of the GGUF block types, bit for bit ggml's reference {@code dequantize_row_*}. Every type
+ * decodes as {@code x = scale * code}, {@code scale * code + m} (Q4_1, Q5_1) or {@code scale * code - min}
+ * (Q2_K, Q4_K, Q5_K), with a small integer code per value and a scale (and min) per sub-block of 16 or 32 values
+ * that ggml computes from the f16 fields exactly as here ({@code d * sc}, {@code dmin * mn}: one f32 product).
+ * The integer codes are unpacked from a copy of the blocks' bytes by plain loops; the float arithmetic runs a
+ * vector at a time, one multiply and one add or subtract per value in ggml's order (never fused), so the vector
+ * code gives the same bits as the scalar formulas. Block layouts are ggml's {@code block_*} structs, packed,
  * little-endian.
  */
 public final class Blocks {
-    private static final ValueLayout.OfShort I16 = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
-    private static final ValueLayout.OfInt I32 = ValueLayout.JAVA_INT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+    private static final VectorSpecies<Float> F = FloatVector.SPECIES_PREFERRED;
+    private static final int L = F.length();
+    /** Bytes matching the float lanes one for one; none below 64 bits (SSE-only), where the arithmetic is scalar. */
+    private static final VectorSpecies<Byte> B128 = ByteVector.SPECIES_128, B256 = ByteVector.SPECIES_256;
+    private static final VectorSpecies<Byte> B = L >= 8 ? ByteVector.SPECIES_PREFERRED.withShape(VectorShape.forBitSize(L * 8)) : null;
     /** The non-linear 4-bit grid of IQ4_NL and IQ4_XS ({@code kvalues_iq4nl}). */
     static final byte[] IQ4 = {-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113};
+    /** Values decoded per pass: bounds the scratch arrays (16 KB of codes). */
+    private static final int CHUNK_VALUES = 4096;
+    private static final ThreadLocal<Scratch> SCRATCH = ThreadLocal.withInitial(Scratch::new);
 
     private Blocks() {}
+
+    private static final class Scratch {
+        final byte[] raw = new byte[CHUNK_VALUES / 32 * 34];
+        final byte[] codes = new byte[CHUNK_VALUES];
+        final float[] scale = new float[CHUNK_VALUES / 16], min = new float[CHUNK_VALUES / 16];
+        final float[] block = new float[256];
+    }
+
+    /** How a sub-block's min enters: not at all, added ({@code d * q + m}) or subtracted ({@code d1 * q - m1}). */
+    private enum Min { NONE, ADD, SUB }
+
+    private static Min min(DType dt) {
+        return switch (dt) {
+            case Q4_1, Q5_1 -> Min.ADD;
+            case Q2_K, Q4_K, Q5_K -> Min.SUB;
+            default -> Min.NONE;
+        };
+    }
+
+    /** Values per scale: 16 for Q2_K, Q3_K, Q6_K; 32 for the others. */
+    private static int subBlock(DType dt) {
+        return switch (dt) {
+            case Q2_K, Q3_K, Q6_K -> 16;
+            default -> 32;
+        };
+    }
 
     /** Element {@code i} of block-quantized data (decodes its whole block: for single values, not for loops). */
     static float get(DType dt, MemorySegment seg, long i) {
         float[] b = new float[dt.blockValues()];
-        decode(dt, seg, i / dt.blockValues(), b, 0);
+        decode(dt, seg, i / dt.blockValues(), 1, b, 0);
         return b[(int) (i % dt.blockValues())];
     }
 
@@ -33,182 +74,235 @@ public final class Blocks {
         int bv = dt.blockValues();
         long block = from / bv;
         int skip = (int) (from % bv), done = 0;
-        float[] scratch = null;
-        while (done < n) {
-            int take = Math.min(bv - skip, n - done);
-            if (skip == 0 && take == bv) {
-                decode(dt, seg, block, out, off + done);
-            } else {
-                if (scratch == null) scratch = new float[bv];
-                decode(dt, seg, block, scratch, 0);
-                System.arraycopy(scratch, skip, out, off + done, take);
-            }
-            done += take;
-            skip = 0;
-            block++;
+        if (skip != 0) {
+            float[] b = SCRATCH.get().block;
+            decode(dt, seg, block++, 1, b, 0);
+            done = Math.min(n, bv - skip);
+            System.arraycopy(b, skip, out, off, done);
+        }
+        int whole = (n - done) / bv;
+        if (whole > 0) {
+            decode(dt, seg, block, whole, out, off + done);
+            block += whole;
+            done += whole * bv;
+        }
+        if (done < n) {
+            float[] b = SCRATCH.get().block;
+            decode(dt, seg, block, 1, b, 0);
+            System.arraycopy(b, 0, out, off + done, n - done);
         }
     }
 
-    /** Block {@code block} (its {@code blockValues()} values) into {@code out[o..]}. */
-    public static void decode(DType dt, MemorySegment seg, long block, float[] out, int o) {
-        long b = block * dt.blockBytes();
+    /** Blocks [block, block + count) into {@code out[o..]}, {@code count * blockValues()} values. */
+    public static void decode(DType dt, MemorySegment seg, long block, int count, float[] out, int o) {
+        Scratch s = SCRATCH.get();
+        int bv = dt.blockValues(), bb = dt.blockBytes(), perChunk = CHUNK_VALUES / bv, sub = subBlock(dt);
+        Min mode = min(dt);
+        for (int c = 0; c < count; c += perChunk) {
+            int blocks = Math.min(perChunk, count - c);
+            MemorySegment.copy(seg, ValueLayout.JAVA_BYTE, (block + c) * bb, s.raw, 0, blocks * bb);
+            for (int b = 0; b < blocks; b++) unpack(dt, s.raw, b * bb, s.codes, b * bv, s.scale, s.min, b * (bv / sub));
+            scale(s.codes, s.scale, s.min, mode, sub, blocks * bv, out, o + c * bv);
+        }
+    }
+
+    /** out[o + e] = scale[e / sub] * codes[e] (then + or - min[e / sub]) for e < n. */
+    private static void scale(byte[] codes, float[] scale, float[] min, Min mode, int sub, int n, float[] out, int o) {
+        if (B == null) {
+            for (int e = 0; e < n; e++) {
+                float x = scale[e / sub] * codes[e];
+                out[o + e] = mode == Min.ADD ? x + min[e / sub] : mode == Min.SUB ? x - min[e / sub] : x;
+            }
+            return;
+        }
+        for (int s = 0, e = 0; e < n; s++) {
+            float d = scale[s], m = min[s];
+            for (int end = e + sub; e < end; e += L) {
+                FloatVector x = ((FloatVector) ByteVector.fromArray(B, codes, e).convertShape(VectorOperators.B2F, F, 0)).mul(d);
+                if (mode == Min.ADD) x = x.add(m);
+                else if (mode == Min.SUB) x = x.sub(m);
+                x.intoArray(out, o + e);
+            }
+        }
+    }
+
+    private static float half(byte[] raw, int at) { return Float.float16ToFloat((short) ((raw[at] & 0xff) | raw[at + 1] << 8)); }
+
+    private static int u8(byte[] raw, int at) { return raw[at] & 0xff; }
+
+    /** The block at raw[r..] as codes[c..] and the scales (and mins) of its sub-blocks at [s..]. */
+    private static void unpack(DType dt, byte[] raw, int r, byte[] codes, int c, float[] scale, float[] min, int s) {
         switch (dt) {
-            case Q8_0 -> q8_0(seg, b, out, o);
-            case Q4_0 -> q4_0(seg, b, out, o);
-            case Q4_1 -> q4_1(seg, b, out, o);
-            case Q5_0 -> q5_0(seg, b, out, o);
-            case Q5_1 -> q5_1(seg, b, out, o);
-            case Q2_K -> q2_k(seg, b, out, o);
-            case Q3_K -> q3_k(seg, b, out, o);
-            case Q4_K -> q4_k(seg, b, out, o);
-            case Q5_K -> q5_k(seg, b, out, o);
-            case Q6_K -> q6_k(seg, b, out, o);
-            case IQ4_NL -> iq4_nl(seg, b, out, o);
-            case IQ4_XS -> iq4_xs(seg, b, out, o);
+            case Q8_0 -> {
+                scale[s] = half(raw, r);
+                System.arraycopy(raw, r + 2, codes, c, 32);
+            }
+            case Q4_0 -> {
+                scale[s] = half(raw, r);
+                nibbles(raw, r + 2, (byte) 8, codes, c, c + 16);
+            }
+            case Q4_1 -> {
+                scale[s] = half(raw, r);
+                min[s] = half(raw, r + 2);
+                nibbles(raw, r + 4, (byte) 0, codes, c, c + 16);
+            }
+            case Q5_0 -> {
+                scale[s] = half(raw, r);
+                int qh = qh(raw, r + 2);
+                for (int j = 0; j < 16; j++) {
+                    int q = u8(raw, r + 6 + j);
+                    codes[c + j] = (byte) (((q & 15) | ((qh >>> j) & 1) << 4) - 16);
+                    codes[c + j + 16] = (byte) (((q >> 4) | ((qh >>> (j + 16)) & 1) << 4) - 16);
+                }
+            }
+            case Q5_1 -> {
+                scale[s] = half(raw, r);
+                min[s] = half(raw, r + 2);
+                int qh = qh(raw, r + 4);
+                for (int j = 0; j < 16; j++) {
+                    int q = u8(raw, r + 8 + j);
+                    codes[c + j] = (byte) ((q & 15) | ((qh >>> j) & 1) << 4);
+                    codes[c + j + 16] = (byte) ((q >> 4) | ((qh >>> (j + 16)) & 1) << 4);
+                }
+            }
+            case Q2_K -> q2k(raw, r, codes, c, scale, min, s);
+            case Q3_K -> q3k(raw, r, codes, c, scale, s);
+            case Q4_K, Q5_K -> q45k(dt == DType.Q5_K, raw, r, codes, c, scale, min, s);
+            case Q6_K -> q6k(raw, r, codes, c, scale, s);
+            case IQ4_NL -> {
+                scale[s] = half(raw, r);
+                for (int j = 0; j < 16; j++) {
+                    int q = u8(raw, r + 2 + j);
+                    codes[c + j] = IQ4[q & 15];
+                    codes[c + j + 16] = IQ4[q >> 4];
+                }
+            }
+            case IQ4_XS -> iq4xs(raw, r, codes, c, scale, s);
             default -> throw new IllegalArgumentException(dt + " is not a block type");
         }
     }
 
-    static float half(MemorySegment seg, long at) { return Float.float16ToFloat(seg.get(I16, at)); }
+    private static int qh(byte[] raw, int at) { return u8(raw, at) | u8(raw, at + 1) << 8 | u8(raw, at + 2) << 16 | u8(raw, at + 3) << 24; }
 
-    static int u8(MemorySegment seg, long at) { return seg.get(ValueLayout.JAVA_BYTE, at) & 0xff; }
-
-    private static void q8_0(MemorySegment seg, long b, float[] out, int o) {
-        float d = half(seg, b);
-        for (int e = 0; e < 32; e++) out[o + e] = d * seg.get(ValueLayout.JAVA_BYTE, b + 2 + e);
-    }
-
-    private static void q4_0(MemorySegment seg, long b, float[] out, int o) {
-        float d = half(seg, b);
-        for (int j = 0; j < 16; j++) {
-            int q = u8(seg, b + 2 + j);
-            out[o + j] = d * ((q & 15) - 8);
-            out[o + j + 16] = d * ((q >> 4) - 8);
+    /** scales[16], qs[64], d, dmin: 16 sub-blocks of 16, 4-bit scale and min each; 2-bit value e = 128h + 32t + j. */
+    private static void q2k(byte[] raw, int r, byte[] codes, int c, float[] scale, float[] min, int s) {
+        float d = half(raw, r + 80), dmin = half(raw, r + 82);
+        for (int i = 0; i < 16; i++) {
+            int sc = u8(raw, r + i);
+            scale[s + i] = d * (sc & 15);
+            min[s + i] = dmin * (sc >> 4);
         }
-    }
-
-    private static void q4_1(MemorySegment seg, long b, float[] out, int o) {
-        float d = half(seg, b), m = half(seg, b + 2);
-        for (int j = 0; j < 16; j++) {
-            int q = u8(seg, b + 4 + j);
-            out[o + j] = d * (q & 15) + m;
-            out[o + j + 16] = d * (q >> 4) + m;
-        }
-    }
-
-    private static void q5_0(MemorySegment seg, long b, float[] out, int o) {
-        float d = half(seg, b);
-        int qh = seg.get(I32, b + 2);
-        for (int j = 0; j < 16; j++) {
-            int q = u8(seg, b + 6 + j);
-            out[o + j] = d * (((q & 15) | ((qh >>> j) & 1) << 4) - 16);
-            out[o + j + 16] = d * (((q >> 4) | ((qh >>> (j + 16)) & 1) << 4) - 16);
-        }
-    }
-
-    private static void q5_1(MemorySegment seg, long b, float[] out, int o) {
-        float d = half(seg, b), m = half(seg, b + 2);
-        int qh = seg.get(I32, b + 4);
-        for (int j = 0; j < 16; j++) {
-            int q = u8(seg, b + 8 + j);
-            out[o + j] = d * ((q & 15) | ((qh >>> j) & 1) << 4) + m;
-            out[o + j + 16] = d * ((q >> 4) | ((qh >>> (j + 16)) & 1) << 4) + m;
-        }
-    }
-
-    /** scales[16], qs[64], d, dmin: 16 sub-blocks of 16 with a 4-bit scale and min each. */
-    private static void q2_k(MemorySegment seg, long b, float[] out, int o) {
-        float d = half(seg, b + 80), dmin = half(seg, b + 82);
-        for (int e = 0; e < 256; e++) {
-            int sc = u8(seg, b + e / 16);
-            int h = e / 128, t = (e % 128) / 32, j = e % 32;
-            int q = (u8(seg, b + 16 + 32 * h + j) >> (2 * t)) & 3;
-            out[o + e] = (d * (sc & 15)) * q - (dmin * (sc >> 4));
-        }
-    }
-
-    /** hmask[32], qs[64], scales[12], d: 2 low bits as Q2_K, a high bit that when clear subtracts 4, 6-bit signed scales. */
-    private static void q3_k(MemorySegment seg, long b, float[] out, int o) {
-        float d = half(seg, b + 108);
-        for (int e = 0; e < 256; e++) {
-            int i = e / 16;
-            int lo4 = (u8(seg, b + 96 + i % 8) >> (4 * (i / 8))) & 15;
-            int hi2 = (u8(seg, b + 96 + 8 + i % 4) >> (2 * (i / 4))) & 3;
-            int sc = (lo4 | hi2 << 4) - 32;
-            int h = e / 128, t = (e % 128) / 32, j = e % 32;
-            int low = (u8(seg, b + 32 + 32 * h + j) >> (2 * t)) & 3;
-            int hb = (u8(seg, b + e % 32) >> (e / 32)) & 1;
-            out[o + e] = (d * sc) * (low - (hb != 0 ? 0 : 4));
-        }
-    }
-
-    /** The 6-bit scale (which = 0) or min (which = 1) of sub-block i of Q4_K / Q5_K from their 12 packed bytes at s. */
-    private static int scaleMin(MemorySegment seg, long s, int i, int which) {
-        if (i < 4) return u8(seg, s + i + 4 * which) & 63;
-        int packed = u8(seg, s + i + 4);
-        int low = which == 0 ? packed & 15 : packed >> 4;
-        return low | (u8(seg, s + i - 4 + 4 * which) >> 6) << 4;
-    }
-
-    /** d, dmin, scales[12], qs[128]: 8 sub-blocks of 32 with 6-bit scale and min. */
-    private static void q4_k(MemorySegment seg, long b, float[] out, int o) {
-        float d = half(seg, b), dmin = half(seg, b + 2);
-        for (int i = 0; i < 8; i++) {
-            float d1 = d * scaleMin(seg, b + 4, i, 0), m1 = dmin * scaleMin(seg, b + 4, i, 1);
-            int c = i / 2, n = i % 2;
+        for (int h = 0; h < 2; h++) {
             for (int j = 0; j < 32; j++) {
-                int q = (u8(seg, b + 16 + 32 * c + j) >> (4 * n)) & 15;
-                out[o + 32 * i + j] = d1 * q - m1;
+                int q = u8(raw, r + 16 + 32 * h + j), e = c + 128 * h + j;
+                codes[e] = (byte) (q & 3);
+                codes[e + 32] = (byte) ((q >> 2) & 3);
+                codes[e + 64] = (byte) ((q >> 4) & 3);
+                codes[e + 96] = (byte) (q >> 6);
             }
         }
     }
 
-    /** d, dmin, scales[12], qh[32], qs[128]: Q4_K plus a fifth bit per value from qh. */
-    private static void q5_k(MemorySegment seg, long b, float[] out, int o) {
-        float d = half(seg, b), dmin = half(seg, b + 2);
-        for (int i = 0; i < 8; i++) {
-            float d1 = d * scaleMin(seg, b + 4, i, 0), m1 = dmin * scaleMin(seg, b + 4, i, 1);
-            int c = i / 2, n = i % 2;
-            for (int j = 0; j < 32; j++) {
-                int q = (u8(seg, b + 48 + 32 * c + j) >> (4 * n)) & 15;
-                q |= ((u8(seg, b + 16 + j) >> i) & 1) << 4;
-                out[o + 32 * i + j] = d1 * q - m1;
+    /** hmask[32], qs[64], scales[12], d: low 2 bits as Q2_K, minus 4 where the high bit is clear; 6-bit signed scales. */
+    private static void q3k(byte[] raw, int r, byte[] codes, int c, float[] scale, int s) {
+        float d = half(raw, r + 108);
+        for (int i = 0; i < 16; i++) {
+            int lo4 = (u8(raw, r + 96 + i % 8) >> (4 * (i / 8))) & 15;
+            int hi2 = (u8(raw, r + 104 + i % 4) >> (2 * (i / 4))) & 3;
+            scale[s + i] = d * ((lo4 | hi2 << 4) - 32);
+        }
+        // the high bit of value 128h + 32t + j is bit 4h + t of hmask[j]; clear means minus 4
+        ByteVector clear = ByteVector.fromArray(B256, raw, r).not();
+        for (int h = 0; h < 2; h++) {
+            ByteVector q = ByteVector.fromArray(B256, raw, r + 32 + 32 * h);
+            for (int t = 0; t < 4; t++) {
+                ByteVector minus4 = clear.lanewise(VectorOperators.LSHR, 4 * h + t).and((byte) 1).lanewise(VectorOperators.LSHL, 2);
+                q.lanewise(VectorOperators.LSHR, 2 * t).and((byte) 3).sub(minus4).intoArray(codes, c + 128 * h + 32 * t);
             }
         }
     }
 
-    /** ql[128], qh[64], scales int8[16], d: 6-bit values (4 low + 2 high bits) minus 32, a scale per 16. */
-    private static void q6_k(MemorySegment seg, long b, float[] out, int o) {
-        float d = half(seg, b + 208);
-        for (int e = 0; e < 256; e++) {
-            int h = e / 128, r = e % 128;
-            int low = (u8(seg, b + 64 * h + r % 64) >> (4 * (r / 64))) & 15;
-            int high = (u8(seg, b + 128 + 32 * h + r % 32) >> (2 * (r / 32))) & 3;
-            int q = (low | high << 4) - 32;
-            out[o + e] = (d * seg.get(ValueLayout.JAVA_BYTE, b + 192 + e / 16)) * q;
-        }
-    }
-
-    private static void iq4_nl(MemorySegment seg, long b, float[] out, int o) {
-        float d = half(seg, b);
-        for (int j = 0; j < 16; j++) {
-            int q = u8(seg, b + 2 + j);
-            out[o + j] = d * IQ4[q & 15];
-            out[o + j + 16] = d * IQ4[q >> 4];
-        }
-    }
-
-    /** d, scales_h u16, scales_l[4], qs[128]: 8 sub-blocks of 32 on the IQ4 grid, 6-bit scales minus 32. */
-    private static void iq4_xs(MemorySegment seg, long b, float[] out, int o) {
-        float d = half(seg, b);
-        int scalesH = seg.get(I16, b + 2) & 0xffff;
+    /**
+     * Q4_K (d, dmin, scales[12], qs[128]) and Q5_K (the same with qh[32] before qs): 8 sub-blocks of 32 with a
+     * 6-bit scale and min; sub-block i = 2c + n takes the low (n = 0) or high nibbles of qs[32c ..], Q5_K adds
+     * bit i of qh[j] as the fifth bit.
+     */
+    private static void q45k(boolean five, byte[] raw, int r, byte[] codes, int c, float[] scale, float[] min, int s) {
+        float d = half(raw, r), dmin = half(raw, r + 2);
+        int qs = r + (five ? 48 : 16);
         for (int i = 0; i < 8; i++) {
-            int ls = ((u8(seg, b + 4 + i / 2) >> (4 * (i % 2))) & 15) | ((scalesH >> (2 * i)) & 3) << 4;
-            float dl = d * (ls - 32);
+            int sc, mn;
+            if (i < 4) {
+                sc = u8(raw, r + 4 + i) & 63;
+                mn = u8(raw, r + 8 + i) & 63;
+            } else {
+                sc = (u8(raw, r + 8 + i) & 15) | (u8(raw, r + i) >> 6) << 4;
+                mn = (u8(raw, r + 8 + i) >> 4) | (u8(raw, r + 4 + i) >> 6) << 4;
+            }
+            scale[s + i] = d * sc;
+            min[s + i] = dmin * mn;
+        }
+        // sub-blocks 2c and 2c + 1: the low and high nibbles of qs[32c ..]
+        for (int i = 0; i < 8; i += 2) nibbles32(raw, qs + 16 * i, codes, c + 32 * i, c + 32 * i + 32);
+        if (five) {
+            ByteVector qh = ByteVector.fromArray(B256, raw, r + 16);
+            for (int i = 0; i < 8; i++) {
+                int o = c + 32 * i;
+                ByteVector.fromArray(B256, codes, o).or(qh.lanewise(VectorOperators.LSHR, i).and((byte) 1).lanewise(VectorOperators.LSHL, 4)).intoArray(codes, o);
+            }
+        }
+    }
+
+    /**
+     * The 16 bytes at raw[at..] split into nibbles: low ones (minus {@code bias}) to codes[lo..], high ones to
+     * codes[hi..], a vector at a time (species constant per method, so the JIT compiles them to vector code).
+     */
+    private static void nibbles(byte[] raw, int at, byte bias, byte[] codes, int lo, int hi) {
+        ByteVector v = ByteVector.fromArray(B128, raw, at);
+        v.and((byte) 15).sub(bias).intoArray(codes, lo);
+        v.lanewise(VectorOperators.LSHR, 4).sub(bias).intoArray(codes, hi);
+    }
+
+    /** As {@link #nibbles} for 32 bytes, without bias. */
+    private static void nibbles32(byte[] raw, int at, byte[] codes, int lo, int hi) {
+        ByteVector v = ByteVector.fromArray(B256, raw, at);
+        v.and((byte) 15).intoArray(codes, lo);
+        v.lanewise(VectorOperators.LSHR, 4).intoArray(codes, hi);
+    }
+
+    /** ql[128], qh[64], scales int8[16], d: 6-bit values (4 low + 2 high bits) minus 32, a scale per 16; e = 128h + r. */
+    private static void q6k(byte[] raw, int r, byte[] codes, int c, float[] scale, int s) {
+        float d = half(raw, r + 208);
+        for (int i = 0; i < 16; i++) scale[s + i] = d * raw[r + 192 + i];
+        // value 128h + 32q + l: low nibble of ql[64h + l] (q = 0), ql[64h + 32 + l] (1), their high nibbles (2, 3);
+        // high 2 bits from qh[32h + l] >> 2q
+        for (int h = 0; h < 2; h++) {
+            ByteVector a = ByteVector.fromArray(B256, raw, r + 64 * h), b = ByteVector.fromArray(B256, raw, r + 64 * h + 32);
+            ByteVector hq = ByteVector.fromArray(B256, raw, r + 128 + 32 * h);
+            int e = c + 128 * h;
+            six(a.and((byte) 15), hq, 0).intoArray(codes, e);
+            six(b.and((byte) 15), hq, 2).intoArray(codes, e + 32);
+            six(a.lanewise(VectorOperators.LSHR, 4), hq, 4).intoArray(codes, e + 64);
+            six(b.lanewise(VectorOperators.LSHR, 4), hq, 6).intoArray(codes, e + 96);
+        }
+    }
+
+    /** (low | ((high >> shift) & 3) << 4) - 32: a Q6_K value from its low nibble and 2 bits of qh. */
+    private static ByteVector six(ByteVector low, ByteVector high, int shift) {
+        return low.or(high.lanewise(VectorOperators.LSHR, shift).and((byte) 3).lanewise(VectorOperators.LSHL, 4)).sub((byte) 32);
+    }
+
+    /** d, scales_h u16, scales_l[4], qs[128]: 8 sub-blocks of 32 on the IQ4 grid with 6-bit scales minus 32. */
+    private static void iq4xs(byte[] raw, int r, byte[] codes, int c, float[] scale, int s) {
+        float d = half(raw, r);
+        int scalesH = u8(raw, r + 2) | u8(raw, r + 3) << 8;
+        for (int i = 0; i < 8; i++) {
+            int ls = ((u8(raw, r + 4 + i / 2) >> (4 * (i % 2))) & 15) | ((scalesH >> (2 * i)) & 3) << 4;
+            scale[s + i] = d * (ls - 32);
             for (int j = 0; j < 16; j++) {
-                int q = u8(seg, b + 8 + 16 * i + j);
-                out[o + 32 * i + j] = dl * IQ4[q & 15];
-                out[o + 32 * i + j + 16] = dl * IQ4[q >> 4];
+                int q = u8(raw, r + 8 + 16 * i + j);
+                codes[c + 32 * i + j] = IQ4[q & 15];
+                codes[c + 32 * i + j + 16] = IQ4[q >> 4];
             }
         }
     }

@@ -3,6 +3,7 @@ package fluxj.tensor.onednn;
 import fluxj.tensor.DType;
 import fluxj.tensor.Parallel;
 import fluxj.tensor.Tensor;
+import fluxj.tensor.Widen;
 
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
@@ -61,6 +62,16 @@ final class Bf16 {
         DType dt = w.dtype();
         if (dt == DType.BF16) {
             MemorySegment.copy(in, base * 2, out, 0, n * 2);
+            return;
+        }
+        if (dt.isBlock()) {
+            // GGUF blocks: each row decoded exactly to f32 (whole blocks), then rounded to bf16 a vector at a time
+            int cols = w.cols();
+            float[] row = new float[cols];
+            for (int r = r0; r < r1; r++) {
+                Widen.rows(w, r, r + 1, row);
+                fromFloats(row, 0, cols, out, (long) (r - r0) * cols);
+            }
             return;
         }
         short[] buf = new short[(int) Math.min(n, CHUNK)];
