@@ -50,6 +50,8 @@ class OneDnnGenerateTest {
             assertTrue(log.contains("oneDNN"), id + " did not run oneDNN: " + log);
             RgbImage expected = PngFiles.readImage(Fixtures.root().resolve((String) ((Map<?, ?>) c.get("expected")).get("png")));
             double psnr = PngFiles.readImage(out).psnr(expected);
+            // Printed for the README's accuracy table (surefire keeps it in the test's output file).
+            System.out.printf("%s: PSNR %.2f dB with --matmul onednn%n", id, psnr);
             assertTrue(psnr >= MIN_PSNR_DB, id + ": PSNR " + psnr + " dB with --matmul onednn");
         }
     }

@@ -145,11 +145,6 @@ final class Dnnl {
         }
     }
 
-    /** Frees a descriptor made by {@link #memoryDesc} (3.x handles; 2.x structs live in their arena). */
-    void freeDesc(MemorySegment md) {
-        if (major == 3) check("dnnl_memory_desc_destroy", v3MdDestroy, md);
-    }
-
     /** A compiled matmul primitive with its three memory objects; data pointers are set per execution. */
     final class Primitive {
         final String impl;

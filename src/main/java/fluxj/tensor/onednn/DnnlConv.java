@@ -23,16 +23,16 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG;
  * descriptors as pointers in both, which is all the rest needs.
  */
 final class DnnlConv {
-    static final int TAG_ANY = 1, TAG_A = 2, TAG_AB = 3;
+    private static final int TAG_ANY = 1, TAG_A = 2;
     /** dnnl_abcd (plain NCHW), the same in 2.x and 3.x: tests use it to make oneDNN take a layout other than ours. */
     static final int TAG_NCHW = 5;
     private static final int FORWARD_INFERENCE = 96, CONVOLUTION_DIRECT = 1, QUERY_IMPL_INFO_STR = 8;
-    static final int QUERY_SRC_MD = 129, QUERY_WEIGHTS_MD = 131, QUERY_DST_MD = 133;
+    private static final int QUERY_SRC_MD = 129, QUERY_WEIGHTS_MD = 131, QUERY_DST_MD = 133;
     private static final int ARG_SRC = 1, ARG_DST = 17, ARG_WEIGHTS = 33, ARG_BIAS = 41;
     // 2.x descriptor structs are caller-owned; these bounds exceed the 2.x layouts (2.6: 696 and 5976 bytes).
     private static final long V2_MEMORY_DESC_BYTES = 1024, V2_CONV_DESC_BYTES = 8192;
     /** DNNL_MEMORY_ALLOCATE: the library allocates the buffer and frees it with the memory object. */
-    static final MemorySegment ALLOCATE = MemorySegment.ofAddress(-1L);
+    private static final MemorySegment ALLOCATE = MemorySegment.ofAddress(-1L);
 
     final Dnnl dnnl;
     /**
@@ -243,71 +243,13 @@ final class DnnlConv {
     /** Weights in a convolution's layout: the memory object owning the buffer, and its descriptor. */
     record Packed(MemorySegment memory, MemorySegment buffer, MemorySegment md) {}
 
-    /** Whether two memory descriptors describe the same layout. */
-    boolean same(MemorySegment a, MemorySegment b) {
-        return (int) call(mdEqual, a, b) != 0;
-    }
-
-    /** The implementation name of a primitive descriptor. */
-    String impl(MemorySegment pd) {
-        try (Arena a = Arena.ofConfined()) {
-            MemorySegment out = a.allocate(ADDRESS);
-            dnnl.check("dnnl_primitive_desc_query", pdQuery, pd, QUERY_IMPL_INFO_STR, 0, out);
-            return out.get(ADDRESS, 0).reinterpret(256).getString(0);
-        }
-    }
-
-    /** A primitive from its descriptor. */
-    MemorySegment primitive(MemorySegment pd) {
-        try (Arena a = Arena.ofConfined()) {
-            MemorySegment out = a.allocate(ADDRESS);
-            dnnl.check("dnnl_primitive_create", primitiveCreate, out, pd);
-            return out.get(ADDRESS, 0);
-        }
-    }
-
-    /** Runs a primitive with {@code args} (dnnl_exec_arg_t entries) and waits for it. */
-    void execute(MemorySegment prim, MemorySegment args) {
-        dnnl.check("dnnl_primitive_execute", primitiveExecute, prim, dnnl.stream, (int) (args.byteSize() / 16), args);
-        dnnl.check("dnnl_stream_wait", streamWait, dnnl.stream);
-    }
-
-    void destroyPrimitive(MemorySegment prim, MemorySegment pd, MemorySegment... memories) {
-        call(primitiveDestroy, prim);
-        for (MemorySegment m : memories) if (m != null) call(memoryDestroy, m);
-        call(pdDestroy, pd);
-    }
-
-    /**
-     * A buffer of {@code md}'s layout that oneDNN allocates, filled by reordering {@code plain} (described by
-     * {@code plainMd}) into it: weights packed once.
-     */
-    Packed pack(MemorySegment plainMd, MemorySegment md, MemorySegment plain) {
-        try (Arena a = Arena.ofConfined()) {
-            Reorder r = new Reorder(plainMd, md);
-            MemorySegment packed = memory(md, ALLOCATE), out = a.allocate(ADDRESS);
-            dnnl.check("dnnl_memory_get_data_handle", memoryGetHandle, packed, out);
-            MemorySegment buffer = out.get(ADDRESS, 0);
-            try {
-                r.execute(plain, buffer);
-            } catch (RuntimeException e) {
-                call(memoryDestroy, packed);
-                throw e;
-            } finally {
-                r.destroy();
-            }
-            dnnl.check("dnnl_memory_get_memory_desc", memoryGetMd, packed, out);
-            return new Packed(packed, buffer, out.get(ADDRESS, 0));
-        }
-    }
-
     /** Frees packed weights (callable from a cleaner: touches nothing but the library). */
     void free(Packed p) {
         call(memoryDestroy, p.memory());
     }
 
     /** A compiled reorder between two descriptors (copied by oneDNN), buffers given per execution. */
-    final class Reorder {
+    private final class Reorder {
         private final MemorySegment pd, prim, from, to, args;
         private final Arena arena = Arena.ofShared();
 
@@ -343,7 +285,7 @@ final class DnnlConv {
     }
 
     /** A descriptor by format tag; 3.x handles are added to {@code created} for {@link #free(MemorySegment)}. */
-    MemorySegment md(Arena a, List<MemorySegment> created, int dataType, int tag, long... dims) {
+    private MemorySegment md(Arena a, List<MemorySegment> created, int dataType, int tag, long... dims) {
         MemorySegment d = a.allocateFrom(JAVA_LONG, dims);
         if (dnnl.major == 2) {
             MemorySegment md = a.allocate(V2_MEMORY_DESC_BYTES, 64);
@@ -357,21 +299,21 @@ final class DnnlConv {
         return md;
     }
 
-    void free(MemorySegment md) {
+    private void free(MemorySegment md) {
         dnnl.check("dnnl_memory_desc_destroy", mdDestroy, md);
     }
 
-    MemorySegment query(MemorySegment pd, int what, int index) {
+    private MemorySegment query(MemorySegment pd, int what, int index) {
         MemorySegment md = (MemorySegment) call(queryMd, pd, what, index);
         if (md.equals(MemorySegment.NULL)) throw new IllegalStateException("oneDNN: primitive descriptor has no memory descriptor " + what + "/" + index);
         return md;
     }
 
-    long size(MemorySegment md) {
+    private long size(MemorySegment md) {
         return (long) call(mdSize, md);
     }
 
-    MemorySegment memory(MemorySegment md, MemorySegment handle) {
+    private MemorySegment memory(MemorySegment md, MemorySegment handle) {
         try (Arena a = Arena.ofConfined()) {
             MemorySegment out = a.allocate(ADDRESS);
             dnnl.check("dnnl_memory_create", memoryCreate, out, md, dnnl.engine, handle);
@@ -379,7 +321,7 @@ final class DnnlConv {
         }
     }
 
-    void setHandle(MemorySegment memory, MemorySegment buffer) {
+    private void setHandle(MemorySegment memory, MemorySegment buffer) {
         dnnl.check("dnnl_memory_set_data_handle", memorySetHandle, memory, buffer);
     }
 }
