@@ -26,13 +26,14 @@ import java.util.SplittableRandom;
 /**
  * {@code fluxj bench encode}: FLUX VAE encodes (the encoder of FLUX's autoencoder: ch 128, ch_mult 1,2,4,4, 2
  * ResNet blocks, mid attention over all latent positions; random weights built in memory) of square images, in
- * bands of rows and untiled: seconds, GFLOP/s and that rate as a fraction of the GEMM benchmark's best rate
+ * bands of rows (also streamed: conv1's output not held) and untiled: seconds, GFLOP/s and that rate as a fraction of the GEMM benchmark's best rate
  * measured in the same run ({@link GemmBench#reference()}), the process's peak memory against the planner's
- * prediction for the encode-images phase. Both modes perform the same arithmetic (bands repeat no convolution).
+ * prediction for the encode-images phase. Bands and untiled perform the same arithmetic; streamed computes the
+ * large blocks' conv1 twice.
  * When oneDNN loads (and the process runs the Java path) each encode runs again with oneDNN's bf16 convolution.
  */
 @Command(name = "encode", mixinStandardHelpOptions = true,
-        description = "FLUX VAE encoder speed (GFLOP/s, fraction of the GEMM rate) and peak memory against the plan, in bands and untiled.")
+        description = "FLUX VAE encoder speed (GFLOP/s, fraction of the GEMM rate) and peak memory against the plan: streamed, in bands, untiled.")
 public final class EncodeBench implements Runnable {
     /** Side of the warm-up encode (a sixteenth of the 1024 encode's convolutions). */
     private static final int WARMUP = 256;
@@ -48,6 +49,10 @@ public final class EncodeBench implements Runnable {
 
     @Option(names = "--tile", description = "Band height in rows at every level for the banded runs (default ${DEFAULT-VALUE}).")
     int tile = Tiling.DEFAULT_TILE;
+
+    @Option(names = "--modes", split = ",", description = "Which encodes, in this order: streamed, bands, untiled (default all three;"
+            + " one per process gives each its own peak memory: the JVM keeps heap it has grown).")
+    List<String> modes = List.of("streamed", "bands", "untiled");
 
     @Option(names = "--cold", description = "Skip the untimed warm-up encode (the first timed one then includes JIT compilation).")
     boolean cold;
@@ -82,17 +87,24 @@ public final class EncodeBench implements Runnable {
                 float[] image = new float[3 * side * side];
                 SplittableRandom r = new SplittableRandom(side);
                 for (int i = 0; i < image.length; i++) image[i] = (float) (r.nextDouble() * 2 - 1);
-                // Banded first: the JVM keeps heap it has grown, so the smaller footprint must be measured first.
-                rows.addAll(measure(ae.withTiling(Tiling.always(tile, 0)), "bands of " + tile, side, image, weightBytes, oneDnn));
-                GemmBench.remeasure();
-                long need = ae.encodeBytes(side, side);
-                if (need > Runtime.getRuntime().maxMemory() * 9 / 10) {
-                    skipped.add(side + "x" + side + " untiled: needs about " + (need >> 20) + " MB of activations, the heap holds "
-                            + (Runtime.getRuntime().maxMemory() >> 20) + " MB");
-                    continue;
+                for (String mode : modes) {
+                    switch (mode) {
+                        // a budget of one byte: the bands too exceed it
+                        case "streamed" -> rows.addAll(measure(ae.withTiling(new Tiling(tile, 0, 0, 1)), "streamed " + tile, side, image, weightBytes, oneDnn));
+                        case "bands" -> rows.addAll(measure(ae.withTiling(Tiling.always(tile, 0)), "bands of " + tile, side, image, weightBytes, oneDnn));
+                        case "untiled" -> {
+                            long need = ae.encodeBytes(side, side);
+                            if (need > Runtime.getRuntime().maxMemory() * 9 / 10) {
+                                skipped.add(side + "x" + side + " untiled: needs about " + (need >> 20) + " MB of activations, the heap holds "
+                                        + (Runtime.getRuntime().maxMemory() >> 20) + " MB");
+                                continue;
+                            }
+                            rows.addAll(measure(ae.withTiling(Tiling.off()), "untiled", side, image, weightBytes, oneDnn));
+                        }
+                        default -> throw new IllegalArgumentException("--modes: " + mode + " is none of streamed, bands, untiled");
+                    }
+                    GemmBench.remeasure();
                 }
-                rows.addAll(measure(ae.withTiling(Tiling.off()), "untiled", side, image, weightBytes, oneDnn));
-                GemmBench.remeasure();
             }
         }
         GemmBench.Rate ref = GemmBench.reference();
@@ -117,17 +129,19 @@ public final class EncodeBench implements Runnable {
         System.out.println("conv java: " + Conv2d.kernel().name());
         if (oneDnn) System.out.println("conv onednn: " + Conv2d.oneDnn().name() + "; attention products on the java matmul");
         System.out.println(cold ? "Cold: the first encode includes JIT compilation." : "After untimed " + WARMUP + "x" + WARMUP + " warm-up encodes (JIT).");
-        System.out.printf("%-9s %-11s %-6s %8s %8s %8s %8s %9s %8s %9s %9s %8s %8s%n", "size", "mode", "conv", "seconds", "GFLOP/s", "of GEMM",
+        System.out.printf("%-9s %-11s %-6s %8s %6s %8s %8s %8s %9s %8s %9s %9s %8s %8s%n", "size", "mode", "conv", "seconds", "work", "GFLOP/s", "of GEMM",
                 "CPU s", "GFLOP/cpu", "of GEMM", "VmHWM MB", "plan MB", "work MB", "vs java");
         for (Map<String, Object> row : rows) {
             Object speedup = row.get("speedup_over_java");
-            System.out.printf("%-9s %-11s %-6s %8.2f %8.1f %8.2f %8.2f %9.1f %8.2f %9d %9d %8d %8s%n", row.get("size"), row.get("mode"),
-                    row.get("conv"), row.get("seconds"), row.get("gflops"), row.get("fraction_of_gemm"), row.get("cpu_seconds"),
+            System.out.printf("%-9s %-11s %-6s %8.2f %6.3f %8.1f %8.2f %8.2f %9.1f %8.2f %9d %9d %8d %8s%n", row.get("size"), row.get("mode"),
+                    row.get("conv"), row.get("seconds"), row.get("work"), row.get("gflops"), row.get("fraction_of_gemm"), row.get("cpu_seconds"),
                     row.get("gflop_per_cpu_second"), row.get("cpu_fraction_of_gemm"), row.get("vm_hwm_mb"), row.get("planned_peak_mb"),
                     row.get("workspace_mb"), speedup == null ? "" : String.format("%.2fx", (double) speedup));
         }
         if (oneDnn) System.out.println("oneDNN convolutions: " + String.join(", ", OneDnnConv.implementations()));
         skipped.forEach(m -> System.out.println("skipped " + m));
+        System.out.println("GFLOP/s, GFLOP/cpu: the untiled encode's arithmetic per second (image throughput); work: the arithmetic"
+                + " the encode performs over that (streamed blocks compute conv1 twice).");
         System.out.println("Per CPU-second rates discount other processes sharing the cores; wall-clock rates do not.");
         System.out.println("VmHWM: peak resident memory of the whole process, reset before each encode. plan: the planner's peak of the"
                 + " encode-images phase here (JVM baseline + these " + (weightBytes >> 20) + " MB of random weights, decoder's included,"
@@ -138,6 +152,7 @@ public final class EncodeBench implements Runnable {
         float[] image = new float[3 * WARMUP * WARMUP];
         ae.withTiling(Tiling.off()).encode(image, WARMUP, WARMUP);
         ae.withTiling(Tiling.always(WARMUP / 64, 0)).encode(image, WARMUP, WARMUP);
+        ae.withTiling(new Tiling(WARMUP / 64, 0, 0, 1)).encode(image, WARMUP, WARMUP);
     }
 
     /** The encode on the process's backend, then (when {@code oneDnn}) with oneDNN's convolution, and their ratio. */
@@ -151,7 +166,7 @@ public final class EncodeBench implements Runnable {
     }
 
     private static Map<String, Object> measure(AutoEncoder ae, String mode, int side, float[] image, long weightBytes, ConvKernel kernel) {
-        double flops = ae.encodeFlops(side, side);
+        double flops = ae.encodeFlops(side, side), performed = ae.plannedEncodeFlops(side, side);
         long work = ae.plannedEncodeBytes(side, side) + ae.plannedEncodeNativeBytes(side, side);
         long planned = Planner.JVM_BASELINE + weightBytes + ae.encodeWeightCopyBytes() + work;
         System.gc();
@@ -167,6 +182,7 @@ public final class EncodeBench implements Runnable {
         row.put("seconds", s);
         row.put("cpu_seconds", cpu);
         row.put("gflop", flops / 1e9);
+        row.put("work", performed / flops);
         row.put("gflops", flops / s / 1e9);
         row.put("gflop_per_cpu_second", flops / cpu / 1e9);
         row.put("vm_hwm_mb", VaeBench.vmHwm() >> 20);

@@ -47,7 +47,7 @@ public final class ChannelsLast {
     public static void groupNorm(float[] x, int pixels, int channels, int groups, float[] gamma, float[] beta, float eps,
                                  boolean silu, float[] out) {
         if (out.length < (long) pixels * channels) throw new IllegalArgumentException("groupNorm: array too small");
-        normalize(x, 0, pixels, groupNormAffine(x, pixels, channels, groups, gamma, beta, eps), silu, out);
+        normalize(x, 0, pixels, groupNormAffine(x, pixels, channels, groups, gamma, beta, eps), silu, out, 0);
     }
 
     /**
@@ -78,20 +78,20 @@ public final class ChannelsLast {
     }
 
     /**
-     * Pixels [from, from + pixels) of x [*, C] mapped by {@code f} (then SiLU with {@code silu}) into out [pixels, C]
-     * from its start; out may be x when {@code from} is 0.
+     * Pixels [from, from + pixels) of x [*, C] mapped by {@code f} (then SiLU with {@code silu}) into out [*, C] from
+     * its pixel {@code to}; out may be x when {@code from} is {@code to}.
      */
-    public static void normalize(float[] x, int from, int pixels, Affine f, boolean silu, float[] out) {
+    public static void normalize(float[] x, int from, int pixels, Affine f, boolean silu, float[] out, int to) {
         int channels = f.channels();
-        if (from < 0 || x.length < ((long) from + pixels) * channels || out.length < (long) pixels * channels) {
-            throw new IllegalArgumentException("normalize: pixels " + from + ".." + (from + pixels) + " of " + channels + " channels out of range");
+        if (from < 0 || to < 0 || x.length < ((long) from + pixels) * channels || out.length < ((long) to + pixels) * channels) {
+            throw new IllegalArgumentException("normalize: pixels " + from + ".." + (from + pixels) + " to " + to + " of " + channels + " channels out of range");
         }
         float[] mean = f.mean(), a = f.scale(), b = f.shift();
         int chunks = Math.max(1, Math.min(pixels, CHUNKS));
         Parallel.forEach(chunks, ch -> {
             int up = channels - channels % L;
             for (int p = (int) ((long) ch * pixels / chunks); p < (int) ((long) (ch + 1) * pixels / chunks); p++) {
-                int o = p * channels, i = (from + p) * channels, c = 0;
+                int o = (to + p) * channels, i = (from + p) * channels, c = 0;
                 for (; c < up; c += L) {
                     FloatVector v = FloatVector.fromArray(F, x, i + c).sub(FloatVector.fromArray(F, mean, c))
                             .fma(FloatVector.fromArray(F, a, c), FloatVector.fromArray(F, b, c));
@@ -104,6 +104,70 @@ public final class ChannelsLast {
                 }
             }
         });
+    }
+
+    /**
+     * Per-channel sums and sums of squares of an image's pixels, added part by part (in double, the parts' pixels
+     * in a fixed number of chunks): GroupNorm's statistics of an image that is never held whole. The variance is
+     * E[x^2] - E[x]^2, in double: the same as {@link #groupNormAffine}'s two passes to f32 rounding.
+     */
+    public static final class Moments {
+        private final double[] sum, squares;
+        private long pixels;
+
+        public Moments(int channels) {
+            sum = new double[channels];
+            squares = new double[channels];
+        }
+
+        /** Adds pixels [0, n) of x [*, C]. */
+        public void add(float[] x, int n) {
+            int channels = sum.length, chunks = Math.max(1, Math.min(n, CHUNKS));
+            if (x.length < (long) n * channels) throw new IllegalArgumentException("moments: array too small");
+            double[][] s = new double[chunks][], q = new double[chunks][];
+            Parallel.forEach(chunks, ch -> {
+                double[] a = new double[channels], b = new double[channels];
+                for (int p = (int) ((long) ch * n / chunks); p < (int) ((long) (ch + 1) * n / chunks); p++) {
+                    for (int c = 0, o = p * channels; c < channels; c++) {
+                        double v = x[o + c];
+                        a[c] += v;
+                        b[c] += v * v;
+                    }
+                }
+                s[ch] = a;
+                q[ch] = b;
+            });
+            for (int ch = 0; ch < chunks; ch++) {
+                for (int c = 0; c < channels; c++) {
+                    sum[c] += s[ch][c];
+                    squares[c] += q[ch][c];
+                }
+            }
+            pixels += n;
+        }
+
+        /** The {@link Affine} map of GroupNorm over all pixels added so far. */
+        public Affine groupNorm(int groups, float[] gamma, float[] beta, float eps) {
+            int channels = sum.length;
+            if (channels % groups != 0) throw new IllegalArgumentException("groupNorm: " + channels + " channels in " + groups + " groups");
+            if (pixels == 0) throw new IllegalStateException("groupNorm of no pixels");
+            int cpg = channels / groups;
+            float[] mean = new float[channels], a = new float[channels], b = new float[channels];
+            for (int g = 0; g < groups; g++) {
+                double s = 0, q = 0, count = (double) cpg * pixels;
+                for (int c = g * cpg; c < (g + 1) * cpg; c++) {
+                    s += sum[c];
+                    q += squares[c];
+                }
+                double m = s / count, inv = 1.0 / Math.sqrt(Math.max(0, q / count - m * m) + eps);
+                for (int c = g * cpg; c < (g + 1) * cpg; c++) {
+                    mean[c] = (float) m;
+                    a[c] = gamma == null ? (float) inv : gamma[c] * (float) inv;
+                    b[c] = beta == null ? 0f : beta[c];
+                }
+            }
+            return new Affine(mean, a, b);
+        }
     }
 
     /**

@@ -73,47 +73,59 @@ public final class AutoEncoder {
 
     /**
      * image [in, H, W] (H, W multiples of 8 for FLUX) -> {@code (mean - shift) * scale}, [zc, H/8, W/8]. In bands of
-     * rows ({@link Encoder#meanInBands}: the same latent in about half the memory) when {@link #tiling()} says so
-     * for this size, as for decoding: see {@link #encodesInTiles}.
+     * rows ({@link Encoder#meanInBands}: the same latent in about half the memory, or a third streamed) when
+     * {@link #tiling()} says so for this size, as for decoding: see {@link #encodesInTiles}.
      */
     public float[] encode(float[] image, int height, int width) {
-        if (encoder == null) throw new ModelFormatException(source, "this VAE checkpoint holds no encoder weights");
+        Encoder e = requireEncoder();
         int f = config.factor();
         if (height < f || width < f || height % f != 0 || width % f != 0) {
             throw new IllegalArgumentException("encode: image " + width + "x" + height + " is not a positive multiple of " + f + " on each side");
         }
         if (image.length != (long) config.inChannels() * height * width) throw new IllegalArgumentException("encode: image holds " + image.length + " values, expected " + config.inChannels() + "x" + height + "x" + width);
         // Tiled or not, the encoder holds whole activations between its layers.
-        if (encoder.largestActivation(height, width) > Integer.MAX_VALUE - 8) {
+        if (e.largestActivation(height, width) > Integer.MAX_VALUE - 8) {
             throw new IllegalArgumentException("encode: a " + width + "x" + height + " image is too large to encode (an activation would exceed 2^31 values)");
         }
+        Encoder.Mode mode = encodeMode(height, width);
         float[] mean;
-        if (encodesInTiles(height, width)) {
-            LOG.log(System.Logger.Level.DEBUG, () -> "encoding " + width + "x" + height + " image in bands of " + tiling.tile() + " rows");
-            mean = encoder.meanInBands(image, height, width, tiling.tile());
+        if (mode.tiled()) {
+            LOG.log(System.Logger.Level.DEBUG, () -> "encoding " + width + "x" + height + " image in bands of " + mode.rows() + " rows"
+                    + (mode.streamed() ? ", streamed" : ""));
+            mean = e.meanInBands(image, height, width, mode);
         } else {
-            mean = encoder.mean(image, height, width);
+            mean = e.mean(image, height, width);
         }
         for (int i = 0; i < mean.length; i++) mean[i] = (mean[i] - config.shiftFactor()) * config.scaleFactor();
         return mean;
     }
 
     /**
-     * Whether {@link #encode} of a height x width image goes in bands, by the rule of decoding: when the untiled
+     * How {@link #encode} runs on a height x width image, by the rule of decoding: untiled unless the untiled
      * encode's activations exceed the tiling's memory budget (by default half the heap) or a latent side exceeds
-     * its size threshold; never when the latent fits in one tile.
+     * its size threshold, never when the latent fits in one tile; then in bands of {@code tile} rows, streamed
+     * when even the bands exceed the budget.
      */
-    public boolean encodesInTiles(int height, int width) {
+    Encoder.Mode encodeMode(int height, int width) {
+        Encoder e = requireEncoder();
         int f = config.factor();
-        return encoder != null && tiling.applies(height / f, width / f, encodeBytes(height, width));
+        if (!tiling.applies(height / f, width / f, e.activationBytes(height, width, Encoder.Mode.UNTILED))) return Encoder.Mode.UNTILED;
+        Encoder.Mode bands = new Encoder.Mode(tiling.tile(), false);
+        return e.activationBytes(height, width, bands) <= tiling.memoryBudget() ? bands : new Encoder.Mode(tiling.tile(), true);
     }
 
+    /** Whether {@link #encode} of a height x width image goes in bands (see {@link #encodeMode}). */
+    public boolean encodesInTiles(int height, int width) { return encodeMode(height, width).tiled(); }
+
+    /** Whether {@link #encode} of a height x width image goes in bands that do not hold conv1's output either. */
+    public boolean encodesStreamed(int height, int width) { return encodeMode(height, width).streamed(); }
+
     /** Estimated peak bytes of activations of an untiled encode of a height x width image (the image included). */
-    public long encodeBytes(int height, int width) { return requireEncoder().activationBytes(height, width, 0); }
+    public long encodeBytes(int height, int width) { return requireEncoder().activationBytes(height, width, Encoder.Mode.UNTILED); }
 
     /** Estimated peak bytes of {@link #encode} of a height x width image as the current tiling options decide it. */
     public long plannedEncodeBytes(int height, int width) {
-        return requireEncoder().activationBytes(height, width, encodesInTiles(height, width) ? tiling.tile() : 0);
+        return requireEncoder().activationBytes(height, width, encodeMode(height, width));
     }
 
     /**
@@ -125,14 +137,17 @@ public final class AutoEncoder {
         Encoder e = requireEncoder();
         long attention = e.attentionNativeBytes(height, width);
         if (!(Conv2d.kernel() instanceof OneDnnConv)) return attention;
-        return attention + e.convNativeBytes(height, width, encodesInTiles(height, width) ? tiling.tile() : 0);
+        return attention + e.convNativeBytes(height, width, encodeMode(height, width));
     }
 
     /** Bytes of the copies of the encoder's weights {@link #encode} makes on first use (see {@link #decodeWeightCopyBytes}). */
     public long encodeWeightCopyBytes() { return requireEncoder().weightCopyBytes(); }
 
-    /** Multiply-adds x 2 of an encode of a height x width image (tiled or not: the bands repeat no arithmetic). */
-    public double encodeFlops(int height, int width) { return requireEncoder().flops(height, width); }
+    /** Multiply-adds x 2 of an untiled encode of a height x width image (bands repeat none of it). */
+    public double encodeFlops(int height, int width) { return requireEncoder().flops(height, width, Encoder.Mode.UNTILED); }
+
+    /** Multiply-adds x 2 {@link #encode} performs as the tiling options decide it (streamed: conv1 twice in large blocks). */
+    public double plannedEncodeFlops(int height, int width) { return requireEncoder().flops(height, width, encodeMode(height, width)); }
 
     /** The encoder, for tests of its two paths; null when the checkpoint holds none. */
     Encoder encoder() { return encoder; }

@@ -29,7 +29,7 @@ final class Bands {
             int o1 = Math.min(ho, o0 + step), r0 = conv.firstInputRow(o0), r1 = conv.endInputRow(o1, h);
             int n = (r1 - r0) * w;
             if (f == null) System.arraycopy(x, r0 * w * cin, input, 0, n * cin);
-            else ChannelsLast.normalize(x, r0 * w, n, f, true, input);
+            else ChannelsLast.normalize(x, r0 * w, n, f, true, input, 0);
             sink.accept(o0, o1, conv.applyRows(input, h, w, o0, o1, output));
         }
     }

@@ -26,6 +26,20 @@ public final class Encoder {
     private final AttnBlock attn;
     private final GroupNorm normOut;
 
+    /**
+     * How an encode runs: untiled ({@link #UNTILED}), or its convolutions in {@link Bands} of {@code rows} rows at
+     * every level, {@code streamed} when the ResNet blocks whose image has more rows than a band also drop conv1's
+     * output ({@link ResnetBlock#forwardStreamed}: less memory, conv1 computed twice).
+     */
+    record Mode(int rows, boolean streamed) {
+        static final Mode UNTILED = new Mode(0, false);
+
+        boolean tiled() { return rows > 0; }
+
+        /** Whether a ResNet block on an image of h rows runs streamed. */
+        boolean streams(int h) { return streamed && h > rows; }
+    }
+
     Encoder(Checkpoint ck, VaeConfig c) {
         config = c;
         int g = c.groups(), in = c.ch();
@@ -66,17 +80,19 @@ public final class Encoder {
     }
 
     /**
-     * {@link #mean} with every convolution run in {@link Bands} of {@code rows} rows at each level: the same values,
-     * to the order of the convolution kernel's sums. Between the layers the whole activations are kept (each
-     * GroupNorm's statistics are those of the whole image, and the attention sees every position), but only the
-     * input and output of each ResNet block and conv1's output inside it, not the normalised copies, the products
-     * and the scratch of whole-image convolutions: about half the untiled peak.
+     * {@link #mean} with every convolution run in {@link Bands} of {@code mode.rows()} rows at each level: the same
+     * values, to the order of the convolution kernel's sums (and, streamed, of norm2's statistics). Between the
+     * layers the whole activations are kept (each GroupNorm's statistics are those of the whole image, and the
+     * attention sees every position), but only the input and output of each ResNet block and conv1's output inside
+     * it (streamed: not even that), not the normalised copies, the products and the scratch of whole-image
+     * convolutions: about half the untiled peak (streamed: about a third).
      */
-    float[] meanInBands(float[] image, int h, int w, int rows) {
+    float[] meanInBands(float[] image, int h, int w, Mode mode) {
+        int rows = mode.rows();
         float[] x = new float[Math.multiplyExact(config.ch(), h * w)];
         Bands.convolve(convIn, ChannelsLast.transpose(image, config.inChannels(), h * w), h, w, null, rows, Bands.into(x, w, config.ch()));
         for (int level = 0; level < config.levels(); level++) {
-            for (ResnetBlock b : down.get(level)) x = b.forwardInBands(x, h, w, rows);
+            for (ResnetBlock b : down.get(level)) x = block(b, x, h, w, mode);
             Conv d = downsample.get(level);
             if (d != null) {
                 float[] y = new float[Math.multiplyExact(d.out(), d.outRows(h) * d.outCols(w))];
@@ -86,12 +102,21 @@ public final class Encoder {
                 w = d.outCols(w);
             }
         }
-        x = mid1.forwardInBands(x, h, w, rows);
+        x = block(mid1, x, h, w, mode);
         if (attn != null) x = attn.forward(x, h, w);
-        x = mid2.forwardInBands(x, h, w, rows);
+        x = block(mid2, x, h, w, mode);
         float[] moments = new float[2 * config.zChannels() * h * w];
         Bands.convolve(convOut, x, h, w, normOut.affine(x, h * w), rows, Bands.into(moments, w, 2 * config.zChannels()));
         return moments(moments, h, w);
+    }
+
+    private static float[] block(ResnetBlock b, float[] x, int h, int w, Mode mode) {
+        return mode.streams(h) ? b.forwardStreamed(x, h, w, mode.rows()) : b.forwardInBands(x, h, w, mode.rows());
+    }
+
+    private static long blockBytes(ResnetBlock b, int h, int w, Mode mode) {
+        if (!mode.tiled()) return b.peakBytes(h, w);
+        return mode.streams(h) ? b.streamedBytes(h, w, mode.rows()) : b.bandedBytes(h, w, mode.rows());
     }
 
     /** conv_out's channels-last moments [h*w, 2z] -> their mean half as channel planes [z, h, w]. */
@@ -124,26 +149,36 @@ public final class Encoder {
         if (quantConv != null) use.at(quantConv, h, w);
     }
 
-    /** Multiply-adds x 2 of {@link #mean} on an h x w image: the convolutions and the attention's products. */
-    double flops(int h, int w) {
+    /**
+     * Multiply-adds x 2 of an encode of an h x w image in {@code mode}: the convolutions and the attention's
+     * products; streamed blocks compute conv1 a second time.
+     */
+    double flops(int h, int w, Mode mode) {
         int f = config.factor();
         double[] sum = {attn == null ? 0 : attn.flops(h / f, w / f)};
         convs(h, w, (conv, ch, cw) -> sum[0] += conv.flops((long) conv.outRows(ch) * conv.outCols(cw)));
+        for (int level = 0; level < config.levels(); level++, h /= 2, w /= 2) {
+            for (ResnetBlock b : down.get(level)) if (mode.streams(h)) sum[0] += b.conv1().flops((long) h * w);
+            if (level == config.levels() - 1) {
+                for (ResnetBlock b : List.of(mid1, mid2)) if (mode.streams(h)) sum[0] += b.conv1().flops((long) h * w);
+            }
+        }
         return sum[0];
     }
 
     /**
-     * Peak bytes of activations of {@link #mean} (rows 0) or {@link #meanInBands} (rows > 0) on an h x w image,
-     * following the arrays each step holds; the image itself, which the caller holds throughout, included.
+     * Peak bytes of activations of an encode of an h x w image in {@code mode}, following the arrays each step
+     * holds; the image itself, which the caller holds throughout, included.
      */
-    long activationBytes(int h, int w, int rows) {
+    long activationBytes(int h, int w, Mode mode) {
+        int rows = mode.rows();
         long image = 4L * config.inChannels() * h * w, peak = 0;
         long hw = (long) h * w;
         // conv_in: the channels-last image and the output
         long in = 4L * (config.inChannels() + config.ch()) * hw;
         peak = Math.max(peak, in + (rows == 0 ? convIn.scratchBytes(hw) : Bands.bytes(convIn, h, w, rows)));
         for (int level = 0; level < config.levels(); level++) {
-            for (ResnetBlock b : down.get(level)) peak = Math.max(peak, rows == 0 ? b.peakBytes(h, w) : b.bandedBytes(h, w, rows));
+            for (ResnetBlock b : down.get(level)) peak = Math.max(peak, blockBytes(b, h, w, mode));
             Conv d = downsample.get(level);
             if (d != null) {
                 long out = (long) d.outRows(h) * d.outCols(w);
@@ -155,7 +190,7 @@ public final class Encoder {
             }
         }
         int c = config.channels(config.levels() - 1), z2 = 2 * config.zChannels();
-        for (ResnetBlock b : List.of(mid1, mid2)) peak = Math.max(peak, rows == 0 ? b.peakBytes(h, w) : b.bandedBytes(h, w, rows));
+        for (ResnetBlock b : List.of(mid1, mid2)) peak = Math.max(peak, blockBytes(b, h, w, mode));
         if (attn != null) peak = Math.max(peak, attn.peakBytes(h, w));
         long out = 4L * (c + z2) * hw + (rows == 0 ? convOut.scratchBytes(hw) : Bands.bytes(convOut, h, w, rows));
         // then the moments, quant_conv's output, their transpose and the mean half
@@ -164,11 +199,13 @@ public final class Encoder {
     }
 
     /**
-     * Native bytes oneDNN's convolution buffers grow to in {@link #mean} (rows 0) or {@link #meanInBands} on an
-     * h x w image: the largest bf16 source plus the largest f32 destination of any one convolution (or band).
+     * Native bytes oneDNN's convolution buffers grow to in an encode of an h x w image in {@code mode}: the largest
+     * bf16 source plus the largest f32 destination of any one convolution (or band; streamed blocks' conv1 bands
+     * have a row of halo either side).
      */
-    long convNativeBytes(int h, int w, int rows) {
+    long convNativeBytes(int h, int w, Mode mode) {
         long[] most = {0, 0};
+        int rows = mode.streamed() ? mode.rows() + 2 : mode.rows();
         convs(h, w, (conv, ch, cw) -> {
             int hIn = rows == 0 ? ch : Bands.inputRows(conv, ch, Math.min(rows, conv.outRows(ch)));
             int hOut = rows == 0 ? conv.outRows(ch) : Math.min(rows, conv.outRows(ch));

@@ -31,6 +31,11 @@ record GroupNorm(int channels, int groups, float[] gamma, float[] beta) {
         return ChannelsLast.groupNormAffine(x, hw, channels, groups, gamma, beta, VaeConfig.EPS);
     }
 
+    /** The map this norm applies to an image whose pixels {@code m} has summed. */
+    ChannelsLast.Affine affine(ChannelsLast.Moments m) {
+        return m.groupNorm(groups, gamma, beta, VaeConfig.EPS);
+    }
+
     float[] apply(float[] x, int hw) {
         float[] out = new float[channels * hw];
         ChannelsLast.groupNorm(x, hw, channels, groups, gamma, beta, VaeConfig.EPS, false, out);

@@ -1,6 +1,7 @@
 package fluxj.vae;
 
 import fluxj.io.Checkpoint;
+import fluxj.tensor.ChannelsLast;
 import fluxj.tensor.Ops;
 
 import java.util.Arrays;
@@ -61,6 +62,71 @@ record ResnetBlock(int in, int out, GroupNorm norm1, Conv conv1, GroupNorm norm2
             for (int i = 0; i < n * out; i++) y[from * out + i] = band[i] + skip[at + i];
         });
         return y;
+    }
+
+    /**
+     * As {@link #forwardInBands} without holding conv1's output: a first pass over the bands computes it only for
+     * norm2's statistics ({@link ChannelsLast.Moments}), a second computes it again on each band and a row either
+     * side for conv2. conv1 thus runs twice (the block's arithmetic x1.5), and the block holds only x (which the
+     * output overwrites when the width stays: the two rows above each band that its conv1 still reads are kept
+     * aside before they are overwritten) and the output when the width changes.
+     */
+    float[] forwardStreamed(float[] x, int h, int w, int rows) {
+        int hw = h * w, step = Math.max(1, Math.min(rows, h));
+        ChannelsLast.Affine f1 = norm1.affine(x, hw);
+        ChannelsLast.Moments moments = new ChannelsLast.Moments(out);
+        Bands.convolve(conv1, x, h, w, f1, rows, (o0, o1, band) -> moments.add(band, (o1 - o0) * w));
+        ChannelsLast.Affine f2 = norm2.affine(moments);
+        float[] y = in == out ? x : new float[Math.multiplyExact(out, hw)];
+        int halo = conv1.inputSpan(1) / 2 + conv2.inputSpan(1) / 2;
+        float[] a = new float[Math.multiplyExact(Math.min(h, step + 2 * halo), w * in)];
+        float[] b = new float[Math.multiplyExact(Math.min(h, step + 2), w * out)], c = new float[b.length];
+        float[] o = new float[Math.multiplyExact(step, w * out)];
+        // x's rows from carryFrom on (up to the band) as they were before the bands above overwrote them.
+        float[] carry = new float[halo * w * in], nextCarry = new float[carry.length];
+        int carryFrom = 0;
+        for (int o0 = 0; o0 < h; o0 += step) {
+            int o1 = Math.min(h, o0 + step);
+            int b0 = conv2.firstInputRow(o0), b1 = conv2.endInputRow(o1, h), a0 = conv1.firstInputRow(b0), a1 = conv1.endInputRow(b1, h);
+            int fromX = y == x ? Math.max(a0, o0) : a0;
+            if (fromX > a0) ChannelsLast.normalize(carry, (a0 - carryFrom) * w, (fromX - a0) * w, f1, true, a, 0);
+            ChannelsLast.normalize(x, fromX * w, (a1 - fromX) * w, f1, true, a, (fromX - a0) * w);
+            conv1.applyRows(a, h, w, b0, b1, b);
+            ChannelsLast.normalize(b, 0, (b1 - b0) * w, f2, true, c, 0);
+            conv2.applyRows(c, h, w, o0, o1, o);
+            int from = o0 * w, n = (o1 - o0) * w;
+            if (y == x) {
+                // Before x's rows of this band are overwritten: the last rows the next band's conv1 reads.
+                int k0 = Math.max(0, o1 - halo);
+                for (int r = k0; r < o1; r++) {
+                    float[] src = r < o0 ? carry : x;
+                    int at = r < o0 ? (r - carryFrom) * w * in : r * w * in;
+                    System.arraycopy(src, at, nextCarry, (r - k0) * w * in, w * in);
+                }
+                float[] t = carry;
+                carry = nextCarry;
+                nextCarry = t;
+                carryFrom = k0;
+            }
+            float[] skip = x;
+            int at = from * in;
+            if (shortcut != null) {
+                skip = shortcut.apply(Arrays.copyOfRange(x, from * in, (from + n) * in), o1 - o0, w);
+                at = 0;
+            }
+            for (int i = 0; i < n * out; i++) y[from * out + i] = o[i] + skip[at + i];
+        }
+        return y;
+    }
+
+    /** Peak bytes of {@link #forwardStreamed} on an [h*w, in] input (input included). */
+    long streamedBytes(int h, int w, int rows) {
+        long hw = (long) h * w, step = Math.max(1, Math.min(rows, h));
+        long held = 4L * (in + (in == out ? 0 : out)) * hw;
+        long band = 4L * w * (Math.min(h, step + 4) * in + 2 * Math.min(h, step + 2) * out + step * out + 4L * in)
+                + Math.max(conv1.scratchBytes(Math.min(h, step + 2) * w), conv2.scratchBytes(step * w));
+        long skip = shortcut == null ? 0 : 4L * (in + out) * step * w + shortcut.scratchBytes(step * w);
+        return Math.max(4L * in * hw + Bands.bytes(conv1, h, w, rows), held + band + skip);
     }
 
     /** Peak bytes of {@link #forwardInBands} on an [h*w, in] input (input included). */

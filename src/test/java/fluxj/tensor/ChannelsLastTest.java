@@ -44,6 +44,37 @@ class ChannelsLastTest {
         }
     }
 
+    // An image seen in parts of uneven sizes (a band of one pixel among them), a mean far from zero (E[x^2] - E[x]^2
+    // must keep its precision in double), channels not a multiple of the vector length.
+    @Test
+    void momentsInPartsGiveTheWholeImagesGroupNorm() {
+        int channels = 20, groups = 5, pixels = 777;
+        float[] x = data(pixels * channels, 0.5, 40, 3), g = data(channels, 1, 0, 4), b = data(channels, 1, 0, 5);
+        ChannelsLast.Affine whole = ChannelsLast.groupNormAffine(x, pixels, channels, groups, g, b, 1e-6f);
+        ChannelsLast.Moments m = new ChannelsLast.Moments(channels);
+        for (int[] part : new int[][]{{0, 300}, {300, 301}, {301, 777}}) {
+            m.add(java.util.Arrays.copyOfRange(x, part[0] * channels, part[1] * channels), part[1] - part[0]);
+        }
+        ChannelsLast.Affine parts = m.groupNorm(groups, g, b, 1e-6f);
+        for (int c = 0; c < channels; c++) {
+            // The same statistics summed in another order: f32 rounding of the mean (40: 4e-6) and the scale.
+            assertTrue(Math.abs(parts.mean()[c] - whole.mean()[c]) <= 1e-5, "mean " + c + ": " + parts.mean()[c] + " vs " + whole.mean()[c]);
+            assertTrue(Math.abs(parts.scale()[c] - whole.scale()[c]) <= 1e-5 * Math.abs(whole.scale()[c]), "scale " + c + ": " + parts.scale()[c] + " vs " + whole.scale()[c]);
+            assertTrue(parts.shift()[c] == whole.shift()[c]);
+        }
+    }
+
+    @Test
+    void normalizeMapsAPartIntoPlace() {
+        int channels = 12, pixels = 9;
+        float[] x = data(pixels * channels, 2, 1, 6);
+        ChannelsLast.Affine f = ChannelsLast.groupNormAffine(x, pixels, channels, 3, null, null, 1e-6f);
+        float[] whole = new float[x.length], part = new float[x.length];
+        ChannelsLast.normalize(x, 0, pixels, f, true, whole, 0);
+        ChannelsLast.normalize(x, 4, 3, f, true, part, 2);
+        for (int i = 0; i < 3 * channels; i++) assertTrue(part[2 * channels + i] == whole[4 * channels + i], "value " + i);
+    }
+
     @Test
     void transposeSwapsRowsAndColumns() {
         float[] a = {1, 2, 3, 4, 5, 6};  // [2, 3]

@@ -54,11 +54,12 @@ class TiledEncoderTest {
     // own band, the halo larger than the band) to more than the image (one band: the untiled arithmetic in pieces
     // of the same size).
     @ParameterizedTest
-    @CsvSource({"40, 64, 1", "40, 64, 3", "40, 64, 7", "72, 24, 5", "72, 24, 16", "24, 88, 2", "56, 40, 100"})
-    void bandsGiveTheUntiledLatent(int h, int w, int rows) {
+    @CsvSource({"40, 64, 1, false", "40, 64, 3, false", "40, 64, 7, false", "72, 24, 5, false", "72, 24, 16, false",
+            "24, 88, 2, false", "56, 40, 100, false", "40, 64, 1, true", "40, 64, 3, true", "72, 24, 5, true", "24, 88, 2, true", "56, 40, 16, true"})
+    void bandsGiveTheUntiledLatent(int h, int w, int rows, boolean streamed) {
         Encoder enc = encoder();
         float[] image = randomImage(h, w, h * 1000L + w);
-        float[] untiled = enc.mean(image, h, w), tiled = enc.meanInBands(image, h, w, rows);
+        float[] untiled = enc.mean(image, h, w), tiled = enc.meanInBands(image, h, w, new Encoder.Mode(rows, streamed));
         assertEquals(untiled.length, tiled.length);
         double scale = 0;
         for (float v : untiled) scale = Math.max(scale, Math.abs(v));
@@ -70,7 +71,16 @@ class TiledEncoderTest {
         // ~2x that, and orders of magnitude below a halo, padding or statistics mistake, which moves latents by
         // a good part of their own magnitude.
         double diff = Npy.maxAbsDiff(untiled, tiled);
-        assertTrue(diff <= 5e-6 * Math.max(1, scale), "bands of " + rows + " rows on " + w + "x" + h + ": max |diff| " + diff + " (latent max " + scale + ")");
+        assertTrue(diff <= 5e-6 * Math.max(1, scale), (streamed ? "streamed " : "") + "bands of " + rows + " rows on " + w + "x" + h + ": max |diff| " + diff + " (latent max " + scale + ")");
+    }
+
+    // 48x64 in bands of 6 rows: every band at every level has more than 64 pixels (6 x 16 at the 12x16 level) or
+    // is the whole level (6x8), so every product takes the path the untiled encode takes: the same bits.
+    @Test
+    void bandsOnTheUntiledProductPathsGiveTheSameBits() {
+        float[] image = randomImage(48, 64, 5);
+        float[] untiled = encoder().mean(image, 48, 64), tiled = encoder().meanInBands(image, 48, 64, new Encoder.Mode(6, false));
+        assertEquals(0.0, Npy.maxAbsDiff(untiled, tiled));
     }
 
     @Test
@@ -86,6 +96,12 @@ class TiledEncoderTest {
         long need = ae.encodeBytes(h, w);
         assertTrue(ae.withTiling(new Tiling(2, 0, 0, need - 1)).encodesInTiles(h, w));
         assertFalse(ae.withTiling(new Tiling(2, 0, 0, need)).encodesInTiles(h, w));
+        // A budget below the bands' too streams them.
+        long bands = ae.withTiling(Tiling.always(2, 0)).plannedEncodeBytes(h, w);
+        assertFalse(ae.withTiling(new Tiling(2, 0, 0, bands)).encodesStreamed(h, w));
+        AutoEncoder streamed = ae.withTiling(new Tiling(2, 0, 0, bands - 1));
+        assertTrue(streamed.encodesStreamed(h, w));
+        assertTrue(Npy.maxAbsDiff(untiled.encode(image, h, w), streamed.encode(image, h, w)) <= 5e-6);
     }
 
     @Test
@@ -96,7 +112,7 @@ class TiledEncoderTest {
         float[][] got = new float[3][];
         Conv2d.using(Conv2d.oneDnn(), () -> {
             got[0] = encoder().mean(image, h, w);
-            got[1] = encoder().meanInBands(image, h, w, 3);
+            got[1] = encoder().meanInBands(image, h, w, new Encoder.Mode(3, false));
         });
         got[2] = encoder().mean(image, h, w);
         double bands = Npy.maxAbsDiff(got[0], got[1]), java = Npy.maxAbsDiff(got[0], got[2]);
@@ -108,11 +124,17 @@ class TiledEncoderTest {
     }
 
     @Test
-    void bandedEncodeNeedsAboutHalfTheMemory() {
+    void bandedEncodeNeedsAboutHalfTheMemoryStreamedAThird() {
         // FLUX's own VAE sizes at 1024x1024 would take a 160 MB random checkpoint; the fixture VAE has the same
-        // structure at a quarter of the width, and the ratio is the point.
+        // structure at a quarter of the width, and the ratios are the point.
         long untiled = ae.encodeBytes(1024, 1024), banded = ae.withTiling(Tiling.always(72, 0)).plannedEncodeBytes(1024, 1024);
+        AutoEncoder streaming = ae.withTiling(new Tiling(72, 0, 0, banded - 1));
+        long streamed = streaming.plannedEncodeBytes(1024, 1024);
         assertTrue(banded < 0.6 * untiled && banded > 0.4 * untiled, "banded " + banded + " vs untiled " + untiled);
+        assertTrue(streamed < 0.4 * untiled && streamed > 0.2 * untiled, "streamed " + streamed + " vs untiled " + untiled);
+        // Streamed blocks compute conv1 twice: more arithmetic than the untiled encode, less than 1.5x of it.
+        double work = streaming.plannedEncodeFlops(1024, 1024) / ae.encodeFlops(1024, 1024);
+        assertTrue(work > 1.2 && work < 1.5, "streamed work " + work);
     }
 
     /**
