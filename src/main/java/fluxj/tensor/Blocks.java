@@ -27,6 +27,13 @@ public final class Blocks {
     private static final VectorSpecies<Byte> B = L >= 8 ? ByteVector.SPECIES_PREFERRED.withShape(VectorShape.forBitSize(L * 8)) : null;
     /** The non-linear 4-bit grid of IQ4_NL and IQ4_XS ({@code kvalues_iq4nl}). */
     static final byte[] IQ4 = {-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113};
+    private static final ByteVector IQ4_GRID = ByteVector.fromArray(ByteVector.SPECIES_128, IQ4, 0);
+    /** For each byte value v, 8 bytes: bit i of v moved to bit 4 (Q5's fifth bit). */
+    private static final byte[] BIT4 = new byte[256 * 8];
+
+    static {
+        for (int v = 0; v < 256; v++) for (int i = 0; i < 8; i++) BIT4[v * 8 + i] = (byte) (((v >> i) & 1) << 4);
+    }
     /** Values decoded per pass: bounds the scratch arrays (16 KB of codes). */
     private static final int CHUNK_VALUES = 4096;
     private static final ThreadLocal<Scratch> SCRATCH = ThreadLocal.withInitial(Scratch::new);
@@ -148,22 +155,14 @@ public final class Blocks {
             }
             case Q5_0 -> {
                 scale[s] = half(raw, r);
-                int qh = qh(raw, r + 2);
-                for (int j = 0; j < 16; j++) {
-                    int q = u8(raw, r + 6 + j);
-                    codes[c + j] = (byte) (((q & 15) | ((qh >>> j) & 1) << 4) - 16);
-                    codes[c + j + 16] = (byte) (((q >> 4) | ((qh >>> (j + 16)) & 1) << 4) - 16);
-                }
+                fifthBits(raw, r + 2, codes, c);
+                nibblesOr(raw, r + 6, (byte) 16, codes, c);
             }
             case Q5_1 -> {
                 scale[s] = half(raw, r);
                 min[s] = half(raw, r + 2);
-                int qh = qh(raw, r + 4);
-                for (int j = 0; j < 16; j++) {
-                    int q = u8(raw, r + 8 + j);
-                    codes[c + j] = (byte) ((q & 15) | ((qh >>> j) & 1) << 4);
-                    codes[c + j + 16] = (byte) ((q >> 4) | ((qh >>> (j + 16)) & 1) << 4);
-                }
+                fifthBits(raw, r + 4, codes, c);
+                nibblesOr(raw, r + 8, (byte) 0, codes, c);
             }
             case Q2_K -> q2k(raw, r, codes, c, scale, min, s);
             case Q3_K -> q3k(raw, r, codes, c, scale, s);
@@ -171,18 +170,12 @@ public final class Blocks {
             case Q6_K -> q6k(raw, r, codes, c, scale, s);
             case IQ4_NL -> {
                 scale[s] = half(raw, r);
-                for (int j = 0; j < 16; j++) {
-                    int q = u8(raw, r + 2 + j);
-                    codes[c + j] = IQ4[q & 15];
-                    codes[c + j + 16] = IQ4[q >> 4];
-                }
+                grid(raw, r + 2, codes, c);
             }
             case IQ4_XS -> iq4xs(raw, r, codes, c, scale, s);
             default -> throw new IllegalArgumentException(dt + " is not a block type");
         }
     }
-
-    private static int qh(byte[] raw, int at) { return u8(raw, at) | u8(raw, at + 1) << 8 | u8(raw, at + 2) << 16 | u8(raw, at + 3) << 24; }
 
     /** scales[16], qs[64], d, dmin: 16 sub-blocks of 16, 4-bit scale and min each; 2-bit value e = 128h + 32t + j. */
     private static void q2k(byte[] raw, int r, byte[] codes, int c, float[] scale, float[] min, int s) {
@@ -263,6 +256,25 @@ public final class Blocks {
         v.lanewise(VectorOperators.LSHR, 4).sub(bias).intoArray(codes, hi);
     }
 
+    /** The 32 bits of the u32 at raw[at..] as 32 bytes of 0 or 16 (bit j at codes[c + j]), 8 at a time from a table. */
+    private static void fifthBits(byte[] raw, int at, byte[] codes, int c) {
+        for (int i = 0; i < 4; i++) System.arraycopy(BIT4, u8(raw, at + i) * 8, codes, c + 8 * i, 8);
+    }
+
+    /** Q5 values: the 16 bytes at raw[at..] split into nibbles, each or-ed with its fifth bit already in codes, minus {@code bias}. */
+    private static void nibblesOr(byte[] raw, int at, byte bias, byte[] codes, int c) {
+        ByteVector v = ByteVector.fromArray(B128, raw, at);
+        v.and((byte) 15).or(ByteVector.fromArray(B128, codes, c)).sub(bias).intoArray(codes, c);
+        v.lanewise(VectorOperators.LSHR, 4).or(ByteVector.fromArray(B128, codes, c + 16)).sub(bias).intoArray(codes, c + 16);
+    }
+
+    /** IQ4 values: the 16 bytes at raw[at..] split into nibbles (low ones first), each looked up in the IQ4 grid. */
+    private static void grid(byte[] raw, int at, byte[] codes, int c) {
+        ByteVector v = ByteVector.fromArray(B128, raw, at);
+        v.and((byte) 15).selectFrom(IQ4_GRID).intoArray(codes, c);
+        v.lanewise(VectorOperators.LSHR, 4).selectFrom(IQ4_GRID).intoArray(codes, c + 16);
+    }
+
     /** As {@link #nibbles} for 32 bytes, without bias. */
     private static void nibbles32(byte[] raw, int at, byte[] codes, int lo, int hi) {
         ByteVector v = ByteVector.fromArray(B256, raw, at);
@@ -299,11 +311,7 @@ public final class Blocks {
         for (int i = 0; i < 8; i++) {
             int ls = ((u8(raw, r + 4 + i / 2) >> (4 * (i % 2))) & 15) | ((scalesH >> (2 * i)) & 3) << 4;
             scale[s + i] = d * (ls - 32);
-            for (int j = 0; j < 16; j++) {
-                int q = u8(raw, r + 8 + 16 * i + j);
-                codes[c + 32 * i + j] = IQ4[q & 15];
-                codes[c + 32 * i + j + 16] = IQ4[q >> 4];
-            }
+            grid(raw, r + 8 + 16 * i, codes, c + 32 * i);
         }
     }
 }
