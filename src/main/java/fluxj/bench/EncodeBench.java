@@ -129,14 +129,15 @@ public final class EncodeBench implements Runnable {
         System.out.println("conv java: " + Conv2d.kernel().name());
         if (oneDnn) System.out.println("conv onednn: " + Conv2d.oneDnn().name() + "; attention products on the java matmul");
         System.out.println(cold ? "Cold: the first encode includes JIT compilation." : "After untimed " + WARMUP + "x" + WARMUP + " warm-up encodes (JIT).");
-        System.out.printf("%-9s %-11s %-6s %8s %6s %8s %8s %8s %9s %8s %9s %9s %8s %8s%n", "size", "mode", "conv", "seconds", "work", "GFLOP/s", "of GEMM",
-                "CPU s", "GFLOP/cpu", "of GEMM", "VmHWM MB", "plan MB", "work MB", "vs java");
+        System.out.printf("%-9s %-11s %-6s %8s %6s %8s %8s %8s %9s %8s %9s %9s %8s %8s %12s%n", "size", "mode", "conv", "seconds", "work", "GFLOP/s", "of GEMM",
+                "CPU s", "GFLOP/cpu", "of GEMM", "VmHWM MB", "plan MB", "work MB", "vs java", "others CPU-s");
         for (Map<String, Object> row : rows) {
             Object speedup = row.get("speedup_over_java");
-            System.out.printf("%-9s %-11s %-6s %8.2f %6.3f %8.1f %8.2f %8.2f %9.1f %8.2f %9d %9d %8d %8s%n", row.get("size"), row.get("mode"),
+            System.out.printf("%-9s %-11s %-6s %8.2f %6.3f %8.1f %8.2f %8.2f %9.1f %8.2f %9d %9d %8d %8s %12s%n", row.get("size"), row.get("mode"),
                     row.get("conv"), row.get("seconds"), row.get("work"), row.get("gflops"), row.get("fraction_of_gemm"), row.get("cpu_seconds"),
                     row.get("gflop_per_cpu_second"), row.get("cpu_fraction_of_gemm"), row.get("vm_hwm_mb"), row.get("planned_peak_mb"),
-                    row.get("workspace_mb"), speedup == null ? "" : String.format("%.2fx", (double) speedup));
+                    row.get("workspace_mb"), speedup == null ? "" : String.format("%.2fx", (double) speedup),
+                    row.get("others_cpu_seconds") == null ? "?" : String.format("%.1f", (double) row.get("others_cpu_seconds")));
         }
         if (oneDnn) System.out.println("oneDNN convolutions: " + String.join(", ", OneDnnConv.implementations()));
         skipped.forEach(m -> System.out.println("skipped " + m));
@@ -171,6 +172,7 @@ public final class EncodeBench implements Runnable {
         long planned = Planner.JVM_BASELINE + weightBytes + ae.encodeWeightCopyBytes() + work;
         System.gc();
         VaeBench.resetPeaks();
+        CpuLoad.Mark mark = CpuLoad.mark();
         long t0 = System.nanoTime(), c0 = VaeBench.cpuNanos();
         float[] z = ae.encode(image, side, side);
         double s = (System.nanoTime() - t0) / 1e9, cpu = (VaeBench.cpuNanos() - c0) / 1e9;
@@ -181,6 +183,8 @@ public final class EncodeBench implements Runnable {
         row.put("conv", kernel instanceof OneDnnConv ? "onednn" : "java");
         row.put("seconds", s);
         row.put("cpu_seconds", cpu);
+        CpuLoad.Interval load = CpuLoad.since(mark);
+        row.put("others_cpu_seconds", load.known() ? load.othersCpuSeconds() : null);
         row.put("gflop", flops / 1e9);
         row.put("work", performed / flops);
         row.put("gflops", flops / s / 1e9);

@@ -85,9 +85,10 @@ public final class KontextBench implements Callable<Integer> {
                 for (Object o : steps) {
                     Map<?, ?> m = (Map<?, ?>) o;
                     System.out.printf("%-28s double %.2f s, single %.2f s per block; step %.1f s; %.1f GFLOP/s = %.2f of GEMM;"
-                                    + " peak planned %s, measured %s%n", m.get("label"), m.get("double_block_s"), m.get("single_block_s"),
+                                    + " peak planned %s, measured %s; others %s CPU-s%n", m.get("label"), m.get("double_block_s"), m.get("single_block_s"),
                             m.get("projected_step_s"), m.get("gflops"), (double) m.get("gflops") / gemm.gflops(),
-                            ByteSize.format((long) m.get("planned_peak_bytes")), ByteSize.format((long) m.get("measured_peak_bytes")));
+                            ByteSize.format((long) m.get("planned_peak_bytes")), ByteSize.format((long) m.get("measured_peak_bytes")),
+                            m.get("others_cpu_seconds") == null ? "?" : String.format("%.1f", (double) m.get("others_cpu_seconds")));
                 }
                 System.out.printf("Kontext step / plain step: %.2fx%n", (double) out.get("kontext_over_plain"));
                 System.out.println("planned: the memory planner's peak of the denoise phase for this checkpoint (JVM baseline + its mapped"
@@ -120,9 +121,11 @@ public final class KontextBench implements Callable<Integer> {
         t.releaseWorkspace();
         System.gc();
         VaeBench.resetPeaks();
+        CpuLoad.Mark mark = CpuLoad.mark();
         long w0 = System.nanoTime(), c0 = VaeBench.cpuNanos();
         FluxTransformer.Timed timed = t.forwardTimed(img, tokens, ids, text, txt, new float[txt * 3], 0.5f, vec, 2.5f);
         double wall = (System.nanoTime() - w0) / 1e9, cpu = (VaeBench.cpuNanos() - c0) / 1e9;
+        CpuLoad.Interval load = CpuLoad.since(mark);
         long measured = VaeBench.vmHwm();
         t.releaseWorkspace();
         double dbl = mean(timed.doubleNanos()), sgl = mean(timed.singleNanos()), rest = (timed.embedNanos() + timed.finalNanos()) / 1e9;
@@ -133,6 +136,7 @@ public final class KontextBench implements Callable<Integer> {
         m.put("reference_tokens", r);
         m.put("seconds", wall);
         m.put("cpu_seconds", cpu);
+        m.put("others_cpu_seconds", load.known() ? load.othersCpuSeconds() : null);
         m.put("double_block_s", dbl);
         m.put("single_block_s", sgl);
         m.put("projected_step_s", TransformerBench.FULL_DOUBLE * dbl + TransformerBench.FULL_SINGLE * sgl + rest);
