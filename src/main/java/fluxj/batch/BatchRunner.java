@@ -1,20 +1,15 @@
 package fluxj.batch;
 
-import fluxj.condition.ImageCondition;
 import fluxj.condition.ImageConditioning;
 import fluxj.condition.ModelInput;
 import fluxj.pipeline.FluxPipeline;
 import fluxj.pipeline.GenerationRequest;
 import fluxj.pipeline.GenerationResult;
+import fluxj.pipeline.ModelHash;
 import fluxj.pipeline.ProgressListener;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
-import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
-import java.util.ArrayList;
-import java.util.HexFormat;
-import java.util.List;
 import java.util.function.UnaryOperator;
 
 /**
@@ -61,7 +56,7 @@ public final class BatchRunner {
         long seed = row.request().seed();
         try {
             byte[] done = store.existing(name);
-            if (done != null) return new RowResult(row.id(), row.line(), RowResult.Status.SKIPPED, file, seed, null, sha256(done), null);
+            if (done != null) return new RowResult(row.id(), row.line(), RowResult.Status.SKIPPED, file, seed, null, ModelHash.sha256(done), null);
         } catch (IOException | UncheckedIOException e) {
             return failed(row, file, seed, e);
         }
@@ -72,7 +67,7 @@ public final class BatchRunner {
             GenerationResult result = flux.generate(request, progress);
             byte[] png = result.png();
             store.put(name, png);
-            return new RowResult(row.id(), row.line(), RowResult.Status.GENERATED, file, seed, Math.round((System.nanoTime() - start) / 1e6) / 1e3, sha256(png), null);
+            return new RowResult(row.id(), row.line(), RowResult.Status.GENERATED, file, seed, Math.round((System.nanoTime() - start) / 1e6) / 1e3, ModelHash.sha256(png), null);
         } catch (IOException | RuntimeException e) {
             return failed(row, file, seed, e);
         }
@@ -83,11 +78,7 @@ public final class BatchRunner {
      * for a plain model and FLUX.1 Fill's conditioning for a Fill model; conditions the model cannot take are refused.
      */
     static GenerationRequest forModel(GenerationRequest r, ModelInput input) {
-        if (input == ModelInput.FILL) {
-            List<ImageCondition> cs = new ArrayList<>();
-            for (ImageCondition c : r.conditions()) cs.add(c instanceof ImageCondition.Inpaint i ? new ImageCondition.Fill(i.image(), i.mask()) : c);
-            r = r.toBuilder().conditions(cs).build();
-        }
+        r = r.toBuilder().conditions(ImageConditioning.forModel(r.conditions(), input)).build();
         ImageConditioning.check(r.conditions(), input);
         return r;
     }
@@ -96,13 +87,5 @@ public final class BatchRunner {
         Throwable t = e instanceof UncheckedIOException u ? u.getCause() : e;
         String why = t.getMessage() == null ? t.toString() : t.getMessage();
         return new RowResult(row.id(), row.line(), RowResult.Status.FAILED, file, seed, null, null, why);
-    }
-
-    public static String sha256(byte[] bytes) {
-        try {
-            return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(bytes));
-        } catch (NoSuchAlgorithmException e) {
-            throw new IllegalStateException(e);
-        }
     }
 }

@@ -1,5 +1,7 @@
 package fluxj.batch;
 
+import fluxj.pipeline.ModelHash;
+
 import fluxj.lora.LoraRef;
 import fluxj.lora.PromptLoras;
 import fluxj.pipeline.GenerationRequest;
@@ -158,7 +160,7 @@ final class RowFields {
      * retried task makes the same image (a random seed would not).
      */
     static long seedFor(String id) {
-        return Long.parseLong(BatchRunner.sha256(id.getBytes(StandardCharsets.UTF_8)).substring(0, 8), 16);
+        return Long.parseLong(ModelHash.sha256(id.getBytes(StandardCharsets.UTF_8)).substring(0, 8), 16);
     }
 
     private static String string(Map<String, ?> f, String k) {

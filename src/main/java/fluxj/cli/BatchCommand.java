@@ -14,6 +14,7 @@ import fluxj.memory.Device;
 import fluxj.memory.WeightDtype;
 import fluxj.pipeline.FluxPipeline;
 import fluxj.pipeline.GenerationRequest;
+import fluxj.pipeline.ModelSource;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -33,8 +34,6 @@ import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.Callable;
 import java.util.function.UnaryOperator;
-import java.util.logging.Level;
-import java.util.logging.Logger;
 
 /** {@code fluxj batch}: every row of a manifest (or of one shard of it) to a PNG, with the model loaded once. */
 @Command(name = "batch", mixinStandardHelpOptions = true, sortOptions = false, usageHelpAutoWidth = true,
@@ -58,11 +57,14 @@ final class BatchCommand implements Callable<Integer> {
     Integer shards;
     @Option(names = "--results", paramLabel = "FILE", description = "The results file, JSON Lines, appended to (default DIR/results.jsonl, DIR/results-I-of-N.jsonl for a shard).")
     Path results;
+    @Option(names = "--model", paramLabel = "DIR|FILE|REPO_ID", description = {"A diffusers folder, a transformer .safetensors or .gguf file, or a Hugging Face repo id",
+            "(found in the Hugging Face cache or downloaded into it). Default: " + ModelSource.DEFAULT_REPO + "."})
+    String model;
     @Mixin
-    ModelOptions modelOptions;
+    ModelParts parts;
     @Option(names = "--memory-budget", paramLabel = "SIZE", description = "Memory the engine may use, e.g. 16G or 512M (default: no limit).")
     String memoryBudget;
-    @Option(names = "--weight-dtype", paramLabel = "stored|fp8", description = "Hold transformer weights as stored (default) or as FP8.")
+    @Option(names = "--weight-dtype", paramLabel = "stored|fp8|q8_0", description = "Hold transformer weights as stored (default), as FP8 or as a cached Q8_0 GGUF, as for generate.")
     String weightDtype;
     @Option(names = "--lora-dir", paramLabel = "DIR", description = "Where <lora:NAME:WEIGHT> tags of the prompts find NAME.safetensors.")
     Path loraDir;
@@ -75,14 +77,7 @@ final class BatchCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws IOException {
-        Logger root = Logger.getLogger("");
-        Level before = root.getLevel();
-        if (quiet) root.setLevel(Level.WARNING);
-        try {
-            return run();
-        } finally {
-            root.setLevel(before);
-        }
+        return Progress.logLevel(quiet, this::run);
     }
 
     private int run() throws IOException {
@@ -107,7 +102,7 @@ final class BatchCommand implements Callable<Integer> {
 
         FluxPipeline[] opened = new FluxPipeline[1];
         BatchRunner runner = new BatchRunner(() -> {
-            if (opened[0] == null) opened[0] = FluxPipeline.open(modelOptions.source(), progress);
+            if (opened[0] == null) opened[0] = FluxPipeline.open(parts.source(model), progress);
             return opened[0];
         }, store, settings, new Inputs(manifest.toAbsolutePath().getParent(), maxInputPixels(), loraDir));
         Map<RowResult.Status, Integer> counts = new EnumMap<>(RowResult.Status.class);

@@ -31,8 +31,6 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.Callable;
-import java.util.logging.Level;
-import java.util.logging.Logger;
 
 /** {@code fluxj generate}: text (and input images) to image, written as PNG with its parameters. */
 @Command(name = "generate", sortOptions = false, usageHelpAutoWidth = true, mixinStandardHelpOptions = true,
@@ -94,16 +92,7 @@ class GenerateCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws IOException {
-        // --quiet keeps warnings and errors only, the informational log lines too (such as which matmul runs);
-        // the level is put back afterwards, as the CLI may run inside another program (and the tests).
-        Logger root = Logger.getLogger("");
-        Level before = root.getLevel();
-        if (quiet) root.setLevel(Level.WARNING);
-        try {
-            return generate();
-        } finally {
-            root.setLevel(before);
-        }
+        return Progress.logLevel(quiet, this::generate);
     }
 
     private int generate() throws IOException {

@@ -2,6 +2,7 @@ package fluxj.cli;
 
 import fluxj.condition.ConditionRecord;
 import fluxj.condition.ImageCondition;
+import fluxj.condition.ImageConditioning;
 import fluxj.condition.ModelInput;
 import fluxj.condition.SourceImage;
 import fluxj.pipeline.GenerationRequest;
@@ -76,20 +77,12 @@ final class ImageOptions {
         return out;
     }
 
-    /**
-     * {@code r} as the loaded model takes it: an init image with a mask is inpainting for a plain model and
-     * FLUX.1 Fill's conditioning for a Fill model (which has no strength).
-     */
+    /** {@code r} as the loaded model takes it ({@link ImageConditioning#forModel}), noting a strength a Fill model ignores. */
     GenerationRequest forModel(GenerationRequest r, ModelInput input, Consumer<String> notes) {
-        if (input != ModelInput.FILL) return r;
-        List<ImageCondition> cs = new ArrayList<>();
-        for (ImageCondition c : r.conditions()) {
-            if (c instanceof ImageCondition.Inpaint i) {
-                if (strength != null) notes.accept("--strength has no effect with a FLUX.1 Fill model (it generates the masked region from noise)");
-                cs.add(new ImageCondition.Fill(i.image(), i.mask()));
-            } else {
-                cs.add(c);
-            }
+        List<ImageCondition> cs = ImageConditioning.forModel(r.conditions(), input);
+        if (cs == r.conditions()) return r;
+        if (strength != null && r.conditions().stream().anyMatch(c -> c instanceof ImageCondition.Inpaint)) {
+            notes.accept("--strength has no effect with a FLUX.1 Fill model (it generates the masked region from noise)");
         }
         return r.toBuilder().conditions(cs).build();
     }

@@ -5,8 +5,11 @@ import fluxj.memory.MemoryPlan;
 import fluxj.pipeline.HubClient;
 import fluxj.pipeline.ProgressListener;
 
+import java.io.IOException;
 import java.io.PrintWriter;
 import java.util.Locale;
+import java.util.logging.Level;
+import java.util.logging.Logger;
 
 /**
  * What the generate command shows while it works: a redrawn bar with step, s/it and ETA on a terminal, plain lines
@@ -17,6 +20,27 @@ final class Progress implements ProgressListener, HubClient.Listener {
     private final boolean terminal, quiet;
     private String prefix = "";
     private long lastDownloadLine;
+
+    /** A command's work, run under {@link #logLevel}. */
+    @FunctionalInterface
+    interface Work {
+        int run() throws IOException;
+    }
+
+    /**
+     * Runs {@code work} with only warnings and errors logged when {@code quiet} (informational lines such as which
+     * matmul runs too), and puts the level back afterwards, as the CLI may run inside another program (and the tests).
+     */
+    static int logLevel(boolean quiet, Work work) throws IOException {
+        Logger root = Logger.getLogger("");
+        Level before = root.getLevel();
+        if (quiet) root.setLevel(Level.WARNING);
+        try {
+            return work.run();
+        } finally {
+            root.setLevel(before);
+        }
+    }
 
     Progress(PrintWriter err, boolean terminal, boolean quiet) {
         this.err = err;

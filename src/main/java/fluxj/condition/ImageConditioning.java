@@ -50,6 +50,15 @@ public final class ImageConditioning {
     }
 
     /**
+     * {@code conditions} as a transformer reading {@code input} takes them: an init image with a mask is inpainting
+     * for a plain model and FLUX.1 Fill's conditioning for a Fill model (which has no strength).
+     */
+    public static List<ImageCondition> forModel(List<ImageCondition> conditions, ModelInput input) {
+        if (input != ModelInput.FILL) return conditions;
+        return conditions.stream().map(c -> c instanceof Inpaint i ? (ImageCondition) new Fill(i.image(), i.mask()) : c).toList();
+    }
+
+    /**
      * Checks that {@code conditions} suit a transformer reading {@code input}: a Fill model needs a Fill (an image
      * and a mask), a control model a control image, a plain model neither; references need a plain model.
      */

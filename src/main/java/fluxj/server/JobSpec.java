@@ -1,6 +1,7 @@
 package fluxj.server;
 
 import fluxj.condition.ImageCondition;
+import fluxj.condition.ImageConditioning;
 import fluxj.condition.ModelInput;
 import fluxj.condition.SourceImage;
 import fluxj.pipeline.GenerationRequest;
@@ -105,9 +106,8 @@ record JobSpec(GenerationRequest request, int count, String model, boolean edit)
         if (edit && !kontext && given.size() > 1) {
             throw new IllegalArgumentException(given.size() + " images need a Kontext (dev) model to be references; " + model + " takes one image (img2img)");
         }
-        for (ImageCondition c : given) {
+        for (ImageCondition c : ImageConditioning.forModel(given, info.input())) {
             cs.add(switch (c) {
-                case ImageCondition.Inpaint i when info.input() == ModelInput.FILL -> new ImageCondition.Fill(i.image(), i.mask());
                 case ImageCondition.Reference ref when edit && !kontext -> new ImageCondition.InitImage(ref.image(), DEFAULT_STRENGTH);
                 default -> c;
             });
