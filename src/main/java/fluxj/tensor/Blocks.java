@@ -125,7 +125,15 @@ public final class Blocks {
 
     private static ByteVector low(ByteVector v) { return v.and((byte) 15); }
 
-    private static ByteVector high(ByteVector v) { return v.lanewise(VectorOperators.LSHR, 4); }
+    private static ByteVector high(ByteVector v) { return bits(v, 4, 15, 0); }
+
+    /**
+     * {@code ((v >>> shift) & mask) << up} in every byte lane, for masks that keep each byte's own bits. Shifted as
+     * 16-bit lanes: x86 has no byte shifts (a byte-lane shift compiles to a widen, shift and narrow).
+     */
+    private static ByteVector bits(ByteVector v, int shift, int mask, int up) {
+        return v.reinterpretAsShorts().lanewise(VectorOperators.LSHR, shift).and((short) (mask * 0x0101)).lanewise(VectorOperators.LSHL, up).reinterpretAsBytes();
+    }
 
     private static float half(byte[] raw, int at) { return Float.float16ToFloat((short) ((raw[at] & 0xff) | raw[at + 1] << 8)); }
 
@@ -196,8 +204,8 @@ public final class Blocks {
                 ByteVector q0 = bytes(raw, r + 16 + 32 * h), q1 = bytes(raw, r + 32 + 32 * h);
                 for (int t = 0; t < 4; t++) {
                     int s = 8 * h + 2 * t, sc0 = u8(raw, r + s), sc1 = u8(raw, r + s + 1), e = o + 128 * h + 32 * t;
-                    mulSub(q0.lanewise(VectorOperators.LSHR, 2 * t).and((byte) 3), d * (sc0 & 15), dmin * (sc0 >> 4), out, e);
-                    mulSub(q1.lanewise(VectorOperators.LSHR, 2 * t).and((byte) 3), d * (sc1 & 15), dmin * (sc1 >> 4), out, e + 16);
+                    mulSub(bits(q0, 2 * t, 3, 0), d * (sc0 & 15), dmin * (sc0 >> 4), out, e);
+                    mulSub(bits(q1, 2 * t, 3, 0), d * (sc1 & 15), dmin * (sc1 >> 4), out, e + 16);
                 }
             }
         }
@@ -215,15 +223,15 @@ public final class Blocks {
                 ByteVector q0 = bytes(raw, r + 32 + 32 * h), q1 = bytes(raw, r + 48 + 32 * h);
                 for (int t = 0; t < 4; t++) {
                     int i = 8 * h + 2 * t, e = o + 128 * h + 32 * t, bit = 4 * h + t;
-                    mul(q0.lanewise(VectorOperators.LSHR, 2 * t).and((byte) 3).sub(minus4(clear0, bit)), d * (q3scale(raw, r, i) - 32), out, e);
-                    mul(q1.lanewise(VectorOperators.LSHR, 2 * t).and((byte) 3).sub(minus4(clear1, bit)), d * (q3scale(raw, r, i + 1) - 32), out, e + 16);
+                    mul(bits(q0, 2 * t, 3, 0).sub(minus4(clear0, bit)), d * (q3scale(raw, r, i) - 32), out, e);
+                    mul(bits(q1, 2 * t, 3, 0).sub(minus4(clear1, bit)), d * (q3scale(raw, r, i + 1) - 32), out, e + 16);
                 }
             }
         }
     }
 
     private static ByteVector minus4(ByteVector clear, int bit) {
-        return clear.lanewise(VectorOperators.LSHR, bit).and((byte) 1).lanewise(VectorOperators.LSHL, 2);
+        return bits(clear, bit, 1, 2);
     }
 
     /** Q3_K's 6-bit scale i (unsigned, 0..63). */
@@ -278,7 +286,7 @@ public final class Blocks {
 
     /** Bit i of each lane moved to bit 4. */
     private static ByteVector bit4(ByteVector v, int i) {
-        return v.lanewise(VectorOperators.LSHR, i).and((byte) 1).lanewise(VectorOperators.LSHL, 4);
+        return bits(v, i, 1, 4);
     }
 
     /**
@@ -304,7 +312,7 @@ public final class Blocks {
 
     /** (low | ((high >> shift) & 3) << 4) - 32: a Q6_K value from its low nibble and 2 bits of qh. */
     private static ByteVector six(ByteVector low, ByteVector high, int shift) {
-        return low.or(high.lanewise(VectorOperators.LSHR, shift).and((byte) 3).lanewise(VectorOperators.LSHL, 4)).sub((byte) 32);
+        return low.or(bits(high, shift, 3, 4)).sub((byte) 32);
     }
 
     /** d, qs[16]: Q4_0's nibble order, each nibble an index into the IQ4 grid. */
