@@ -121,13 +121,19 @@ public final class OneDnnAttention {
                         new long[] {(long) lq * headDim, headDim, 1}, Dnnl.F32)});
     }
 
-    /** out[t, h * D + d] = o[h, t, d]: the heads' outputs back to token-major, tokens spread over the pool. */
+    /**
+     * out[t, h * D + d] = o[h, t, d]: the heads' outputs back to token-major, tokens spread over the pool. Vector
+     * loads and stores: a bulk copy per head row costs more in calls than in bytes here (D is 64 or 128).
+     */
     private static void tokenMajor(MemorySegment o, int len, int heads, int headDim, float[] out) {
-        int parts = Math.min(len, Parallel.threads() * 4), width = heads * headDim;
+        int parts = Math.min(len, Parallel.threads() * 4), width = heads * headDim, up = F.loopBound(headDim);
         Parallel.forEach(parts, part -> {
             for (int t = len * part / parts, end = len * (part + 1) / parts; t < end; t++) {
                 for (int h = 0; h < heads; h++) {
-                    MemorySegment.copy(o, ValueLayout.JAVA_FLOAT, ((long) h * len + t) * headDim * 4, out, t * width + h * headDim, headDim);
+                    long from = ((long) h * len + t) * headDim * 4;
+                    int to = t * width + h * headDim, d = 0;
+                    for (; d < up; d += F.length()) FloatVector.fromMemorySegment(F, o, from + d * 4L, ByteOrder.nativeOrder()).intoArray(out, to + d);
+                    for (; d < headDim; d++) out[to + d] = o.get(ValueLayout.JAVA_FLOAT, from + d * 4L);
                 }
             }
         });
