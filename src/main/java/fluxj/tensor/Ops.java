@@ -131,6 +131,15 @@ public final class Ops {
         });
     }
 
+    /** a[i] *= b[i] for i &lt; n (e.g. the gate of a gated feed-forward). */
+    public static void mul(float[] a, float[] b, int n) {
+        forRange(n, (lo, hi) -> {
+            int i = lo, up = lo + (hi - lo) / L * L;
+            for (; i < up; i += L) FloatVector.fromArray(F, a, i).mul(FloatVector.fromArray(F, b, i)).intoArray(a, i);
+            for (; i < hi; i++) a[i] *= b[i];
+        });
+    }
+
     /** x[rows, cols] += v[cols] broadcast over rows. */
     public static void addRow(float[] x, int rows, int cols, float[] v) {
         forRows(rows, cols, (r0, r1) -> {

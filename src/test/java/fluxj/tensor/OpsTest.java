@@ -96,10 +96,13 @@ class OpsTest {
             Ops.add(sum, b, n);
             Ops.addRow(plus, rows, cols, v);
             Ops.mulRow(times, rows, cols, v);
+            float[] product = a.clone();
+            Ops.mul(product, b, n);
             for (int i = 0; i < n; i++) {
                 assertTrue(sum[i] == a[i] + b[i], "add");
                 assertTrue(plus[i] == a[i] + v[i % cols], "addRow");
                 assertTrue(times[i] == a[i] * v[i % cols], "mulRow");
+                assertTrue(product[i] == a[i] * b[i], "mul");
             }
         }
     }
