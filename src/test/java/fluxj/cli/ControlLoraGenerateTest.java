@@ -93,6 +93,35 @@ class ControlLoraGenerateTest {
         assertArrayEquals(PngFiles.readImage(out).rgb(), PngFiles.readImage(again).rgb());
     }
 
+    /** {@code fluxj batch}: a control LoRA row gives generate's image, the base model's row after it its own, a row lacking the control image fails alone. */
+    @Test
+    void batchRowsSwitchTheControlLora(@TempDir Path dir) throws IOException {
+        Map<String, Object> c = ImageCases.byId(CASE);
+        Path control = ImageCases.file(c.get("control_image"));
+        String common = "\"prompt\":\"" + c.get("prompt") + "\",\"seed\":105,\"width\":64,\"height\":64,\"steps\":4,\"guidance\":30";
+        Path manifest = dir.resolve("rows.jsonl");
+        Files.writeString(manifest, String.join("\n",
+                "{\"id\":\"canny\"," + common + ",\"control_image\":\"" + control + "\",\"loras\":[\"" + lora + "\"]}",
+                "{\"id\":\"plain\"," + common + "}",
+                "{\"id\":\"nocontrol\"," + common + ",\"loras\":[\"" + lora + "\"]}", ""));
+        List<String> a = args(dir.resolve("unused.png"));
+        List<String> batch = new ArrayList<>(List.of("batch", "--manifest", manifest.toString(), "--output-dir", dir.resolve("out").toString(), "--quiet"));
+        for (String o : List.of("--model", "--vae", "--clip-l", "--t5", "--clip-tokenizer", "--t5-tokenizer")) batch.addAll(List.of(o, a.get(a.indexOf(o) + 1)));
+        Run r = Cli.run(batch.toArray(String[]::new));
+        assertEquals(1, r.code(), r.err());
+        assertTrue(r.err().contains("(nocontrol): ") && r.err().contains("control LoRA") && r.err().contains("control image"), r.err());
+        assertTrue(r.err().contains("2 generated, 0 skipped (already there), 1 failed"), r.err());
+        Path single = dir.resolve("single.png");
+        assertEquals(0, Cli.run(args(single, "--lora", lora.toString()).toArray(String[]::new)).code());
+        assertArrayEquals(Files.readAllBytes(single), Files.readAllBytes(dir.resolve("out/canny.png")));
+        List<String> plain = args(single, "--overwrite");
+        int i = plain.indexOf("--control-image");
+        plain.remove(i + 1);
+        plain.remove(i);
+        assertEquals(0, Cli.run(plain.toArray(String[]::new)).code());
+        assertArrayEquals(Files.readAllBytes(single), Files.readAllBytes(dir.resolve("out/plain.png")));
+    }
+
     @Test
     void controlLoraErrorsNameTheProblemAndWriteNothing(@TempDir Path dir) throws IOException {
         Path out = dir.resolve("x.png");
