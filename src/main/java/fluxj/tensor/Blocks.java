@@ -3,7 +3,7 @@ package fluxj.tensor;
 import jdk.incubator.vector.ByteVector;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorOperators;
-import jdk.incubator.vector.VectorShuffle;
+import jdk.incubator.vector.LongVector;
 import jdk.incubator.vector.VectorSpecies;
 
 import java.lang.foreign.MemorySegment;
@@ -16,7 +16,8 @@ import java.lang.foreign.ValueLayout;
  * that ggml computes from the f16 fields exactly as here ({@code d * sc}, {@code dmin * mn}: one f32 product).
  *
  * <p>Each type has its own loop over the blocks of a bulk copy of their bytes (one compiled method per type): 16
- * codes at a time are unpacked in a 128-bit byte vector (nibbles, bit fields, the IQ4 grid as a byte shuffle),
+ * codes at a time are unpacked in a 128-bit byte vector (nibbles, bit fields, Q5's fifth bits spread from a
+ * table, the IQ4 grid as a byte shuffle),
  * widened to floats and scaled, one multiply and one add or subtract per value in ggml's order (never fused), so
  * the vector code gives the same bits as the scalar formulas. Block layouts are ggml's {@code block_*} structs,
  * packed, little-endian.
@@ -29,9 +30,12 @@ public final class Blocks {
     /** The non-linear 4-bit grid of IQ4_NL and IQ4_XS ({@code kvalues_iq4nl}). */
     static final byte[] IQ4 = {-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113};
     private static final ByteVector IQ4_GRID = ByteVector.fromArray(B, IQ4, 0);
-    /** Q5 fifth bits: lane j takes byte j / 8 (low half of qh) or 2 + j / 8 (high half), then tests bit j % 8. */
-    private static final VectorShuffle<Byte> QH_LOW = VectorShuffle.fromOp(B, j -> j >> 3), QH_HIGH = VectorShuffle.fromOp(B, j -> 2 + (j >> 3));
-    private static final ByteVector BIT_OF_LANE = ByteVector.fromArray(B, new byte[] {1, 2, 4, 8, 16, 32, 64, -128, 1, 2, 4, 8, 16, 32, 64, -128}, 0);
+    /** Q5's fifth bits: for each byte value v, 8 bytes (a little-endian long) whose byte i is bit i of v moved to bit 4. */
+    private static final long[] SPREAD = new long[256];
+
+    static {
+        for (int v = 0; v < 256; v++) for (int i = 0; i < 8; i++) SPREAD[v] |= (long) (((v >> i) & 1) << 4) << (8 * i);
+    }
     /** Values decoded per pass: bounds the scratch copy of the blocks (4.3 KB). */
     private static final int CHUNK_VALUES = 4096;
     private static final ThreadLocal<Scratch> SCRATCH = ThreadLocal.withInitial(Scratch::new);
@@ -168,18 +172,18 @@ public final class Blocks {
         }
     }
 
-    /** Bit j of the 16 bits that {@code sel} picks from the u32 in {@code qh}'s first lanes, as 16 (set) or 0 in lane j. */
-    private static ByteVector fifth(ByteVector qh, VectorShuffle<Byte> sel) {
-        return ((ByteVector) qh.rearrange(sel).and(BIT_OF_LANE).compare(VectorOperators.NE, 0).toVector()).and((byte) 16);
+    /** Bit j of the 16 bits at raw[at..] (little-endian) as 16 (set) or 0 in lane j. */
+    private static ByteVector fifth(byte[] raw, int at) {
+        return LongVector.zero(LongVector.SPECIES_128).withLane(0, SPREAD[u8(raw, at)]).withLane(1, SPREAD[u8(raw, at + 1)]).reinterpretAsBytes();
     }
 
     /** d, qh u32, qs[16]: Q4_0's nibbles with bit j (values j) or 16 + j (values 16 + j) of qh as the fifth bit, minus 16. */
     private static void q5_0(byte[] raw, int blocks, float[] out, int o) {
         for (int b = 0, r = 0; b < blocks; b++, r += 22, o += 32) {
             float d = half(raw, r);
-            ByteVector qh = bytes(raw, r + 2), q = bytes(raw, r + 6);
-            mul(low(q).or(fifth(qh, QH_LOW)).sub((byte) 16), d, out, o);
-            mul(high(q).or(fifth(qh, QH_HIGH)).sub((byte) 16), d, out, o + 16);
+            ByteVector q = bytes(raw, r + 6);
+            mul(low(q).or(fifth(raw, r + 2)).sub((byte) 16), d, out, o);
+            mul(high(q).or(fifth(raw, r + 4)).sub((byte) 16), d, out, o + 16);
         }
     }
 
@@ -187,9 +191,9 @@ public final class Blocks {
     private static void q5_1(byte[] raw, int blocks, float[] out, int o) {
         for (int b = 0, r = 0; b < blocks; b++, r += 24, o += 32) {
             float d = half(raw, r), m = half(raw, r + 2);
-            ByteVector qh = bytes(raw, r + 4), q = bytes(raw, r + 8);
-            mulAdd(low(q).or(fifth(qh, QH_LOW)), d, m, out, o);
-            mulAdd(high(q).or(fifth(qh, QH_HIGH)), d, m, out, o + 16);
+            ByteVector q = bytes(raw, r + 8);
+            mulAdd(low(q).or(fifth(raw, r + 4)), d, m, out, o);
+            mulAdd(high(q).or(fifth(raw, r + 6)), d, m, out, o + 16);
         }
     }
 
@@ -284,9 +288,9 @@ public final class Blocks {
         }
     }
 
-    /** Bit i of each lane moved to bit 4. */
+    /** Bit i of each lane moved to bit 4 (byte-lane shifts here: measured faster than {@link #bits} in Q5_K's loop). */
     private static ByteVector bit4(ByteVector v, int i) {
-        return bits(v, i, 1, 4);
+        return v.lanewise(VectorOperators.LSHR, i).and((byte) 1).lanewise(VectorOperators.LSHL, 4);
     }
 
     /**
@@ -310,9 +314,9 @@ public final class Blocks {
         }
     }
 
-    /** (low | ((high >> shift) & 3) << 4) - 32: a Q6_K value from its low nibble and 2 bits of qh. */
+    /** (low | ((high >> shift) & 3) << 4) - 32: a Q6_K value from its low nibble and 2 bits of qh (byte-lane shifts, as {@link #bit4}). */
     private static ByteVector six(ByteVector low, ByteVector high, int shift) {
-        return low.or(bits(high, shift, 3, 4)).sub((byte) 32);
+        return low.or(high.lanewise(VectorOperators.LSHR, shift).and((byte) 3).lanewise(VectorOperators.LSHL, 4)).sub((byte) 32);
     }
 
     /** d, qs[16]: Q4_0's nibble order, each nibble an index into the IQ4 grid. */
