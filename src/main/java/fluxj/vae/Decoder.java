@@ -3,6 +3,7 @@ package fluxj.vae;
 import fluxj.io.Checkpoint;
 import fluxj.tensor.Attention;
 import fluxj.tensor.ChannelsLast;
+import fluxj.tensor.ConvInput;
 import fluxj.tensor.Matmul;
 import fluxj.tensor.Upsample;
 
@@ -111,16 +112,35 @@ public final class Decoder {
         // rather than left to the collector, which grew the heap into fresh memory for them and slowed the decode
         // by its page faults.
         Recycler arrays = new Recycler();
+        // A fusing kernel sums each output's moments as it writes it: x's, for the norm that reads it next.
+        boolean fused = Conv.fused();
+        ChannelsLast.Moments moments = null;
         for (int level = config.levels() - 1; level >= 0; level--) {
             if (level < config.levels() - 1) {
                 for (ResnetBlock b : up.get(level)) {
-                    float[] next = b.forward(x, h, w, arrays);
+                    float[] next;
+                    if (fused) {
+                        ChannelsLast.Moments m = new ChannelsLast.Moments(b.out());
+                        next = b.forward(x, moments, h, w, arrays, m);
+                        moments = m;
+                    } else {
+                        next = b.forward(x, h, w, arrays);
+                    }
                     if (b.in() == b.out()) arrays.give(x);
                     x = next;
                 }
             }
             if (level > 0) {
                 int c = config.channels(level);
+                if (fused) {
+                    // The kernel reads each pixel where the 2x copy would have it: no doubled array.
+                    arrays.clear();
+                    h *= 2;
+                    w *= 2;
+                    moments = new ChannelsLast.Moments(c);
+                    x = upsample.get(level).apply(ConvInput.upsampled(x, c), h, w, arrays.take(Math.multiplyExact(c, h * w)), null, moments);
+                    continue;
+                }
                 float[] doubled = arrays.take(Math.multiplyExact(4 * c, h * w));
                 Upsample.nearest2x(x, c, h, w, doubled);
                 // Arrays of the old size would only be held: drop them for the collector.
@@ -131,7 +151,9 @@ public final class Decoder {
                 arrays.give(doubled);
             }
         }
-        return convOut.apply(normOut.siluInPlace(x, h * w), h, w);
+        if (!fused) return convOut.apply(normOut.siluInPlace(x, h * w), h, w);
+        ChannelsLast.Affine f = moments != null ? normOut.affine(moments) : normOut.affine(x, h * w);
+        return convOut.apply(ConvInput.normalized(x, f, true), h, w, new float[Math.multiplyExact(convOut.out(), h * w)], null, null);
     }
 
     /**
