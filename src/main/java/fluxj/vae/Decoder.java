@@ -7,7 +7,9 @@ import fluxj.tensor.ConvInput;
 import fluxj.tensor.Matmul;
 import fluxj.tensor.Upsample;
 
+import java.lang.ref.SoftReference;
 import java.util.ArrayList;
+import java.util.concurrent.atomic.AtomicReference;
 import java.util.List;
 
 /**
@@ -24,6 +26,11 @@ public final class Decoder {
     private final List<List<ResnetBlock>> up = new ArrayList<>();
     private final List<Conv> upsample = new ArrayList<>();
     private final GroupNorm normOut;
+    /**
+     * The fused decode's activation arrays, kept between tiles and decodes (see {@link #upperFused}) until
+     * {@link #releaseWorkspace}; softly, so the collector may still take them when the heap runs short.
+     */
+    private final AtomicReference<SoftReference<Recycler>> kept = new AtomicReference<>();
 
     Decoder(Checkpoint ck, VaeConfig c) {
         config = c;
@@ -111,36 +118,27 @@ public final class Decoder {
         // The activations here are the decode's largest arrays (up to 1 GB at 1024x1024): recycled within a level
         // rather than left to the collector, which grew the heap into fresh memory for them and slowed the decode
         // by its page faults.
-        Recycler arrays = new Recycler();
         // A fusing kernel sums each output's moments as it writes it: x's, for the norm that reads it next.
         boolean fused = Conv.fused();
-        ChannelsLast.Moments moments = null;
+        if (fused) {
+            SoftReference<Recycler> held = kept.getAndSet(null);
+            Recycler arrays = held == null ? null : held.get();
+            if (arrays == null) arrays = new Recycler();
+            float[] image = upperFused(x, h, w, arrays);
+            kept.set(new SoftReference<>(arrays));
+            return image;
+        }
+        Recycler arrays = new Recycler();
         for (int level = config.levels() - 1; level >= 0; level--) {
             if (level < config.levels() - 1) {
                 for (ResnetBlock b : up.get(level)) {
-                    float[] next;
-                    if (fused) {
-                        ChannelsLast.Moments m = new ChannelsLast.Moments(b.out());
-                        next = b.forward(x, moments, h, w, arrays, m);
-                        moments = m;
-                    } else {
-                        next = b.forward(x, h, w, arrays);
-                    }
+                    float[] next = b.forward(x, h, w, arrays);
                     if (b.in() == b.out()) arrays.give(x);
                     x = next;
                 }
             }
             if (level > 0) {
                 int c = config.channels(level);
-                if (fused) {
-                    // The kernel reads each pixel where the 2x copy would have it: no doubled array.
-                    arrays.clear();
-                    h *= 2;
-                    w *= 2;
-                    moments = new ChannelsLast.Moments(c);
-                    x = upsample.get(level).apply(ConvInput.upsampled(x, c), h, w, arrays.take(Math.multiplyExact(c, h * w)), null, moments);
-                    continue;
-                }
                 float[] doubled = arrays.take(Math.multiplyExact(4 * c, h * w));
                 Upsample.nearest2x(x, c, h, w, doubled);
                 // Arrays of the old size would only be held: drop them for the collector.
@@ -151,10 +149,47 @@ public final class Decoder {
                 arrays.give(doubled);
             }
         }
-        if (!fused) return convOut.apply(normOut.siluInPlace(x, h * w), h, w);
-        ChannelsLast.Affine f = moments != null ? normOut.affine(moments) : normOut.affine(x, h * w);
-        return convOut.apply(ConvInput.normalized(x, f, true), h, w, new float[Math.multiplyExact(convOut.out(), h * w)], null, null);
+        return convOut.apply(normOut.siluInPlace(x, h * w), h, w);
     }
+
+    /**
+     * {@link #upper} for a kernel that {@link Conv#fused() fuses}: every norm, SiLU and upsample is applied as a
+     * convolution reads its input and every norm's statistics summed as the convolution before it writes, so an
+     * activation is an array only between convolutions. The arrays come from {@code arrays} and go back to it,
+     * x included (the caller's, no longer read), and are reused whatever the level (a larger array serves a
+     * smaller activation): kept with the decoder, the next tile or decode touches no fresh memory.
+     */
+    private float[] upperFused(float[] x, int h, int w, Recycler arrays) {
+        ChannelsLast.Moments moments = null;
+        for (int level = config.levels() - 1; level >= 0; level--) {
+            if (level < config.levels() - 1) {
+                for (ResnetBlock b : up.get(level)) {
+                    ChannelsLast.Moments m = new ChannelsLast.Moments(b.out());
+                    float[] next = b.forward(x, moments, h, w, arrays, m);
+                    arrays.give(x);
+                    x = next;
+                    moments = m;
+                }
+            }
+            if (level > 0) {
+                int c = config.channels(level);
+                h *= 2;
+                w *= 2;
+                moments = new ChannelsLast.Moments(c);
+                // The kernel reads each pixel where the 2x copy would have it: no doubled array.
+                float[] next = upsample.get(level).apply(ConvInput.upsampled(x, c), h, w, arrays.take(Math.multiplyExact(c, h * w)), null, moments);
+                arrays.give(x);
+                x = next;
+            }
+        }
+        ChannelsLast.Affine f = moments != null ? normOut.affine(moments) : normOut.affine(x, h * w);
+        float[] image = convOut.apply(ConvInput.normalized(x, f, true), h, w, new float[Math.multiplyExact(convOut.out(), h * w)], null, null);
+        arrays.give(x);
+        return image;
+    }
+
+    /** Frees the activation arrays kept between decodes (a phase's workspace, not the model's). */
+    void releaseWorkspace() { kept.set(null); }
 
     /**
      * Multiply-adds x 2 of {@link #decode} on an h x w latent: every convolution and the attention's products (the

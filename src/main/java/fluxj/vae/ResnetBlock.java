@@ -32,10 +32,10 @@ record ResnetBlock(int in, int out, GroupNorm norm1, Conv conv1, GroupNorm norm2
         float[] y = conv2.apply(norm2.siluInPlace(b, hw), h, w, arrays.take(out * hw));
         arrays.give(b);
         if (shortcut == null) {
-            Ops.add(y, x, y.length);
+            Ops.add(y, x, out * hw);
         } else {
             float[] s = shortcut.apply(x, h, w, arrays.take(out * hw));
-            Ops.add(y, s, y.length);
+            Ops.add(y, s, out * hw);
             arrays.give(s);
         }
         return y;
