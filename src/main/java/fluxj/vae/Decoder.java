@@ -106,11 +106,16 @@ public final class Decoder {
     float[] trunk(float[] z, int h, int w) {
         float[] x = postQuantConv == null ? z : postQuantConv.apply(z, h, w);
         x = convIn.apply(x, h, w);
-        x = mid1.forward(x, h, w);
+        x = block(mid1, x, h, w);
         if (attn != null) x = attn.forward(x, h, w);
-        x = mid2.forward(x, h, w);
-        for (ResnetBlock b : up.get(config.levels() - 1)) x = b.forward(x, h, w);
+        x = block(mid2, x, h, w);
+        for (ResnetBlock b : up.get(config.levels() - 1)) x = block(b, x, h, w);
         return x;
+    }
+
+    /** A trunk block, fused when the kernel fuses (its arrays are small: a fresh set each time). */
+    private static float[] block(ResnetBlock b, float[] x, int h, int w) {
+        return Conv.fused() ? b.forward(x, null, h, w, new Recycler(), null) : b.forward(x, h, w);
     }
 
     /** The upsampling levels and output, trunk features [h*w, trunkChannels] -> channels-last image [f*h*f*w, out]. */

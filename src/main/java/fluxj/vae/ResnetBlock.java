@@ -24,7 +24,6 @@ record ResnetBlock(int in, int out, GroupNorm norm1, Conv conv1, GroupNorm norm2
      * output's width, the only ones the following blocks can take.
      */
     float[] forward(float[] x, int h, int w, Recycler arrays) {
-        if (Conv.fused()) return forward(x, null, h, w, arrays, null);
         int hw = h * w;
         float[] a = norm1.silu(x, hw, arrays.take(in * hw));
         float[] b = conv1.apply(a, h, w, arrays.take(out * hw));
