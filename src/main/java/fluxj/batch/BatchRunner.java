@@ -63,7 +63,8 @@ public final class BatchRunner {
         FluxPipeline flux = pipeline.get();
         long start = System.nanoTime();
         try {
-            GenerationRequest request = forModel(settings.apply(row.request(inputs)), flux.model().input());
+            GenerationRequest given = settings.apply(row.request(inputs));
+            GenerationRequest request = forModel(given, flux.input(given, progress::warning), flux.model().input());
             GenerationResult result = flux.generate(request, progress);
             byte[] png = result.png();
             store.put(name, png);
@@ -76,10 +77,12 @@ public final class BatchRunner {
     /**
      * {@code r} as the loaded model takes it, as {@code generate} adapts it: an init image with a mask is inpainting
      * for a plain model and FLUX.1 Fill's conditioning for a Fill model; conditions the model cannot take are refused.
+     * {@code input}: what the model reads with the row's LoRAs (a control LoRA makes a base model a control model),
+     * {@code stored}: without them.
      */
-    static GenerationRequest forModel(GenerationRequest r, ModelInput input) {
+    static GenerationRequest forModel(GenerationRequest r, ModelInput input, ModelInput stored) {
         r = r.toBuilder().conditions(ImageConditioning.forModel(r.conditions(), input)).build();
-        ImageConditioning.check(r.conditions(), input);
+        ImageConditioning.check(r.conditions(), input, stored);
         return r;
     }
 

@@ -35,7 +35,8 @@ import java.util.concurrent.Callable;
  * checking the LoRA file of the full model (written once to a temporary file, then deleted), merging it into
  * float32 copies of BF16 weights, and building the low-rank path on Q8_0 weights. Step: each model's projected
  * step at the given size, as a ratio to the same weights without the LoRA, timed in the same run (also on the
- * process's CPU time, which stays meaningful when other processes share the cores).
+ * process's CPU time, which stays meaningful when other processes share the cores). The other processes' CPU time
+ * during the load and the step phases is printed, to tell a quiet run from a loaded one.
  */
 @Command(name = "lora", mixinStandardHelpOptions = true,
         description = "LoRA load time and step time (full-width FLUX.1 blocks, random BF16 and Q8_0 weights, a LoRA on every linear layer).")
@@ -65,6 +66,7 @@ public final class LoraBench implements Callable<Integer> {
             Checkpoint q8 = q8Copy(bf16, weights);
             FluxTransformer plain = FluxTransformer.load(bf16, null);
             Map<String, FluxTransformer.Shape> full = fullSize(plain.linears());
+            CpuLoad.Mark loadMark = CpuLoad.mark();
             long t0 = System.nanoTime();
             long bytes = writeLora(file, full);
             double write = (System.nanoTime() - t0) / 1e9;
@@ -89,7 +91,9 @@ public final class LoraBench implements Callable<Integer> {
                 FluxTransformer lowRankQ8 = FluxTransformer.load(q8, null, lowRankQ);
                 out.put("load", List.of(merge.report("BF16 merged into float32 copies"), lowRank.report("BF16 low-rank path"),
                         lowRankQ.report("Q8_0 low-rank path")));
+                out.put("load_cpu_load", load("load", CpuLoad.since(loadMark)));
 
+                CpuLoad.Mark stepMark = CpuLoad.mark();
                 Step base = step(plain), q8base = step(plainQ8);
                 List<Object> steps = new ArrayList<>();
                 steps.add(base.report("BF16 without LoRA", base, !json));
@@ -99,12 +103,19 @@ public final class LoraBench implements Callable<Integer> {
                 steps.add(step(lowRankQ8).report("Q8_0 + LoRA low-rank", q8base, !json));
                 out.put("step_size", size);
                 out.put("steps", steps);
+                out.put("steps_cpu_load", load("steps", CpuLoad.since(stepMark)));
             }
         } finally {
             Files.deleteIfExists(file);
         }
         if (json) System.out.println(Json.write(out));
         return 0;
+    }
+
+    /** How busy the other processes kept the cores during a phase: its wall times are worth what this says. */
+    private Map<String, Object> load(String phase, CpuLoad.Interval i) {
+        if (!json) System.out.println("machine during the " + phase + ": " + i.describe());
+        return i.toMap();
     }
 
     /** Times a patcher's work by part of the model, projected to 19 double and 38 single blocks. */

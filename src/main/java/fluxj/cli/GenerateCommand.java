@@ -112,7 +112,7 @@ class GenerateCommand implements Callable<Integer> {
             if (plan.expectedHash() != null && !plan.expectedHash().equals(pipeline.model().hash())) {
                 progress.warning(from + " was made with model hash " + plan.expectedHash() + ", this model's is " + pipeline.model().hash() + ": the image will differ");
             }
-            GenerationRequest base = pipeline.resolve(forModel(plan.request(), pipeline.model().input(), progress));
+            GenerationRequest base = pipeline.resolve(forModel(plan.request(), pipeline.input(plan.request(), progress::warning), pipeline.model().input(), progress));
             for (int i = 0; i < plan.outputs().size(); i++) {
                 GenerationRequest r = base.withSeed(base.seed() + i);
                 progress.image(i, plan.outputs().size(), r.seed(), plan.request().seed() == null);
@@ -132,11 +132,14 @@ class GenerateCommand implements Callable<Integer> {
         return 0;
     }
 
-    /** The request as the loaded model takes its image conditions; conditions it cannot take are a usage error. */
-    private GenerationRequest forModel(GenerationRequest r, ModelInput input, Progress progress) {
+    /**
+     * The request as the loaded model takes its image conditions ({@code input}: what it reads with the request's
+     * LoRAs, {@code stored}: without); conditions it cannot take are a usage error.
+     */
+    private GenerationRequest forModel(GenerationRequest r, ModelInput input, ModelInput stored, Progress progress) {
         try {
             GenerationRequest adapted = images.forModel(r, input, progress::warning);
-            ImageConditioning.check(adapted.conditions(), input);
+            ImageConditioning.check(adapted.conditions(), input, stored);
             return adapted;
         } catch (IllegalArgumentException e) {
             throw new CommandLine.ParameterException(spec.commandLine(), e.getMessage(), e);

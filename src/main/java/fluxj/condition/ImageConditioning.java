@@ -71,7 +71,7 @@ public final class ImageConditioning {
             case LATENT -> {
                 if (fill) throw new IllegalArgumentException("FLUX.1 Fill conditioning (" + (base instanceof Outpaint ? "outpainting" : "image + mask")
                         + ") needs a Fill model (img_in 384 wide); this model's img_in takes the 64-channel latent only (use an init image and a mask for inpainting with it)");
-                if (control) throw new IllegalArgumentException("a control image needs a Canny/Depth control model (img_in 128 wide); this model's img_in takes the 64-channel latent only");
+                if (control) throw new IllegalArgumentException("a control image needs a Canny/Depth control model (img_in 128 wide); this model's img_in takes the 64-channel latent only (a Canny/Depth control LoRA makes it one)");
             }
             case CONTROL -> {
                 if (!control) throw new IllegalArgumentException("this is a Canny/Depth control model (img_in 128 wide): give it a control image (an edge or depth map)");
@@ -84,6 +84,19 @@ public final class ImageConditioning {
             }
         }
         if (refs && input != ModelInput.LATENT) throw new IllegalArgumentException("reference images need a Kontext (64-channel) model; this one is a " + input.label() + " model");
+    }
+
+    /**
+     * {@link #check} for a model that reads {@code input} with its LoRAs and {@code stored} without them: when a
+     * control LoRA made the difference, the message says so.
+     */
+    public static void check(List<ImageCondition> conditions, ModelInput input, ModelInput stored) {
+        try {
+            check(conditions, input);
+        } catch (IllegalArgumentException e) {
+            if (input == stored) throw e;
+            throw new IllegalArgumentException("a Canny/Depth control LoRA makes this base model a control model; " + e.getMessage(), e);
+        }
     }
 
     /**

@@ -1,5 +1,6 @@
 package fluxj.flux;
 
+import fluxj.tensor.Epilogue;
 import fluxj.tensor.Ops;
 
 /**
@@ -58,8 +59,7 @@ record DoubleStreamBlock(Modulation imgMod, Modulation txtMod, Linear imgQkv, Li
 
     private void mlp(float[] x, int rows, Modulation.Out mod, Linear up, Linear down, Workspace ws) {
         Ops.layerNorm(x, rows, hidden, mod.onePlusScale(), mod.shift(), EPS, ws.norm());
-        up.forward(ws.norm(), rows, ws.mlp());
-        FluxKernels.geluTanhInto(ws.mlp(), rows, up.out(), ws.mlp(), up.out(), 0);
+        up.forward(ws.norm(), rows, new Epilogue[] {Epilogue.GELU_TANH}, ws.mlp());
         down.forward(ws.mlp(), rows, ws.proj());
         FluxKernels.addGated(x, ws.proj(), mod.gate(), rows, hidden);
     }

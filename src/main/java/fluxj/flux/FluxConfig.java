@@ -39,7 +39,9 @@ public record FluxConfig(int hidden, int heads, int depth, int depthSingle, int 
     static FluxConfig infer(Weights w, Map<String, Object> config) {
         String file = w.checkpoint().description();
         FluxLayout layout = w.layout();
-        int inCh = w.cols("img_in"), hidden = w.rows("img_in");
+        // A Canny/Depth control LoRA widens a base model's img_in: the model takes its widened inputs, a config
+        // describes the stored ones.
+        int storedIn = w.cols("img_in"), inCh = w.inputs("img_in"), hidden = w.rows("img_in");
         int depth = w.checkpoint().countIndexed(layout.doubleBlocks());
         int depthSingle = w.checkpoint().countIndexed(layout.singleBlocks());
         if (depth + depthSingle == 0) throw new ModelFormatException(file, "no double or single transformer blocks");
@@ -67,7 +69,7 @@ public record FluxConfig(int hidden, int heads, int depth, int depthSingle, int 
                 k.equal("num_heads", hidden / headDim);
                 k.equal("depth", depth);
                 k.equal("depth_single_blocks", depthSingle);
-                k.equal("in_channels", inCh);
+                k.equal("in_channels", storedIn);
                 k.equal("out_channels", out);
                 k.equal("context_in_dim", context);
                 k.equal("vec_in_dim", vec);
@@ -85,7 +87,7 @@ public record FluxConfig(int hidden, int heads, int depth, int depthSingle, int 
                 k.equal("num_attention_heads", hidden / headDim);
                 k.equal("joint_attention_dim", context);
                 k.equal("pooled_projection_dim", vec);
-                k.equal("in_channels", inCh);
+                k.equal("in_channels", storedIn);
                 k.equal("out_channels", out);
                 k.equal("guidance_embeds", guidance);
                 k.equal("patch_size", 1);

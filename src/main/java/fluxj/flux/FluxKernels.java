@@ -2,7 +2,6 @@ package fluxj.flux;
 
 import fluxj.tensor.Attention;
 import fluxj.tensor.Parallel;
-import fluxj.tensor.VectorMath;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorSpecies;
 
@@ -12,7 +11,6 @@ import jdk.incubator.vector.VectorSpecies;
  */
 final class FluxKernels {
     private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
-    private static final float GELU_C = (float) Math.sqrt(2 / Math.PI);
 
     private FluxKernels() {}
 
@@ -26,22 +24,6 @@ final class FluxKernels {
                 p.add(FloatVector.fromArray(S, x, o + i)).intoArray(x, o + i);
             }
             for (; i < cols; i++) x[o + i] += gate[i] * y[o + i];
-        });
-    }
-
-    /** dst[r * dstCols + dstCol + i] = gelu_tanh(src[r * cols + i]): the MLP activation written into its place in a concatenation. */
-    static void geluTanhInto(float[] src, int rows, int cols, float[] dst, int dstCols, int dstCol) {
-        forRows(rows, r -> {
-            int so = r * cols, d = r * dstCols + dstCol, i = 0;
-            for (int up = S.loopBound(cols); i < up; i += S.length()) {
-                FloatVector v = FloatVector.fromArray(S, src, so + i);
-                FloatVector inner = v.mul(v).mul(v).mul(0.044715f).add(v).mul(GELU_C);
-                v.div(VectorMath.exp(inner.mul(-2f)).add(1f)).intoArray(dst, d + i);
-            }
-            for (; i < cols; i++) {
-                float v = src[so + i];
-                dst[d + i] = v / (1f + (float) Math.exp(-2f * GELU_C * (v + 0.044715f * v * v * v)));
-            }
         });
     }
 

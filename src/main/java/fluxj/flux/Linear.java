@@ -1,8 +1,10 @@
 package fluxj.flux;
 
+import fluxj.tensor.Epilogue;
 import fluxj.tensor.Matmul;
 import fluxj.tensor.Tensor;
 
+import java.util.Arrays;
 import java.util.List;
 
 /**
@@ -62,19 +64,33 @@ public record Linear(List<Part> parts, int in) {
 
     /** Part {@code i} of the output for the {@code m} rows of {@code x} goes to {@code ys[i]} ([m, out(i)]). */
     public void forward(float[] x, int m, float[]... ys) {
-        if (ys.length != parts.size()) {
-            throw new IllegalArgumentException("linear with " + parts.size() + " parts given " + ys.length + " outputs");
+        Epilogue[] none = new Epilogue[ys.length];
+        Arrays.fill(none, Epilogue.NONE);
+        forward(x, m, none, ys);
+    }
+
+    /**
+     * {@link #forward(float[], int, float[]...)} with {@code epilogue[i]} applied to part i's output (after its
+     * terms; inside the product when the part has none and the kernel can).
+     */
+    public void forward(float[] x, int m, Epilogue[] epilogue, float[]... ys) {
+        if (ys.length != parts.size() || epilogue.length != parts.size()) {
+            throw new IllegalArgumentException("linear with " + parts.size() + " parts given " + ys.length + " outputs and "
+                    + epilogue.length + " epilogues");
         }
         Tensor[] w = new Tensor[ys.length];
         float[][] bias = new float[ys.length][];
+        Epilogue[] inside = new Epilogue[ys.length];
         for (int i = 0; i < ys.length; i++) {
             w[i] = parts.get(i).weight();
             bias[i] = parts.get(i).bias();
+            inside[i] = parts.get(i).terms().isEmpty() ? epilogue[i] : Epilogue.NONE;
         }
-        Matmul.matmul(x, m, in, w, bias, ys);
+        Matmul.matmul(x, m, in, w, bias, inside, ys);
         for (int i = 0; i < ys.length; i++) {
             Part p = parts.get(i);
             for (Term t : p.terms()) t.addTo(x, m, in, ys[i], p.out());
+            if (inside[i] != epilogue[i]) epilogue[i].apply(ys[i], m, p.out());
         }
     }
 

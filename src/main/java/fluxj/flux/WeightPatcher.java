@@ -8,6 +8,13 @@ package fluxj.flux;
 public interface WeightPatcher {
     WeightPatcher NONE = new WeightPatcher() {};
 
+    /**
+     * The inputs BFL linear layer {@code module}, stored with {@code stored}, takes in the patched model: more when a
+     * patch widens it (a Canny/Depth control LoRA's img_in), the new inputs' weights starting at zero. The parts
+     * {@link #linear} returns for it are then that wide.
+     */
+    default int inputs(String module, int stored) { return stored; }
+
     /** The part of BFL linear layer {@code module} that holds its output rows [row, row + part.out()). */
     default Linear.Part linear(String module, int row, Linear.Part part) { return part; }
 

@@ -59,13 +59,17 @@ final class Weights {
             if (w == null || segRow == w.rows()) {
                 if (seg == segments.size()) throw rowsMismatch(module, segments, outs);
                 FluxLayout.Segment s = segments.get(seg++);
-                w = segmentWeight(s, in);
+                w = segmentWeight(module, s, in);
                 b = bias ? segmentBias(s, w.rows()) : null;
                 segRow = 0;
             }
             if (segRow + out > w.rows()) throw rowsMismatch(module, segments, outs);
             Linear.Part part = new Linear.Part(w.sliceRows(segRow, segRow + out), b == null ? null : Arrays.copyOfRange(b, segRow, segRow + out));
-            parts.add(patcher.linear(module, row, part));
+            Linear.Part patched = patcher.linear(module, row, part);
+            if (patched.weight().cols() != in) {
+                throw new IllegalStateException("the weight patcher gave " + module + " " + patched.weight().cols() + " inputs, not " + in);
+            }
+            parts.add(patched);
             segRow += out;
             row += out;
         }
@@ -88,6 +92,12 @@ final class Weights {
             rows += t.rows() / s.chunks();
         }
         return rows;
+    }
+
+    /** Inputs of BFL linear {@code module} in the patched model (see {@link WeightPatcher#inputs}), or -1 when absent. */
+    int inputs(String module) {
+        int stored = cols(module);
+        return stored < 0 ? stored : patcher.inputs(module, stored);
     }
 
     /** Column count of BFL linear {@code module}, or -1 when absent. */
@@ -136,10 +146,11 @@ final class Weights {
         return name.equals("scaled_fp8") || name.endsWith(".scale_input") || name.endsWith(".input_scale");
     }
 
-    private Tensor segmentWeight(FluxLayout.Segment s, int in) {
+    /** The stored weight of a segment of BFL linear {@code module}, which takes {@code in} inputs as stored or as patched. */
+    private Tensor segmentWeight(String module, FluxLayout.Segment s, int in) {
         String name = s.module() + ".weight";
         Tensor w = take(name);
-        if (w.rank() != 2 || w.dim(1) != in || w.dim(0) % s.chunks() != 0) {
+        if (w.rank() != 2 || w.dim(1) != in && patcher.inputs(module, w.dim(1)) != in || w.dim(0) % s.chunks() != 0) {
             throw badShape(name, w, "[" + (s.chunks() > 1 ? s.chunks() + "*n" : "n") + ", " + in + "]");
         }
         w = w.withScale(weightScale(s.module(), w));

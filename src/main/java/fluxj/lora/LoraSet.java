@@ -104,12 +104,26 @@ public final class LoraSet implements AutoCloseable {
     /** Bytes of the float32 copies merging makes of the transformer's patched weights (at most: whole layers). */
     public long mergedBytes() { return copyBytes(Target.Component.TRANSFORMER, model.transformer()); }
 
+    /**
+     * Bytes of the float32 copies made whatever the stored dtype and the LoRA mode: the layers whose deltas are
+     * not exactly as wide as their stored weight (a control LoRA's widened img_in; no stored weight to run beside).
+     */
+    public long paddedCopyBytes() {
+        return patches.stream().filter(p -> p.target().component() == Target.Component.TRANSFORMER && p.delta() != null
+                        && p.delta().cols() != model.transformer().get(p.target().module()).in())
+                .map(p -> p.target().module()).distinct().mapToLong(m -> copyBytes(m, model.transformer().get(m))).sum();
+    }
+
     /** Bytes of the float32 copies CLIP-L's patched weights and biases take (CLIP is always merged). */
     public long clipCopyBytes() { return copyBytes(Target.Component.CLIP, model.clip()); }
 
     private long copyBytes(Target.Component c, Map<String, FluxTransformer.Shape> shapes) {
         return patches.stream().filter(p -> p.target().component() == c).map(p -> p.target().module()).distinct()
-                .mapToLong(m -> 4L * shapes.get(m).out() * (shapes.get(m).in() + 1)).sum();
+                .mapToLong(m -> copyBytes(m, shapes.get(m))).sum();
+    }
+
+    private long copyBytes(String module, FluxTransformer.Shape s) {
+        return 4L * s.out() * (inputs(module, s.in()) + 1);
     }
 
     private static void read(LoraFile f, double weight, LoraKeys keys, Model model, List<Patch> patches, List<VectorSet> sets,
@@ -141,7 +155,7 @@ public final class LoraSet implements AutoCloseable {
                 continue;
             }
             FluxTransformer.Shape shape = (target.component() == Target.Component.CLIP ? model.clip() : model.transformer()).get(target.module());
-            patches.add(patch(file, module, t, target, shape, weight));
+            patches.add(patch(file, module, t, target, shape, weight, model));
             matched++;
         }
         if (matched == 0) {
@@ -155,7 +169,7 @@ public final class LoraSet implements AutoCloseable {
     }
 
     private static Patch patch(String file, String module, Map<String, Tensor> t, Target target, FluxTransformer.Shape shape,
-                               double weight) {
+                               double weight, Model model) {
         for (String unsupported : List.of(".lora_mid.weight", ".hada_t1", ".hada_t2", ".lokr_t2", ".dora_scale")) {
             if (t.containsKey(unsupported)) {
                 throw bad(file, module + unsupported, unsupported.equals(".dora_scale") ? "DoRA LoRAs are not supported"
@@ -182,11 +196,7 @@ public final class LoraSet implements AutoCloseable {
             if (delta.rows() != rows) {
                 throw bad(file, found.rowsKey(), "gives a delta of " + delta.rows() + " rows, but " + describe(target, shape) + " has " + rows);
             }
-            boolean control = target.module().equals("img_in") && target.format().equals("BFL") && delta.cols() > shape.in();
-            if (control) widen = delta.cols();
-            else if (delta.cols() != shape.in()) {
-                throw bad(file, found.colsKey(), "gives a delta of " + delta.cols() + " columns, but " + describe(target, shape) + " takes " + shape.in() + " inputs");
-            }
+            if (delta.cols() != shape.in()) widen = imgInColumns(file, found.colsKey(), target, shape, delta.cols(), model);
         }
         if (bias != null) {
             if (bias.rank() != 1 || bias.numel() != rows) {
@@ -195,6 +205,37 @@ public final class LoraSet implements AutoCloseable {
             requireFinite(file, biasKey, bias);
         }
         return new Patch(target, delta, bias, weight, widen, file, module + t.keySet().iterator().next());
+    }
+
+    /**
+     * A delta of {@code cols} columns for a layer of other width: fine only for img_in, where a Canny/Depth control
+     * LoRA's delta takes the latent and the control image's latent (twice the latent's width) on a base model, whose
+     * img_in is then widened with zero weights for the new inputs as BFL's {@code optionally_expand_state_dict} does
+     * (returns the new width), and a base model's LoRA on a control model covers the latent's inputs only (diffusers
+     * pads it with zeros; returns 0). Anything else is an error naming {@code key}.
+     */
+    private static int imgInColumns(String file, String key, Target target, FluxTransformer.Shape shape, int cols, Model model) {
+        FluxTransformer.Shape last = model.transformer().get("final_layer.linear");
+        int latent = last == null ? -1 : last.out();
+        boolean imgIn = target.component() == Target.Component.TRANSFORMER && target.module().equals("img_in");
+        if (imgIn && shape.in() == latent && cols == 2 * latent) return cols;
+        if (imgIn && shape.in() == 2 * latent && cols == latent) return 0;
+        if (imgIn && cols == 2 * latent) {
+            throw bad(file, key, "is a Canny/Depth control LoRA's (img_in with " + cols + " inputs: the latent's " + latent
+                    + " and the control image's " + latent + "), but this model's img_in takes " + shape.in() + " inputs"
+                    + (shape.in() > 2 * latent ? " (a FLUX.1 Fill model)" : "") + ": a control LoRA applies to a base FLUX.1 model ("
+                    + latent + " inputs) or a Canny/Depth model (" + 2 * latent + ")");
+        }
+        throw bad(file, key, "gives a delta of " + cols + " columns, but " + describe(target, shape) + " takes " + shape.in() + " inputs");
+    }
+
+    /** Inputs of transformer layer {@code module} (stored with {@code stored}) once patched: widened by a control LoRA, else as stored. */
+    public int inputs(String module, int stored) {
+        int in = stored;
+        for (Patch p : patches) {
+            if (p.target().component() == Target.Component.TRANSFORMER && p.target().module().equals(module)) in = Math.max(in, p.widenTo());
+        }
+        return in;
     }
 
     /** A module's weight delta, with the keys that set its rows and its columns (named when they do not fit). */

@@ -32,6 +32,9 @@ final class TransformerPatcher implements WeightPatcher {
     }
 
     @Override
+    public int inputs(String module, int stored) { return set.inputs(module, stored); }
+
+    @Override
     public Linear.Part linear(String module, int row, Linear.Part part) {
         int layerRows = set.model().transformer().get(module).out();
         List<Patch> patches = new ArrayList<>();
@@ -55,16 +58,14 @@ final class TransformerPatcher implements WeightPatcher {
         List<Patch> weights = patches.stream().filter(p -> p.delta() != null).toList();
         if (weights.isEmpty()) return new Linear.Part(part.weight(), bias, part.terms());
         Tensor w = part.weight();
-        int widen = weights.stream().mapToInt(Patch::widenTo).max().orElse(0);
-        if (widen > 0) {
-            Patch p = weights.stream().filter(q -> q.widenTo() > 0).findFirst().orElseThrow();
-            throw new ModelFormatException(p.file(), "LoRA key '" + p.key() + "' widens " + module + " to " + widen
-                    + " inputs: a FLUX.1 control LoRA (Canny/Depth); turning a base model into a control model by a LoRA is not"
-                    + " supported, use the Canny/Depth model file with --control-image");
-        }
+        int in = set.inputs(module, w.cols());
+        // A widened layer (a control LoRA's img_in) or a delta narrower than its layer has no stored weight of its
+        // width to run beside: merged into a float32 copy (zeros for the inputs the stored weight lacks) whatever
+        // the stored dtype, as a float patch. Only img_in is ever so; it is small.
+        boolean padded = in != w.cols() || weights.stream().anyMatch(p -> p.delta().cols() != in);
         boolean lowRankOnly = weights.stream().allMatch(p -> p.delta() instanceof Delta.LowRank);
-        if (mergeable(w.dtype()) && (merge || !lowRankOnly)) {
-            Tensor merged = Merge.rows(w, w.name(), row, part.out(), w.cols(), layerRows, weights, arena);
+        if (padded || mergeable(w.dtype()) && (merge || !lowRankOnly)) {
+            Tensor merged = Merge.rows(w, w.name(), row, part.out(), in, layerRows, weights, arena);
             return new Linear.Part(merged, bias, part.terms());
         }
         List<Linear.Term> terms = new ArrayList<>(part.terms());

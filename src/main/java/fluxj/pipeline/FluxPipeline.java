@@ -1,6 +1,7 @@
 package fluxj.pipeline;
 
 import fluxj.condition.ImageConditioning;
+import fluxj.condition.ModelInput;
 import fluxj.memory.ImageInputs;
 import fluxj.memory.MemoryPlan;
 import fluxj.memory.Phase;
@@ -11,6 +12,7 @@ import java.io.IOException;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.concurrent.ThreadLocalRandom;
+import java.util.function.Consumer;
 
 /**
  * Text to image with a FLUX.1 model, as the reference pipeline does it: encode the prompt (T5 + pooled CLIP),
@@ -75,13 +77,23 @@ public final class FluxPipeline implements AutoCloseable {
     }
 
     /** The request's LoRAs on the model parts; prompts encoded before a text-encoder LoRA changed are forgotten. */
-    private void applyLoras(GenerationRequest r, java.util.function.Consumer<String> warnings) {
+    private void applyLoras(GenerationRequest r, Consumer<String> warnings) {
         MemoryControl memory = parts.memory();
         if (memory == null) {
             if (!r.loras().isEmpty()) throw new IllegalArgumentException("this pipeline's model parts take no LoRA");
             return;
         }
         if (memory.applyLoras(r.loras(), warnings)) recentPrompts.clear();
+    }
+
+    /**
+     * What the transformer reads with {@code request}'s LoRAs: the model's own input, or a Canny/Depth control model's
+     * when a control LoRA widens a base model's img_in. Reads and checks the LoRA files (their warnings go to
+     * {@code warnings}) and makes them the model's from the next use on.
+     */
+    public ModelInput input(GenerationRequest request, Consumer<String> warnings) {
+        applyLoras(request, warnings);
+        return parts.memory() == null ? model().input() : parts.memory().input(model().input());
     }
 
     /**
@@ -109,9 +121,9 @@ public final class FluxPipeline implements AutoCloseable {
     private GenerationResult run(GenerationRequest request, ProgressListener listener) {
         GenerationRequest r = resolve(request);
         ModelInfo info = model();
-        ImageConditioning.check(r.conditions(), info.input());
+        ModelInput input = input(r, listener::warning);
+        ImageConditioning.check(r.conditions(), input, info.input());
         MemoryControl memory = parts.memory();
-        applyLoras(r, listener::warning);
         if (memory != null) {
             MemoryPlan plan = memory.prepare(r, ImageConditioning.memoryInputs(r.conditions(), r.width(), r.height()));
             listener.plan(plan);
@@ -126,7 +138,7 @@ public final class FluxPipeline implements AutoCloseable {
         if (memory != null) memory.done(Phase.ENCODE);
 
         // the schedule counts the target's tokens only, never the references'
-        ImageConditioning images = ImageConditioning.prepare(r.conditions(), info.input(), parts.encoder(), r.width(), r.height(), c,
+        ImageConditioning images = ImageConditioning.prepare(r.conditions(), input, parts.encoder(), r.width(), r.height(), c,
                 Latents.noise(r.seed(), c, r.height(), r.width()), info.schedule().timesteps(r.steps(), h * w), listener::warning);
         if (memory != null && !r.conditions().isEmpty()) memory.done(Phase.ENCODE_IMAGES);
 

@@ -1,5 +1,6 @@
 package fluxj.pipeline;
 
+import fluxj.condition.ModelInput;
 import fluxj.flux.FluxConfig;
 import fluxj.flux.FluxTransformer;
 import fluxj.flux.WeightPatcher;
@@ -173,6 +174,12 @@ final class ManagedModels implements MemoryControl, AutoCloseable {
     }
 
     @Override
+    public ModelInput input(ModelInput stored) {
+        int in = loras.inputs("img_in", fluxConfig.inChannels());
+        return in == fluxConfig.inChannels() ? stored : ModelInput.of(in, fluxConfig.outChannels());
+    }
+
+    @Override
     public MemoryPlan prepare(GenerationRequest r, ImageInputs images) {
         long budget = r.memoryBudget() > 0 ? r.memoryBudget() : device.defaultBudget();
         int lh = r.height() / 8, lw = r.width() / 8, imgTokens = (r.height() / 16) * (r.width() / 16);
@@ -195,7 +202,7 @@ final class ManagedModels implements MemoryControl, AutoCloseable {
                     + vaeShape.plannedEncodeNativeBytes(i.height(), i.width())).max().orElseThrow();
             parts.add(vaeEncoderC.withWorkspace(work).withCopies(vaeShape.encodeWeightCopyBytes()));
         }
-        parts.add(fluxC.withWorkspace(Sizing.transformerWorkspace(tokens, hidden, mlp) + fluxNative));
+        parts.add(fluxC.withWorkspace(Sizing.transformerWorkspace(tokens, hidden, mlp) + fluxNative).withCopies(loras.paddedCopyBytes()));
         parts.add(vaeC.withWorkspace(vaeShape.plannedDecodeBytes(lh, lw) + vaeShape.plannedDecodeNativeBytes(lh, lw))
                 .withCopies(vaeShape.decodeWeightCopyBytes()));
         WeightDtype dtype = r.weightDtype() == null ? WeightDtype.STORED : r.weightDtype();

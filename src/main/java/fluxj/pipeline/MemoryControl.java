@@ -1,5 +1,6 @@
 package fluxj.pipeline;
 
+import fluxj.condition.ModelInput;
 import fluxj.lora.LoraRef;
 import fluxj.memory.ImageInputs;
 import fluxj.memory.MemoryPlan;
@@ -31,4 +32,10 @@ public interface MemoryControl {
         if (!loras.isEmpty()) throw new IllegalArgumentException("these model parts take no LoRA");
         return false;
     }
+
+    /**
+     * What the transformer reads with the applied LoRAs, for a model that reads {@code stored} without them: a
+     * Canny/Depth control LoRA makes a base model a control model.
+     */
+    default ModelInput input(ModelInput stored) { return stored; }
 }

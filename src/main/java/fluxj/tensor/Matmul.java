@@ -48,15 +48,30 @@ public final class Matmul {
 
     /** {@code y[i] = x * w[i]^T + bias[i]} for every i (bias[i] may be null): the same input times several weights. */
     public static void matmul(float[] x, int m, int k, Tensor[] w, float[][] bias, float[][] y) {
-        if (bias.length != w.length || y.length != w.length) throw new IllegalArgumentException("matmul: " + w.length + " weights, "
-                + bias.length + " biases, " + y.length + " outputs");
+        Epilogue[] none = new Epilogue[w.length];
+        Arrays.fill(none, Epilogue.NONE);
+        matmul(x, m, k, w, bias, none, y);
+    }
+
+    /** {@code y[i] = epilogue[i](x * w[i]^T + bias[i])} for every i: the products with an activation after each (or none). */
+    public static void matmul(float[] x, int m, int k, Tensor[] w, float[][] bias, Epilogue[] epilogue, float[][] y) {
+        if (bias.length != w.length || y.length != w.length || epilogue.length != w.length) {
+            throw new IllegalArgumentException("matmul: " + w.length + " weights, " + bias.length + " biases, "
+                    + epilogue.length + " epilogues, " + y.length + " outputs");
+        }
         for (int i = 0; i < w.length; i++) validate(x, m, k, w[i], bias[i], y[i]);
         if (m == 0) return;
         if (k == 0) {
-            for (int i = 0; i < w.length; i++) biasOnly(m, w[i].rows(), bias[i], y[i]);
+            for (int i = 0; i < w.length; i++) {
+                biasOnly(m, w[i].rows(), bias[i], y[i]);
+                epilogue[i].apply(y[i], m, w[i].rows());
+            }
             return;
         }
-        KERNEL.matmul(x, m, k, w, bias, y);
+        boolean plain = true;
+        for (Epilogue e : epilogue) plain &= e == Epilogue.NONE;
+        if (plain) KERNEL.matmul(x, m, k, w, bias, y);
+        else KERNEL.matmul(x, m, k, w, bias, epilogue, y);
     }
 
     private static void validate(float[] x, int m, int k, Tensor w, float[] bias, float[] y) {

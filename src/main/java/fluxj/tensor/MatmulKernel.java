@@ -24,4 +24,13 @@ public interface MatmulKernel {
     default void matmul(float[] x, int m, int k, Tensor[] w, float[][] bias, float[][] y) {
         for (int i = 0; i < w.length; i++) if (w[i].rows() > 0) matmul(x, m, k, w[i], bias[i], y[i]);
     }
+
+    /**
+     * {@code y[i] = epilogue[i](x * w[i]^T + bias[i])}. Kernels that can apply an epilogue inside the product
+     * override this; the default is the products, then {@link Epilogue#apply} on each output.
+     */
+    default void matmul(float[] x, int m, int k, Tensor[] w, float[][] bias, Epilogue[] epilogue, float[][] y) {
+        matmul(x, m, k, w, bias, y);
+        for (int i = 0; i < w.length; i++) epilogue[i].apply(y[i], m, w[i].rows());
+    }
 }

@@ -66,6 +66,27 @@ public final class Ops {
         });
     }
 
+    /**
+     * dst[r * dstCols + dstCol + i] = gelu_tanh(src[r * cols + i]) for src [rows, cols]: row by row (each row's tail
+     * past the last full vector in scalar code), so it can write into its place in a concatenation, or in place.
+     */
+    public static void geluTanhRows(float[] src, int rows, int cols, float[] dst, int dstCols, int dstCol) {
+        forRows(rows, cols, (r0, r1) -> {
+            for (int r = r0; r < r1; r++) {
+                int so = r * cols, d = r * dstCols + dstCol, i = 0;
+                for (int up = F.loopBound(cols); i < up; i += L) {
+                    FloatVector v = FloatVector.fromArray(F, src, so + i);
+                    FloatVector inner = v.mul(v).mul(v).mul(0.044715f).add(v).mul(SQRT_2_OVER_PI);
+                    v.div(VectorMath.exp(inner.mul(-2f)).add(1f)).intoArray(dst, d + i);
+                }
+                for (; i < cols; i++) {
+                    float v = src[so + i];
+                    dst[d + i] = v / (1f + (float) Math.exp(-2f * SQRT_2_OVER_PI * (v + 0.044715f * v * v * v)));
+                }
+            }
+        });
+    }
+
     /** Exact GELU, 0.5 x (1 + erf(x / sqrt 2)), evaluated in double lanes. */
     public static void geluErf(float[] x, int n) {
         int dl = D.length();
@@ -107,6 +128,15 @@ public final class Ops {
             int i = lo, up = lo + (hi - lo) / L * L;
             for (; i < up; i += L) FloatVector.fromArray(F, a, i).add(FloatVector.fromArray(F, b, i)).intoArray(a, i);
             for (; i < hi; i++) a[i] += b[i];
+        });
+    }
+
+    /** a[i] *= b[i] for i &lt; n (e.g. the gate of a gated feed-forward). */
+    public static void mul(float[] a, float[] b, int n) {
+        forRange(n, (lo, hi) -> {
+            int i = lo, up = lo + (hi - lo) / L * L;
+            for (; i < up; i += L) FloatVector.fromArray(F, a, i).mul(FloatVector.fromArray(F, b, i)).intoArray(a, i);
+            for (; i < hi; i++) a[i] *= b[i];
         });
     }
 

@@ -77,12 +77,22 @@ public final class T5Encoder {
         int n = ids.length, d = config.dModel();
         float[] h = Embedding.rows(shared, ids, n);
         float[] bias = RelativePositionBias.compute(relativeBias, config.buckets(), config.heads(), config.maxDistance(), n, n);
-        for (Block b : blocks) b.forward(h, n, bias);
+        Scratch s = Scratch.of(n, config);
+        for (Block b : blocks) b.forward(h, n, bias, s);
         Ops.rmsNorm(h, n, d, finalNorm, config.eps(), h);
         if (project0 == null) return h;
         float[] mid = Matmul.matmul(h, n, d, project0, null);
         Ops.relu(mid, mid.length);
         return Matmul.matmul(mid, n, config.outDim(), project3, null);
+    }
+
+    /** A block's activation arrays, allocated once per forward and overwritten by every block in turn. */
+    private record Scratch(float[] x, float[] q, float[] k, float[] v, float[] attn, float[] out, float[] gate, float[] up) {
+        static Scratch of(int n, TextConfig.T5 c) {
+            int d = c.dModel(), inner = c.inner(), ff = c.dFf();
+            return new Scratch(new float[n * d], new float[n * inner], new float[n * inner], new float[n * inner], new float[n * inner],
+                    new float[n * d], new float[n * ff], new float[n * ff]);
+        }
     }
 
     /** Self-attention then gated feed-forward, each pre-RMS-normed and added to the residual stream. */
@@ -106,30 +116,22 @@ public final class T5Encoder {
             ffNorm = ck.get(p + "layer.1.layer_norm.weight").expectShape(d).toFloats();
         }
 
-        void forward(float[] h, int n, float[] bias) {
+        void forward(float[] h, int n, float[] bias, Scratch s) {
             int d = c.dModel(), inner = c.inner(), ff = c.dFf();
-            float[] x = new float[n * d];
-            Ops.rmsNorm(h, n, d, attnNorm, c.eps(), x);
-            float[] attn = new float[n * inner];
+            Ops.rmsNorm(h, n, d, attnNorm, c.eps(), s.x());
             // One input, several weights: a backend that prepares x (oneDNN rounds it to bf16) does so once.
-            float[][] qkv = {new float[n * inner], new float[n * inner], new float[n * inner]};
-            Matmul.matmul(x, n, d, new Tensor[] {q, k, v}, new float[3][], qkv);
+            Matmul.matmul(s.x(), n, d, new Tensor[] {q, k, v}, new float[3][], new float[][] {s.q(), s.k(), s.v()});
             // Unscaled: T5 folds 1/sqrt(d_kv) into the initialisation of q.
-            Attention.attention(qkv[0], qkv[1], qkv[2], n, n, c.heads(), c.dKv(), 1f, bias, false, attn);
-            Ops.add(h, Matmul.matmul(attn, n, inner, o, null), n * d);
-            Ops.rmsNorm(h, n, d, ffNorm, c.eps(), x);
-            float[][] gated = {new float[n * ff], new float[n * ff]};
-            Matmul.matmul(x, n, d, new Tensor[] {wi0, wi1}, new float[2][], gated);
-            float[] gate = gated[0];
-            c.act().apply(gate, n * ff);
-            multiply(gate, gated[1], n * ff);
-            Ops.add(h, Matmul.matmul(gate, n, ff, wo, null), n * d);
+            Attention.attention(s.q(), s.k(), s.v(), n, n, c.heads(), c.dKv(), 1f, bias, false, s.attn());
+            Matmul.matmul(s.attn(), n, inner, o, null, s.out());
+            Ops.add(h, s.out(), n * d);
+            Ops.rmsNorm(h, n, d, ffNorm, c.eps(), s.x());
+            Matmul.matmul(s.x(), n, d, new Tensor[] {wi0, wi1}, new float[2][], new float[][] {s.gate(), s.up()});
+            c.act().apply(s.gate(), n * ff);
+            Ops.mul(s.gate(), s.up(), n * ff);
+            Matmul.matmul(s.gate(), n, ff, wo, null, s.out());
+            Ops.add(h, s.out(), n * d);
         }
-    }
-
-    /** a[i] *= b[i]: the gate of the feed-forward (no such element-wise kernel in tensor.Ops). */
-    private static void multiply(float[] a, float[] b, int n) {
-        for (int i = 0; i < n; i++) a[i] *= b[i];
     }
 
     /** A weight with its ComfyUI "scaled fp8" multiplier ({@code <layer>.scale_weight}, a scalar) attached when present. */

@@ -18,6 +18,7 @@ import java.nio.file.Path;
 import java.util.List;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
@@ -91,6 +92,57 @@ class LoraTransformerTest {
             Path lora = TestLoras.everyLayer(model, dir.resolve(file + ".lora.safetensors"));
             lowRankEqualsDecodedMerged(model, List.of(new LoraRef(lora, 0.8), new LoraRef(lora, -0.3)));
         }
+    }
+
+    /**
+     * A Canny/Depth control LoRA on FP8 and GGUF base models: img_in becomes a float32 copy twice as wide (the
+     * stored weight, zeros, plus the delta), every other layer keeps its stored weight with the LoRA beside it; the
+     * velocity equals the decoded weights merged in float64.
+     */
+    @Test
+    void controlLoraOnQuantizedModelsWidensImgInAsAFloatPatch(@TempDir Path dir) throws IOException {
+        for (Path model : List.of(Fixtures.model(FP8), Fixtures.model("flux1-tiny-gguf/flux1-g-schnell-Q8_0.gguf"),
+                Fixtures.model("flux1-tiny-gguf/flux1-g-schnell-Q4_K_S.gguf"))) {
+            Path lora = TestLoras.control(model, dir.resolve(model.getFileName() + ".control.safetensors"));
+            try (Checkpoint ck = Checkpoint.open(model); LoraSet set = open(ck, List.of(new LoraRef(lora, 0.85))); Arena arena = Arena.ofShared()) {
+                WeightPatcher patcher = set.transformerPatcher(arena, true);
+                FluxTransformer lowRank = FluxTransformer.load(ck, null, patcher);
+                FluxTransformer merged = FluxTransformer.load(ck, null, new WeightPatcher() {
+                    @Override
+                    public int inputs(String module, int stored) { return patcher.inputs(module, stored); }
+
+                    @Override
+                    public Linear.Part linear(String module, int row, Linear.Part part) {
+                        return patcher.linear(module, row, new Linear.Part(decoded(part.weight(), arena), part.bias()));
+                    }
+
+                    @Override
+                    public float[] vector(String name, float[] stored) { return patcher.vector(name, stored); }
+                });
+                FluxConfig c = lowRank.config();
+                assertEquals(2 * c.outChannels(), c.inChannels(), model.toString());
+                int tokens = 16, txt = 8;
+                float[] img = random(tokens * c.inChannels(), 1), ids = new float[tokens * 3], text = random(txt * c.contextDim(), 2);
+                for (int t = 0; t < tokens; t++) {
+                    ids[t * 3 + 1] = t / 4;
+                    ids[t * 3 + 2] = t % 4;
+                }
+                float[] a = lowRank.forward(img, tokens, ids, text, txt, new float[txt * 3], 0.7f, random(c.vecDim(), 3), 3.5f);
+                float[] b = merged.forward(img, tokens, ids, text, txt, new float[txt * 3], 0.7f, random(c.vecDim(), 3), 3.5f);
+                double scale = 0;
+                for (float v : b) scale = Math.max(scale, Math.abs(v));
+                // float32 sums in another order (x through down then up against the merged product): relative 1e-5
+                assertTrue(Npy.maxAbsDiff(a, b) <= 1e-5 * scale, model + ": low-rank vs decoded-and-merged velocities differ by "
+                        + Npy.maxAbsDiff(a, b) + " (max " + scale + ")");
+            }
+        }
+    }
+
+    private static float[] random(int n, long seed) {
+        java.util.Random r = new java.util.Random(seed);
+        float[] v = new float[n];
+        for (int i = 0; i < n; i++) v[i] = (float) r.nextGaussian();
+        return v;
     }
 
     /**

@@ -14,7 +14,9 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -72,6 +74,25 @@ class LoraErrorsTest {
         bias.matrix("diffusion_model.img_in.diff_b", 7, 1);
         bias.put("diffusion_model.img_in.diff_b", new float[7], 7);
         fails(bias, "diffusion_model.img_in.diff_b");
+    }
+
+    /** img_in deltas of twice the latent's width fit a base or a control model only; other widths fit none. */
+    @Test
+    void controlLoraOnAModelItDoesNotFit() throws IOException {
+        TestLora control = new TestLora(4);
+        control.matrix("img_in.lora_A.weight", 2, 128);
+        control.matrix("img_in.lora_B.weight", H, 2);
+        Path f = control.write(dir.resolve("control.safetensors"));
+        Map<String, FluxTransformer.Shape> fill = new HashMap<>(model.transformer());
+        fill.put("img_in", new FluxTransformer.Shape(H, 384));
+        var e = assertThrows(ModelFormatException.class, () -> LoraSet.open(List.of(new LoraRef(f, 1)),
+                new LoraSet.Model(fill, model.vectors(), model.clip()), w -> {}));
+        assertTrue(e.getMessage().startsWith(f + ": ") && e.getMessage().contains("'img_in.lora_A.weight'")
+                && e.getMessage().contains("control LoRA") && e.getMessage().contains("Fill") && e.getMessage().contains("384"), e.getMessage());
+        assertTrue(fails(kohya(H, 2, 2, 192), "lora_unet_img_in.lora_down.weight").contains("192 columns"));
+        // only img_in is ever widened
+        assertTrue(fails(new TestLora(5).put("txt_in.lora_A.weight", new float[2 * 128], 2, 128).put("txt_in.lora_B.weight", new float[H * 2], H, 2),
+                "txt_in.lora_A.weight").contains("128 columns"));
     }
 
     @Test

@@ -2,7 +2,6 @@ package fluxj.lora;
 
 import fluxj.flux.FluxTransformer;
 import fluxj.io.Checkpoint;
-import fluxj.tensor.ModelFormatException;
 import fluxj.tensor.Tensor;
 import fluxj.text.ClipTextModel;
 import fluxj.testing.Fixtures;
@@ -26,7 +25,6 @@ import static fluxj.lora.TestLora.times;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
-import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
@@ -253,9 +251,49 @@ class LoraFormatsTest {
             biases.put("img_in", new double[H]);
             deltas.put("img_in", new double[H][64]);
             verifyExcept(set, "img_in");
-            // a model that cannot take the control image says so instead of running
-            var e = assertThrows(ModelFormatException.class, () -> FluxTransformer.load(ck, null, set.transformerPatcher(arena, true)));
-            assertTrue(e.getMessage().contains("img_in.lora_A.weight") && e.getMessage().contains("control LoRA"), e.getMessage());
+            // the model built with it reads the latent and the control image, merged or not (img_in is a float copy either way)
+            assertEquals(128, set.inputs("img_in", 64));
+            for (boolean merge : new boolean[] {true, false}) {
+                FluxTransformer t = FluxTransformer.load(ck, null, set.transformerPatcher(arena, merge));
+                assertEquals(128, t.config().inChannels());
+                assertEquals(128, t.linears().get("img_in").in());
+            }
+        }
+    }
+
+    /**
+     * A control LoRA in kohya names widens img_in as BFL's does, and a base model's img_in LoRA stacked on it covers
+     * the latent's 64 inputs only; on a control model (img_in 128 wide) such a LoRA is padded with zeros likewise
+     * (diffusers' rule for a FluxControl model).
+     */
+    @Test
+    void controlLoraStackedWithABaseModelsLoraAndABaseLoraOnAControlModel() throws IOException {
+        TestLora control = new TestLora(11), style = new TestLora(12);
+        double[][] cd = control.matrix("lora_unet_img_in.lora_down.weight", 3, 128);
+        double[][] cu = control.matrix("lora_unet_img_in.lora_up.weight", H, 3);
+        control.scalar("lora_unet_img_in.alpha", 1.5f);
+        double[][] sd = style.matrix("transformer.x_embedder.lora_A.weight", 2, 64);
+        double[][] su = style.matrix("transformer.x_embedder.lora_B.weight", H, 2);
+        Path cf = control.write(dir.resolve("control.safetensors")), sf = style.write(dir.resolve("style.safetensors"));
+        double[][] d = new double[H][128], styleDelta = times(-0.4, mul(su, sd)), controlDelta = times(0.7 * 1.5 / 3, mul(cu, cd));
+        for (int i = 0; i < H; i++) {
+            for (int j = 0; j < 128; j++) d[i][j] = controlDelta[i][j] + (j < 64 ? styleDelta[i][j] : 0);
+        }
+        Tensor w = ck.get("img_in.weight");
+        try (LoraSet set = open(new ArrayList<>(), cf, 0.7, sf, -0.4); Arena arena = Arena.ofShared()) {
+            assertEquals(128, set.inputs("img_in", 64));
+            assertEquals(4L * H * 129, set.paddedCopyBytes());
+            compare("img_in", w, Merge.rows(w, "img_in", 0, H, 128, H, set.patchesOf(Target.Component.TRANSFORMER, "img_in"), arena), d);
+        }
+        // the same base LoRA on a control model: the delta of its 64 columns, zeros for the control image's inputs
+        Map<String, FluxTransformer.Shape> wide = new HashMap<>(model.transformer());
+        wide.put("img_in", new FluxTransformer.Shape(H, 128));
+        double[][] padded = new double[H][128];
+        for (int i = 0; i < H; i++) System.arraycopy(styleDelta[i], 0, padded[i], 0, 64);
+        try (LoraSet set = LoraSet.open(List.of(new LoraRef(sf, -0.4)), new LoraSet.Model(wide, model.vectors(), model.clip()), w2 -> {});
+             Arena arena = Arena.ofShared()) {
+            assertEquals(128, set.inputs("img_in", 128));
+            compare("img_in", w, Merge.rows(w, "img_in", 0, H, 128, H, set.patchesOf(Target.Component.TRANSFORMER, "img_in"), arena), padded);
         }
     }
 

@@ -1,9 +1,13 @@
 package fluxj.pipeline;
 
+import fluxj.condition.ModelInput;
 import fluxj.lora.LoraMode;
 import fluxj.lora.LoraRef;
+import fluxj.testing.ControlLoraCase;
 import fluxj.testing.Fixtures;
+import fluxj.testing.ImageCases;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 import java.io.IOException;
 import java.net.URI;
@@ -11,12 +15,14 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-/** LoRAs through the library: switched on one loaded pipeline, merged or low-rank. */
+/** LoRAs through the library: switched on one loaded pipeline (control LoRAs too), merged or low-rank. */
 class LoraPipelineTest {
     private static final HubClient.Config NO_HUB = new HubClient.Config(URI.create("http://127.0.0.1:9"), Path.of("/nonexistent-hf-cache"), null, true, Duration.ofSeconds(1));
     static final Path KOHYA = Fixtures.model("flux1-tiny-lora/flux1-tiny-schnell-lora-kohya.safetensors");
@@ -71,6 +77,35 @@ class LoraPipelineTest {
             double db = merged.image().psnr(lowRank.image());
             // README-quant.md measured 89 dB or identical images between the two; float32 rounding alone differs
             assertTrue(db >= 80, "merged vs low-rank: " + db + " dB");
+        }
+    }
+
+    /**
+     * A control LoRA switched on and off a loaded base model: the model reads the control image with it (the public
+     * control case from a base model plus a LoRA, see ControlLoraCase), returns to 64 inputs without it (the same
+     * image as before), and takes it again.
+     */
+    @Test
+    void aControlLoraMakesTheLoadedBaseAControlModelAndGoesAgain(@TempDir Path dir) throws IOException {
+        ControlLoraCase.Files f = ControlLoraCase.build(dir);
+        Map<String, Object> c = ImageCases.byId(ControlLoraCase.CASE);
+        Map<?, ?> m = (Map<?, ?>) c.get("model");
+        ModelSource source = ModelSource.of(f.base().toString()).withParts(ImageCases.file(m.get("ae")), ImageCases.file(m.get("clip_l")),
+                ImageCases.file(m.get("t5xxl")), ImageCases.file(m.get("clip_tokenizer")), ImageCases.file(m.get("t5_tokenizer")), null).withHub(NO_HUB);
+        GenerationRequest control = ImageCases.request(c).toBuilder().loras(List.of(new LoraRef(f.lora(), 1.0))).build();
+        GenerationRequest plain = GenerationRequest.builder((String) c.get("prompt")).size(64, 64).steps(4).seed(105L).guidance(30.0).build();
+        try (FluxPipeline p = FluxPipeline.open(source, HubClient.Listener.NONE)) {
+            assertEquals(ModelInput.LATENT, p.model().input());
+            GenerationResult before = p.generate(plain, ProgressListener.NONE);
+            assertEquals(ModelInput.CONTROL, p.input(control, w -> { throw new AssertionError(w); }));
+            GenerationResult canny = p.generate(control, ProgressListener.NONE);
+            double db = canny.image().psnr(PngFiles.readImage(ImageCases.file(ImageCases.expected(c).get("png"))));
+            assertTrue(db >= ((Number) c.get("threshold_db")).doubleValue(), "control LoRA: " + db + " dB");
+            assertEquals(ModelInput.LATENT, p.input(plain, w -> {}));
+            assertArrayEquals(pixels(before), pixels(p.generate(plain, ProgressListener.NONE)), "removing the control LoRA did not give the base model back");
+            var e = assertThrows(IllegalArgumentException.class, () -> p.generate(plain.toBuilder().loras(control.loras()).build(), ProgressListener.NONE));
+            assertTrue(e.getMessage().contains("control LoRA") && e.getMessage().contains("control image"), e.getMessage());
+            assertArrayEquals(pixels(canny), pixels(p.generate(control, ProgressListener.NONE)));
         }
     }
 

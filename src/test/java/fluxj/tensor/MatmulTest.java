@@ -57,6 +57,22 @@ class MatmulTest {
         }
     }
 
+    @Test
+    void geluEpilogueIsTheProductThenGelu() {
+        // The Java kernel applies an epilogue after the product with Epilogue.apply: the same bits as doing it apart.
+        Random rnd = new Random(4);
+        int m = 13, k = 40;
+        float[] x = Weights.randomFloats(m * k, rnd);
+        Tensor[] w = {Weights.random(DType.BF16, 21, k, 1f, rnd), Weights.random(DType.F16, 7, k, 1f, rnd)};
+        float[][] bias = {Weights.randomFloats(21, rnd), null};
+        float[][] y = {new float[m * 21], new float[m * 7]};
+        Matmul.matmul(x, m, k, w, bias, new Epilogue[] {Epilogue.GELU_TANH, Epilogue.NONE}, y);
+        float[] gelu = Matmul.matmul(x, m, k, w[0], bias[0]), plain = Matmul.matmul(x, m, k, w[1], null);
+        Ops.geluTanhRows(gelu, m, 21, gelu, 21, 0);
+        assertArrayEquals(gelu, y[0]);
+        assertArrayEquals(plain, y[1]);
+    }
+
     @ParameterizedTest
     @EnumSource(value = DType.class, names = {"F32", "F16", "BF16", "F8_E4M3", "F8_E5M2"})
     void everyWeightDtypeOddSizes(DType dt) {

@@ -2,9 +2,11 @@ package fluxj.tensor;
 
 import org.junit.jupiter.api.Test;
 
+import java.util.Arrays;
 import java.util.Random;
 import java.util.function.DoubleUnaryOperator;
 
+import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
@@ -51,6 +53,33 @@ class OpsTest {
     }
 
     @Test
+    void geluTanhRowsWritesEachRowIntoItsPlace() {
+        double c = Math.sqrt(2 / Math.PI);
+        for (int[] s : new int[][] {{1, 5}, {3, 37}, {7, 64}, {300, 333}}) {
+            int rows = s[0], cols = s[1], dstCols = cols + 9, dstCol = 4;
+            float[] src = data(rows * cols, 3f, cols), dst = new float[rows * dstCols];
+            Arrays.fill(dst, Float.NaN);
+            Ops.geluTanhRows(src, rows, cols, dst, dstCols, dstCol);
+            for (int r = 0; r < rows; r++) {
+                for (int j = 0; j < dstCols; j++) {
+                    float got = dst[r * dstCols + j];
+                    if (j < dstCol || j >= dstCol + cols) {
+                        assertTrue(Float.isNaN(got), "wrote outside its columns");
+                        continue;
+                    }
+                    double v = src[r * cols + j - dstCol];
+                    close(0.5 * v * (1 + Math.tanh(c * (v + 0.044715 * v * v * v))), got, 1e-6, 1e-7, "geluTanhRows x=" + v);
+                }
+            }
+            float[] inPlace = src.clone();
+            Ops.geluTanhRows(inPlace, rows, cols, inPlace, cols, 0);
+            for (int r = 0; r < rows; r++) {
+                for (int j = 0; j < cols; j++) assertEquals(dst[r * dstCols + dstCol + j], inPlace[r * cols + j], "in place gives the same bits");
+            }
+        }
+    }
+
+    @Test
     void erfMatchesKnownValues() {
         // erf(0.5), erf(1), erf(2) to 10 digits (Abramowitz & Stegun table 7.1); the fit is good to 1.2e-7.
         assertTrue(Math.abs(Ops.erf(0.5) - 0.5204998778) < 1.2e-7);
@@ -67,10 +96,13 @@ class OpsTest {
             Ops.add(sum, b, n);
             Ops.addRow(plus, rows, cols, v);
             Ops.mulRow(times, rows, cols, v);
+            float[] product = a.clone();
+            Ops.mul(product, b, n);
             for (int i = 0; i < n; i++) {
                 assertTrue(sum[i] == a[i] + b[i], "add");
                 assertTrue(plus[i] == a[i] + v[i % cols], "addRow");
                 assertTrue(times[i] == a[i] * v[i % cols], "mulRow");
+                assertTrue(product[i] == a[i] * b[i], "mul");
             }
         }
     }

@@ -167,14 +167,18 @@ final class Bf16 {
     }
 
     /**
-     * x [len, heads * headDim] (token-major) rounded to bf16 into {@code out} head-major, [heads, len, headDim], tokens
-     * spread over the pool.
+     * x [len, heads * headDim] (token-major) rounded to bf16 into {@code out} head-major in blocks of {@code rows}
+     * tokens: the block of tokens [t0, t0 + m) is [heads, m, headDim] at element t0 * heads * headDim (with rows = len,
+     * plain [heads, len, headDim]). Tokens spread over the pool.
      */
-    static void headMajorParallel(float[] x, int len, int heads, int headDim, MemorySegment out) {
+    static void headMajorParallel(float[] x, int len, int rows, int heads, int headDim, MemorySegment out) {
         int parts = Math.min(len, Parallel.threads() * 4), width = heads * headDim;
         Parallel.forEach(parts, part -> {
             for (int t = len * part / parts, end = len * (part + 1) / parts; t < end; t++) {
-                for (int h = 0; h < heads; h++) fromFloats(x, t * width + h * headDim, headDim, out, ((long) h * len + t) * headDim);
+                int t0 = t / rows * rows, m = Math.min(rows, len - t0);
+                for (int h = 0; h < heads; h++) {
+                    fromFloats(x, t * width + h * headDim, headDim, out, (long) t0 * width + ((long) h * m + t - t0) * headDim);
+                }
             }
         });
     }

@@ -9,6 +9,7 @@ import java.lang.foreign.SymbolLookup;
 import java.lang.invoke.MethodHandle;
 
 import static java.lang.foreign.ValueLayout.ADDRESS;
+import static java.lang.foreign.ValueLayout.JAVA_FLOAT;
 import static java.lang.foreign.ValueLayout.JAVA_INT;
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
 
@@ -22,7 +23,9 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG;
 final class Dnnl {
     static final int BF16 = 2, F32 = 3;
     private static final int ENGINE_CPU = 1, STREAM_IN_ORDER = 1, QUERY_IMPL_INFO_STR = 8;
-    private static final int ARG_SRC = 1, ARG_DST = 17, ARG_WEIGHTS = 33;
+    private static final int ARG_SRC = 1, ARG_DST = 17, ARG_WEIGHTS = 33, ARG_BIAS = 41;
+    /** dnnl_eltwise_gelu_tanh: 3.x numbers the eltwise algorithms anew (relu 0x20, ..., gelu_tanh 0x2b). */
+    private static final int V2_ELTWISE_GELU_TANH = 0xcf, V3_ELTWISE_GELU_TANH = 0x2b;
     // 2.x passes descriptors as structs owned by the caller; these bounds exceed every 2.x layout (2.6: 696, 2800).
     private static final long V2_MEMORY_DESC_BYTES = 1024, V2_MATMUL_DESC_BYTES = 4096;
     private static final String[] STATUS = {"success", "out of memory", "invalid arguments", "unimplemented",
@@ -36,7 +39,8 @@ final class Dnnl {
     final int ompThreads;
     final MemorySegment engine, stream;
     private final MethodHandle primitiveCreate, primitiveExecute, primitiveDestroy, pdQuery, pdDestroy,
-            memoryCreate, memorySetHandle, memoryDestroy, streamWait, effectiveIsa;
+            memoryCreate, memorySetHandle, memoryDestroy, streamWait, effectiveIsa,
+            attrCreate, attrDestroy, attrSetPostOps, postOpsCreate, postOpsDestroy, postOpsAppendEltwise;
     private final MethodHandle v2MdInit, v2MatmulInit, v2PdCreate, v3MdCreate, v3MdDestroy, v3MatmulPdCreate;
 
     private Dnnl(SymbolLookup lib, String file) {
@@ -55,6 +59,15 @@ final class Dnnl {
         memoryDestroy = fn(lib, "dnnl_memory_destroy", JAVA_INT, ADDRESS);
         streamWait = fn(lib, "dnnl_stream_wait", JAVA_INT, ADDRESS);
         effectiveIsa = fn(lib, "dnnl_get_effective_cpu_isa", JAVA_INT);
+        attrCreate = fn(lib, "dnnl_primitive_attr_create", JAVA_INT, ADDRESS);
+        attrDestroy = fn(lib, "dnnl_primitive_attr_destroy", JAVA_INT, ADDRESS);
+        attrSetPostOps = fn(lib, "dnnl_primitive_attr_set_post_ops", JAVA_INT, ADDRESS, ADDRESS);
+        postOpsCreate = fn(lib, "dnnl_post_ops_create", JAVA_INT, ADDRESS);
+        postOpsDestroy = fn(lib, "dnnl_post_ops_destroy", JAVA_INT, ADDRESS);
+        // 2.x takes a scale before the algorithm (post_ops, scale, alg, alpha, beta); 3.x dropped it.
+        postOpsAppendEltwise = major == 2
+                ? fn(lib, "dnnl_post_ops_append_eltwise", JAVA_INT, ADDRESS, JAVA_FLOAT, JAVA_INT, JAVA_FLOAT, JAVA_FLOAT)
+                : fn(lib, "dnnl_post_ops_append_eltwise", JAVA_INT, ADDRESS, JAVA_INT, JAVA_FLOAT, JAVA_FLOAT);
         // The lookup sees the library's dependencies too, so an OpenMP build answers with its runtime's setting.
         ompThreads = lib.find("omp_get_max_threads")
                 .map(f -> (int) call(Linker.nativeLinker().downcallHandle(f, FunctionDescriptor.of(JAVA_INT)))).orElse(0);
@@ -89,7 +102,15 @@ final class Dnnl {
      * weights stored bf16 as n rows of k (oneDNN's "ba" layout, so [N,K] row-major tensors are used in place).
      */
     Primitive matmul(int m, int k, int n) {
-        return matmul(m, k, n, new long[] {k, 1}, new long[] {1, k}, new long[] {n, 1});
+        return matmul(m, k, n, false, false);
+    }
+
+    /**
+     * The same product with the epilogue inside oneDNN's kernel: {@code + bias[n]} (f32, passed per execution) when
+     * {@code bias}, then GELU (tanh approximation) of every output when {@code gelu}, all in f32 before the store.
+     */
+    Primitive matmul(int m, int k, int n, boolean bias, boolean gelu) {
+        return matmul(0, m, k, n, new long[] {k, 1}, new long[] {1, k}, new long[] {n, 1}, F32, bias, gelu);
     }
 
     /**
@@ -106,6 +127,12 @@ final class Dnnl {
      * The destination is f32 or bf16 ({@code dstType}).
      */
     Primitive matmul(int batch, int m, int k, int n, long[] srcStrides, long[] weightsStrides, long[] dstStrides, int dstType) {
+        return matmul(batch, m, k, n, srcStrides, weightsStrides, dstStrides, dstType, false, false);
+    }
+
+    private Primitive matmul(int batch, int m, int k, int n, long[] srcStrides, long[] weightsStrides, long[] dstStrides, int dstType,
+                             boolean withBias, boolean gelu) {
+        if (withBias && batch != 0) throw new IllegalArgumentException("bias on a batched matmul");
         long[] srcDims = batch == 0 ? new long[] {m, k} : new long[] {batch, m, k};
         long[] weiDims = batch == 0 ? new long[] {k, n} : new long[] {batch, k, n};
         long[] dstDims = batch == 0 ? new long[] {m, n} : new long[] {batch, m, n};
@@ -113,15 +140,25 @@ final class Dnnl {
             MemorySegment src = memoryDesc(a, srcDims, srcStrides, BF16);
             MemorySegment wei = memoryDesc(a, weiDims, weightsStrides, BF16);
             MemorySegment dst = memoryDesc(a, dstDims, dstStrides, dstType);
+            MemorySegment bias = withBias ? memoryDesc(a, new long[] {1, n}, new long[] {n, 1}, F32) : MemorySegment.NULL;
             MemorySegment out = a.allocate(ADDRESS);
-            MemorySegment pd = matmulDescriptor(src, wei, dst);
+            MemorySegment attr = gelu ? geluAttr() : MemorySegment.NULL;
+            MemorySegment pd;
+            try {
+                pd = matmulDescriptor(src, wei, bias, dst, attr);
+            } finally {
+                if (gelu) call(attrDestroy, attr);
+            }
             try {
                 check("dnnl_primitive_desc_query", pdQuery, pd, QUERY_IMPL_INFO_STR, 0, out);
                 String impl = out.get(ADDRESS, 0).reinterpret(256).getString(0);
                 check("dnnl_primitive_create", primitiveCreate, out, pd);
                 MemorySegment prim = out.get(ADDRESS, 0);
-                Primitive mm = new Primitive(prim, impl, memory(a, src), memory(a, wei), memory(a, dst));
-                if (major == 3) for (MemorySegment md : new MemorySegment[] {src, wei, dst}) check("dnnl_memory_desc_destroy", v3MdDestroy, md);
+                Primitive mm = new Primitive(prim, impl, memory(a, src), memory(a, wei), memory(a, dst),
+                        withBias ? memory(a, bias) : MemorySegment.NULL);
+                if (major == 3) {
+                    for (MemorySegment md : new MemorySegment[] {src, wei, dst, bias}) if (!md.equals(MemorySegment.NULL)) check("dnnl_memory_desc_destroy", v3MdDestroy, md);
+                }
                 return mm;
             } finally {
                 call(pdDestroy, pd);
@@ -131,37 +168,64 @@ final class Dnnl {
 
     /** A matmul primitive descriptor for the given memory descriptors (no bias, no attributes); the caller destroys it. */
     MemorySegment matmulDescriptor(MemorySegment src, MemorySegment wei, MemorySegment dst) {
+        return matmulDescriptor(src, wei, MemorySegment.NULL, dst, MemorySegment.NULL);
+    }
+
+    /** With a bias descriptor and attributes, each NULL when absent. */
+    private MemorySegment matmulDescriptor(MemorySegment src, MemorySegment wei, MemorySegment bias, MemorySegment dst, MemorySegment attr) {
         try (Arena a = Arena.ofConfined()) {
             MemorySegment out = a.allocate(ADDRESS);
             if (major == 2) {
                 MemorySegment op = a.allocate(V2_MATMUL_DESC_BYTES, 64);
-                check("dnnl_matmul_desc_init", v2MatmulInit, op, src, wei, MemorySegment.NULL, dst);
-                check("dnnl_primitive_desc_create", v2PdCreate, out, op, MemorySegment.NULL, engine, MemorySegment.NULL);
+                check("dnnl_matmul_desc_init", v2MatmulInit, op, src, wei, bias, dst);
+                check("dnnl_primitive_desc_create", v2PdCreate, out, op, attr, engine, MemorySegment.NULL);
             } else {
-                check("dnnl_matmul_primitive_desc_create",
-                        v3MatmulPdCreate, out, engine, src, wei, MemorySegment.NULL, dst, MemorySegment.NULL);
+                check("dnnl_matmul_primitive_desc_create", v3MatmulPdCreate, out, engine, src, wei, bias, dst, attr);
             }
             return out.get(ADDRESS, 0);
         }
     }
 
-    /** A compiled matmul primitive with its three memory objects; data pointers are set per execution. */
+    /** Primitive attributes holding one post-op, GELU (tanh) of the output; the caller destroys them. */
+    private MemorySegment geluAttr() {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment out = a.allocate(ADDRESS);
+            check("dnnl_post_ops_create", postOpsCreate, out);
+            MemorySegment ops = out.get(ADDRESS, 0);
+            try {
+                if (major == 2) check("dnnl_post_ops_append_eltwise", postOpsAppendEltwise, ops, 1f, V2_ELTWISE_GELU_TANH, 0f, 0f);
+                else check("dnnl_post_ops_append_eltwise", postOpsAppendEltwise, ops, V3_ELTWISE_GELU_TANH, 0f, 0f);
+                check("dnnl_primitive_attr_create", attrCreate, out);
+                MemorySegment attr = out.get(ADDRESS, 0);
+                check("dnnl_primitive_attr_set_post_ops", attrSetPostOps, attr, ops);
+                return attr;
+            } finally {
+                call(postOpsDestroy, ops);
+            }
+        }
+    }
+
+    /** A compiled matmul primitive with its memory objects (bias NULL when it has none); data pointers are set per execution. */
     final class Primitive {
         final String impl;
-        private final MemorySegment prim, src, wei, dst, args;
+        private final MemorySegment prim, src, wei, dst, bias, args;
+        private final int argCount;
         private final Arena arena = Arena.ofShared();
 
-        private Primitive(MemorySegment prim, String impl, MemorySegment src, MemorySegment wei, MemorySegment dst) {
+        private Primitive(MemorySegment prim, String impl, MemorySegment src, MemorySegment wei, MemorySegment dst, MemorySegment bias) {
             this.prim = prim;
             this.impl = impl;
             this.src = src;
             this.wei = wei;
             this.dst = dst;
+            this.bias = bias;
+            boolean hasBias = !bias.equals(MemorySegment.NULL);
+            int[] kinds = hasBias ? new int[] {ARG_SRC, ARG_WEIGHTS, ARG_DST, ARG_BIAS} : new int[] {ARG_SRC, ARG_WEIGHTS, ARG_DST};
+            MemorySegment[] mems = hasBias ? new MemorySegment[] {src, wei, dst, bias} : new MemorySegment[] {src, wei, dst};
+            argCount = kinds.length;
             // dnnl_exec_arg_t is {int arg; dnnl_memory_t memory;}: 16 bytes on every 64-bit ABI.
-            args = arena.allocate(48, 8);
-            int[] kinds = {ARG_SRC, ARG_WEIGHTS, ARG_DST};
-            MemorySegment[] mems = {src, wei, dst};
-            for (int i = 0; i < 3; i++) {
+            args = arena.allocate(16L * argCount, 8);
+            for (int i = 0; i < argCount; i++) {
                 args.set(JAVA_INT, i * 16L, kinds[i]);
                 args.set(ADDRESS, i * 16L + 8, mems[i]);
             }
@@ -169,16 +233,28 @@ final class Dnnl {
 
         /** Runs the primitive on the given native addresses and waits for it. */
         void execute(long srcAddress, long weightsAddress, long dstAddress) {
+            if (argCount != 3) throw new IllegalStateException("this matmul takes a bias");
+            run(srcAddress, weightsAddress, dstAddress);
+        }
+
+        /** Runs a primitive made with a bias, reading the n f32 values at {@code biasAddress}. */
+        void execute(long srcAddress, long weightsAddress, long biasAddress, long dstAddress) {
+            if (argCount != 4) throw new IllegalStateException("this matmul takes no bias");
+            check("dnnl_memory_set_data_handle", memorySetHandle, bias, MemorySegment.ofAddress(biasAddress));
+            run(srcAddress, weightsAddress, dstAddress);
+        }
+
+        private void run(long srcAddress, long weightsAddress, long dstAddress) {
             check("dnnl_memory_set_data_handle", memorySetHandle, src, MemorySegment.ofAddress(srcAddress));
             check("dnnl_memory_set_data_handle", memorySetHandle, wei, MemorySegment.ofAddress(weightsAddress));
             check("dnnl_memory_set_data_handle", memorySetHandle, dst, MemorySegment.ofAddress(dstAddress));
-            check("dnnl_primitive_execute", primitiveExecute, prim, stream, 3, args);
+            check("dnnl_primitive_execute", primitiveExecute, prim, stream, argCount, args);
             check("dnnl_stream_wait", streamWait, stream);
         }
 
         void destroy() {
             call(primitiveDestroy, prim);
-            for (MemorySegment m : new MemorySegment[] {src, wei, dst}) call(memoryDestroy, m);
+            for (MemorySegment m : new MemorySegment[] {src, wei, dst, bias}) if (!m.equals(MemorySegment.NULL)) call(memoryDestroy, m);
             arena.close();
         }
     }

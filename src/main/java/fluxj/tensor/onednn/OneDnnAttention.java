@@ -71,11 +71,12 @@ public final class OneDnnAttention {
         try {
             MemorySegment qs = Q.atLeast((long) lq * width * 2), ks = K.atLeast((long) lk * width * 2), vs = V.atLeast((long) lk * width * 2);
             MemorySegment o = OUT.atLeast((long) lq * width * 4);
-            // Head-major copies [H, L, D]: each head's operand dense, as oneDNN's batched brgemm kernels take them.
-            Bf16.headMajorParallel(q, lq, heads, headDim, qs);
-            Bf16.headMajorParallel(k, lk, heads, headDim, ks);
-            Bf16.headMajorParallel(v, lk, heads, headDim, vs);
+            // Head-major copies [H, L, D], the queries' and the output's per block of queries ([H, m, D] each): every
+            // operand of a block dense, as oneDNN's batched brgemm kernels take them (strided batches fall back to gemm:jit).
             int rows = queryRows(lq, (long) heads * lk, maxScoresBytes);
+            Bf16.headMajorParallel(q, lq, rows, heads, headDim, qs);
+            Bf16.headMajorParallel(k, lk, lk, heads, headDim, ks);
+            Bf16.headMajorParallel(v, lk, lk, heads, headDim, vs);
             long block = (long) rows * lk;
             MemorySegment scores = SCORES.atLeast(heads * block * 4), probs = PROBS.atLeast(heads * block * 2);
             for (int q0 = 0; q0 < lq; q0 += rows) {
@@ -83,11 +84,11 @@ public final class OneDnnAttention {
                 Dnnl.Primitive[] p = primitives(dnnl, m, lq, lk, heads, headDim);
                 IMPLS.add(p[0].impl);
                 IMPLS.add(p[1].impl);
-                p[0].execute(qs.address() + (long) q0 * headDim * 2, ks.address(), scores.address());
+                p[0].execute(qs.address() + (long) q0 * width * 2, ks.address(), scores.address());
                 softmax(scores, heads, m, lk, scale, probs);
-                p[1].execute(probs.address(), vs.address(), o.address() + (long) q0 * headDim * 4);
+                p[1].execute(probs.address(), vs.address(), o.address() + (long) q0 * width * 4);
             }
-            tokenMajor(o, lq, heads, headDim, out);
+            tokenMajor(o, lq, rows, heads, headDim, out);
         } finally {
             OneDnnMatmul.LOCK.unlock();
         }
@@ -114,20 +115,27 @@ public final class OneDnnAttention {
         long block = (long) m * lk;
         return PRIMITIVES.computeIfAbsent(new Shape(m, lq, lk, heads, headDim), s -> new Dnnl.Primitive[] {
                 // scores[h, m, lk] = q_h [m, D] x k_h^T [D, lk], k_h^T read down k_h's rows.
-                dnnl.matmul(heads, m, headDim, lk, new long[] {(long) lq * headDim, headDim, 1}, new long[] {(long) lk * headDim, 1, headDim},
+                dnnl.matmul(heads, m, headDim, lk, new long[] {(long) m * headDim, headDim, 1}, new long[] {(long) lk * headDim, 1, headDim},
                         new long[] {block, lk, 1}, Dnnl.F32),
                 // out_h [m, D] = probs_h [m, lk] x v_h [lk, D].
                 dnnl.matmul(heads, m, lk, headDim, new long[] {block, lk, 1}, new long[] {(long) lk * headDim, headDim, 1},
-                        new long[] {(long) lq * headDim, headDim, 1}, Dnnl.F32)});
+                        new long[] {(long) m * headDim, headDim, 1}, Dnnl.F32)});
     }
 
-    /** out[t, h * D + d] = o[h, t, d]: the heads' outputs back to token-major, tokens spread over the pool. */
-    private static void tokenMajor(MemorySegment o, int len, int heads, int headDim, float[] out) {
-        int parts = Math.min(len, Parallel.threads() * 4), width = heads * headDim;
+    /**
+     * out[t, h * D + d] = o[h, t, d] of t's block of query rows: the heads' outputs back to token-major, tokens spread over the pool. Vector
+     * loads and stores: a bulk copy per head row costs more in calls than in bytes here (D is 64 or 128).
+     */
+    private static void tokenMajor(MemorySegment o, int len, int rows, int heads, int headDim, float[] out) {
+        int parts = Math.min(len, Parallel.threads() * 4), width = heads * headDim, up = F.loopBound(headDim);
         Parallel.forEach(parts, part -> {
             for (int t = len * part / parts, end = len * (part + 1) / parts; t < end; t++) {
+                int t0 = t / rows * rows, m = Math.min(rows, len - t0);
                 for (int h = 0; h < heads; h++) {
-                    MemorySegment.copy(o, ValueLayout.JAVA_FLOAT, ((long) h * len + t) * headDim * 4, out, t * width + h * headDim, headDim);
+                    long from = ((long) t0 * width + ((long) h * m + t - t0) * headDim) * 4;
+                    int to = t * width + h * headDim, d = 0;
+                    for (; d < up; d += F.length()) FloatVector.fromMemorySegment(F, o, from + d * 4L, ByteOrder.nativeOrder()).intoArray(out, to + d);
+                    for (; d < headDim; d++) out[to + d] = o.get(ValueLayout.JAVA_FLOAT, from + d * 4L);
                 }
             }
         });

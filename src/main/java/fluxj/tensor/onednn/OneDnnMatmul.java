@@ -1,12 +1,14 @@
 package fluxj.tensor.onednn;
 
 import fluxj.tensor.DType;
+import fluxj.tensor.Epilogue;
 import fluxj.tensor.MatmulKernel;
 import fluxj.tensor.Parallel;
 import fluxj.tensor.Tensor;
 
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
+import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.concurrent.locks.ReentrantLock;
@@ -14,8 +16,10 @@ import java.util.concurrent.locks.ReentrantLock;
 /**
  * The matmul backend of {@code --matmul onednn}: {@code y[M,N] = x[M,K] * w[N,K]^T + bias[N]} through oneDNN's
  * bf16 matmul (the CPU's bf16 dot products, f32 accumulation). Activations are rounded to bf16; BF16 weights are
- * used in place from their mapped file, other dtypes are narrowed to bf16 a block of rows at a time. The
- * per-tensor scale and the bias are applied in f32 while copying the product out. Products with few rows and
+ * used in place from their mapped file, other dtypes are narrowed to bf16 a block of rows at a time. The bias
+ * and an {@link Epilogue} (GELU) are applied in f32 inside oneDNN's kernel, so the product only has to be copied
+ * out; with a per-tensor scale (scaled FP8) the scale and bias are applied in f32 while copying the product out
+ * and the epilogue after it. Products with few rows and
  * weights that would need narrowing go to the Java kernel, which is faster there (narrowing costs K*N per call).
  *
  * <p>Calls are serialised: oneDNN runs each one on all cores (its OpenMP team) while the Java pool waits, so the
@@ -39,10 +43,11 @@ public final class OneDnnMatmul implements MatmulKernel {
             return true;
         }
     };
-    private static final NativeBuffer SRC = new NativeBuffer(), DST = new NativeBuffer(), WEIGHTS = new NativeBuffer();
+    private static final NativeBuffer SRC = new NativeBuffer(), DST = new NativeBuffer(), WEIGHTS = new NativeBuffer(),
+            BIAS = new NativeBuffer();
 
-    /** A primitive is compiled for fixed sizes. */
-    private record Shape(int m, int k, int n) {}
+    /** A primitive is compiled for fixed sizes, with or without a bias and the GELU post-op. */
+    private record Shape(int m, int k, int n, boolean bias, boolean gelu) {}
 
     private final MatmulKernel small;
 
@@ -63,22 +68,33 @@ public final class OneDnnMatmul implements MatmulKernel {
 
     @Override
     public void matmul(float[] x, int m, int k, Tensor[] w, float[][] bias, float[][] y) {
+        Epilogue[] none = new Epilogue[w.length];
+        Arrays.fill(none, Epilogue.NONE);
+        matmul(x, m, k, w, bias, none, y);
+    }
+
+    @Override
+    public void matmul(float[] x, int m, int k, Tensor[] w, float[][] bias, Epilogue[] epilogue, float[][] y) {
         boolean allOneDnn = true;
         for (Tensor t : w) allOneDnn &= inPlace(t) || m >= NARROWED_MIN_ROWS;
         if (allOneDnn) {
-            bf16(x, m, k, w, bias, y);
+            bf16(x, m, k, w, bias, epilogue, y);
             return;
         }
         for (int i = 0; i < w.length; i++) {
-            if (inPlace(w[i]) || m >= NARROWED_MIN_ROWS) bf16(x, m, k, w[i], bias[i], y[i]);
-            else small.matmul(x, m, k, w[i], bias[i], y[i]);
+            if (inPlace(w[i]) || m >= NARROWED_MIN_ROWS) {
+                bf16(x, m, k, new Tensor[] {w[i]}, new float[][] {bias[i]}, new Epilogue[] {epilogue[i]}, new float[][] {y[i]});
+            } else {
+                small.matmul(x, m, k, w[i], bias[i], y[i]);
+                epilogue[i].apply(y[i], m, w[i].rows());
+            }
         }
     }
 
-    /** The bf16 input, one row tile of f32 output, and the bf16 block of a narrowed weight (an upper bound). */
+    /** The bf16 input, one row tile of f32 output, the bias, and the bf16 block of a narrowed weight (an upper bound). */
     @Override
     public long bufferBytes(int m, int k, int n) {
-        return 2L * m * k + 4L * rowTile(m) * n + 2L * Math.min(n, BLOCK_ROWS) * k;
+        return 2L * m * k + 4L * rowTile(m) * n + 4L * n + 2L * Math.min(n, BLOCK_ROWS) * k;
     }
 
     /** Rows per oneDNN call: equal tiles of at most ROW_TILE, so one primitive shape per product and no small remainder. */
@@ -99,6 +115,13 @@ public final class OneDnnMatmul implements MatmulKernel {
 
     /** {@code y[i] = x w[i]^T + bias[i]} for every i, x narrowed to bf16 once for all of them. */
     public static void bf16(float[] x, int m, int k, Tensor[] w, float[][] bias, float[][] y) {
+        Epilogue[] none = new Epilogue[w.length];
+        Arrays.fill(none, Epilogue.NONE);
+        bf16(x, m, k, w, bias, none, y);
+    }
+
+    /** {@code y[i] = epilogue[i](x w[i]^T + bias[i])} for every i, x narrowed to bf16 once for all of them. */
+    static void bf16(float[] x, int m, int k, Tensor[] w, float[][] bias, Epilogue[] epilogue, float[][] y) {
         for (int i = 0; i < w.length; i++) {
             if (w[i].cols() != k) throw new IllegalArgumentException("matmul: " + w[i] + " has " + w[i].cols() + " columns, input has " + k);
             if (x.length < (long) m * k || y[i].length < (long) m * w[i].rows()) throw new IllegalArgumentException("matmul: array too small");
@@ -109,6 +132,7 @@ public final class OneDnnMatmul implements MatmulKernel {
             for (int i = 0; i < w.length; i++) {
                 int n = w[i].rows();
                 for (int r = 0; r < m; r++) for (int j = 0; j < n; j++) y[i][r * n + j] = bias[i] == null ? 0f : bias[i][j];
+                epilogue[i].apply(y[i], m, n);
             }
             return;
         }
@@ -119,33 +143,43 @@ public final class OneDnnMatmul implements MatmulKernel {
             Bf16.fromFloatsParallel(x, (long) m * k, src);
             int tile = rowTile(m);
             for (int i = 0; i < w.length; i++) {
-                if (w[i].rows() > 0) product(dnnl, src, m, k, tile, w[i], bias[i], y[i]);
+                if (w[i].rows() > 0) product(dnnl, src, m, k, tile, w[i], bias[i], epilogue[i], y[i]);
             }
         } finally {
             LOCK.unlock();
         }
     }
 
-    /** One weight's product for the bf16 input in src, in weight blocks (when narrowed) and row tiles. */
-    private static void product(Dnnl dnnl, MemorySegment src, int m, int k, int tile, Tensor w, float[] bias, float[] y) {
+    /**
+     * One weight's product for the bf16 input in src, in weight blocks (when narrowed) and row tiles. Without a
+     * per-tensor scale, bias and epilogue run inside oneDNN's kernel; with one, in Java around the copy out.
+     */
+    private static void product(Dnnl dnnl, MemorySegment src, int m, int k, int tile, Tensor w, float[] bias, Epilogue epilogue, float[] y) {
         int n = w.rows();
-        boolean inPlace = inPlace(w);
+        boolean inPlace = inPlace(w), fused = w.scale() == 1f;
+        boolean fusedBias = fused && bias != null, gelu = fused && epilogue == Epilogue.GELU_TANH;
         int blocks = inPlace ? 1 : (n + BLOCK_ROWS - 1) / BLOCK_ROWS, cols = (n + blocks - 1) / blocks;
         MemorySegment weights = inPlace ? w.data() : WEIGHTS.atLeast((long) cols * k * 2);
         MemorySegment dst = DST.atLeast((long) tile * cols * 4);
+        MemorySegment biases = fusedBias ? BIAS.atLeast((long) cols * 4) : MemorySegment.NULL;
         for (int n0 = 0; n0 < n; n0 += cols) {
             int nb = Math.min(cols, n - n0);
             if (!inPlace) Bf16.fromWeightsParallel(w, n0, n0 + nb, weights);
+            if (fusedBias) MemorySegment.copy(bias, n0, biases, ValueLayout.JAVA_FLOAT, 0, nb);
             for (int m0 = 0; m0 < m; m0 += tile) {
                 int mt = Math.min(tile, m - m0);
-                primitive(dnnl, new Shape(mt, k, nb)).execute(src.address() + (long) m0 * k * 2, weights.address(), dst.address());
-                copyOut(dst, mt, nb, w.scale(), bias, n0, y, m0, n);
+                Dnnl.Primitive p = primitive(dnnl, new Shape(mt, k, nb, fusedBias, gelu));
+                long at = src.address() + (long) m0 * k * 2;
+                if (fusedBias) p.execute(at, weights.address(), biases.address(), dst.address());
+                else p.execute(at, weights.address(), dst.address());
+                copyOut(dst, mt, nb, w.scale(), fused ? null : bias, n0, y, m0, n);
             }
         }
+        if (!fused) epilogue.apply(y, m, n);
     }
 
     private static Dnnl.Primitive primitive(Dnnl dnnl, Shape s) {
-        return PRIMITIVES.computeIfAbsent(s, key -> dnnl.matmul(key.m(), key.k(), key.n()));
+        return PRIMITIVES.computeIfAbsent(s, key -> dnnl.matmul(key.m(), key.k(), key.n(), key.bias(), key.gelu()));
     }
 
     /** y[m0 + r, n0 + c] = dst[r, c] * scale + bias[n0 + c] for the mt x nb product in dst, rows spread over the pool. */

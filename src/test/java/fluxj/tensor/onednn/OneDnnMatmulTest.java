@@ -1,6 +1,7 @@
 package fluxj.tensor.onednn;
 
 import fluxj.tensor.DType;
+import fluxj.tensor.Epilogue;
 import fluxj.tensor.Matmul;
 import fluxj.tensor.MatmulKernel;
 import fluxj.tensor.Tensor;
@@ -32,8 +33,9 @@ class OneDnnMatmulTest {
         OneDnn.require("oneDNN path");
     }
 
-    // The memory plan counts a product's buffers by an upper bound: the bf16 input and an f32 row tile, plus a block
-    // of narrowed weight, which weights used in place (BF16) do not need; narrowed ones (here F32) fill it exactly.
+    // The memory plan counts a product's buffers by an upper bound: the bf16 input, an f32 row tile and the bias, plus a
+    // block of narrowed weight, which weights used in place (BF16) do not need; narrowed ones (here F32, with a bias)
+    // fill it exactly.
     @Test
     void buffersHeldAreWithinWhatThePlanCounts() {
         int m = 37, k = 100, n = 70;
@@ -46,8 +48,8 @@ class OneDnnMatmulTest {
             assertTrue(NativeBuffer.heldBytes() <= planned, "within the plan");
             NativeBuffer.releaseAll();
             Tensor narrowed = new Tensor("w", DType.F32, new long[] {n, k}, arena.allocate(4L * n * k), 1f, "test");
-            OneDnnMatmul.bf16(new float[m * k], m, k, narrowed, null, new float[m * n]);
-            assertEquals(planned, NativeBuffer.heldBytes(), "with the narrowed weight block");
+            OneDnnMatmul.bf16(new float[m * k], m, k, narrowed, new float[n], new float[m * n]);
+            assertEquals(planned, NativeBuffer.heldBytes(), "with the narrowed weight block and the bias");
         }
     }
 
@@ -138,6 +140,36 @@ class OneDnnMatmulTest {
                     float[] single = new float[m * w[i].rows()];
                     kernel.matmul(x, m, k, w[i], bias[i], single);
                     assertArrayEquals(single, y[i], m + " rows, weight " + i);
+                }
+            }
+        }
+    }
+
+    @Test
+    void geluEpilogueMatchesTheProductThenJavasGelu() {
+        // BF16 in place: bias and GELU inside oneDNN's kernel; scaled FP8: scale and bias on the copy out, GELU in Java
+        // after it; 5 rows of FP8: the Java kernel, then GELU. Each against the same call without the epilogue followed
+        // by the Java GELU: the products are the same, so what differs is oneDNN's GELU against ours, both f32
+        // evaluations of the same formula (a few ulp, here bounded by 2^-18 relative plus 2^-22).
+        Random rnd = new Random(5);
+        int k = 96;
+        for (Object[] c : new Object[][] {{DType.BF16, 70, 1f}, {DType.F8_E4M3, 70, 0.4f}, {DType.F8_E4M3, 5, 1f}}) {
+            DType dt = (DType) c[0];
+            int m = (int) c[1], n = 40;
+            float[] x = new float[m * k];
+            for (int i = 0; i < x.length; i++) x[i] = (float) (rnd.nextGaussian() * 3);
+            float[] bias = new float[n];
+            for (int i = 0; i < n; i++) bias[i] = (float) rnd.nextGaussian();
+            try (Arena arena = Arena.ofShared()) {
+                Tensor w0 = weights(arena, dt, n, k, rnd);
+                Tensor w = new Tensor("w", dt, w0.shape(), w0.data(), (float) c[2], "test");
+                OneDnnMatmul kernel = new OneDnnMatmul(Matmul.kernel());
+                float[][] fused = {new float[m * n]}, plain = {new float[m * n]};
+                kernel.matmul(x, m, k, new Tensor[] {w}, new float[][] {bias}, new Epilogue[] {Epilogue.GELU_TANH}, fused);
+                kernel.matmul(x, m, k, new Tensor[] {w}, new float[][] {bias}, plain);
+                Epilogue.GELU_TANH.apply(plain[0], m, n);
+                for (int i = 0; i < m * n; i++) {
+                    assertEquals(plain[0][i], fused[0][i], 0x1p-18 * Math.abs(plain[0][i]) + 0x1p-22, dt + " m=" + m + " y[" + i + "]");
                 }
             }
         }
