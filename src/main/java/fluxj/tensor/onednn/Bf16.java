@@ -26,6 +26,8 @@ import java.nio.ByteOrder;
  */
 final class Bf16 {
     private static final int CHUNK = 8192;
+    /** Block-quantized weights are decoded this many values at a time (a multiple of every block size). */
+    private static final int BLOCK_CHUNK = 4096;
     private static final ValueLayout.OfShort I16_LE = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
     private static final ValueLayout.OfFloat F32_LE = ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
     private static final VectorSpecies<Float> F = FloatVector.SPECIES_PREFERRED;
@@ -113,12 +115,12 @@ final class Bf16 {
             return;
         }
         if (dt.isBlock()) {
-            // GGUF blocks: each row decoded exactly to f32 (whole blocks), then rounded to bf16 a vector at a time
-            int cols = w.cols();
-            float[] row = new float[cols];
-            for (int r = r0; r < r1; r++) {
-                Widen.rows(w, r, r + 1, row);
-                fromFloats(row, 0, cols, out, (long) (r - r0) * cols);
+            // GGUF blocks: decoded exactly to f32 a few thousand values at a time (L1-resident), then rounded to bf16
+            float[] f = new float[(int) Math.min(n, BLOCK_CHUNK)];
+            for (long c = 0; c < n; c += BLOCK_CHUNK) {
+                int len = (int) Math.min(BLOCK_CHUNK, n - c);
+                Widen.span(w, base + c, len, f, 0);
+                fromFloats(f, 0, len, out, c);
             }
             return;
         }
