@@ -57,6 +57,10 @@ public final class GemmBench implements Runnable {
     @Option(names = "--quick", description = "Only M=1024 and two shapes, one timed run each.")
     boolean quick;
 
+    @Option(names = "--types", split = ",", paramLabel = "DTYPE",
+            description = "Only rows of these weight dtypes, e.g. Q5_0,IQ4_XS (F32 and BF16, the references of the ratios, always run).")
+    List<DType> types;
+
     private static final com.sun.management.OperatingSystemMXBean CPU =
             (com.sun.management.OperatingSystemMXBean) ManagementFactory.getOperatingSystemMXBean();
     private static Rate best;
@@ -106,6 +110,7 @@ public final class GemmBench implements Runnable {
         int reps = quick ? 1 : 2;
         int[] ms = quick ? new int[] {1024} : MS;
         int[][] kns = quick ? new int[][] {KN[0], KN[2]} : KN;
+        DType[] dtypes = selected(DTYPES), ggufDtypes = selected(GGUF_DTYPES), onednnDtypes = selected(ONEDNN_DTYPES);
         Path script = Scripts.find("blas_gemm.py");
         List<Map<String, Object>> gemm = new ArrayList<>(), attention = new ArrayList<>();
         Map<String, Object> blasInfo = new LinkedHashMap<>();
@@ -121,8 +126,8 @@ public final class GemmBench implements Runnable {
                 for (int[] kn : kns) {
                     int k = kn[0], n = kn[1];
                     Map<DType, Tensor> weights = new LinkedHashMap<>();
-                    for (DType dt : DTYPES) weights.put(dt, weight(dt, n, k, rnd));
-                    for (DType dt : GGUF_DTYPES) weights.put(dt, weight(dt, n, k, rnd));
+                    for (DType dt : dtypes) weights.put(dt, weight(dt, n, k, rnd));
+                    for (DType dt : ggufDtypes) weights.put(dt, weight(dt, n, k, rnd));
                     for (int m : ms) {
                         double[] blas = null;
                         if (blasMissing == null) {
@@ -138,7 +143,7 @@ public final class GemmBench implements Runnable {
                         }
                         float[] x = activations(m * k, rnd);
                         double[] f32 = null, bf16 = null;
-                        for (DType dt : DTYPES) {
+                        for (DType dt : dtypes) {
                             CpuLoad.Mark mark = CpuLoad.mark();
                             double[] g = gemmRate(m, k, weights.get(dt), x, reps);
                             if (dt == DType.F32) f32 = g;
@@ -148,7 +153,7 @@ public final class GemmBench implements Runnable {
                             gemm.add(row);
                             if (!json) printRow(row);
                         }
-                        for (DType dt : GGUF_DTYPES) {
+                        for (DType dt : ggufDtypes) {
                             CpuLoad.Mark mark = CpuLoad.mark();
                             double[] g = gemmRate(m, k, weights.get(dt), x, reps);
                             Map<String, Object> row = row(t, m, k, n, dt.name(), g, blas);
@@ -161,7 +166,7 @@ public final class GemmBench implements Runnable {
                         // oneDNN runs on all cores whatever the Java pool's size: only the all-cores pass compares.
                         if (t == all && onednn instanceof OneDnnLibrary.Loaded) {
                             double[] onednnBf16 = null;
-                            for (DType dt : ONEDNN_DTYPES) {
+                            for (DType dt : onednnDtypes) {
                                 CpuLoad.Mark mark = CpuLoad.mark();
                                 double[] g = oneDnnRate(m, k, weights.get(dt), x, reps);
                                 if (dt == DType.BF16) onednnBf16 = g;
@@ -172,7 +177,7 @@ public final class GemmBench implements Runnable {
                                 gemm.add(row);
                                 if (!json) printRow(row);
                             }
-                            for (DType dt : GGUF_DTYPES) {
+                            for (DType dt : ggufDtypes) {
                                 CpuLoad.Mark mark = CpuLoad.mark();
                                 double[] g = oneDnnRate(m, k, weights.get(dt), x, reps);
                                 Map<String, Object> row = row(t, m, k, n, dt.name() + "/onednn", g, blas);
@@ -234,6 +239,12 @@ public final class GemmBench implements Runnable {
             }
             System.out.println("onednn: " + doc.get("onednn"));
         }
+    }
+
+    /** The dtypes of {@code all} that --types keeps (all without it), F32 and BF16 always: the ratios' references. */
+    private DType[] selected(DType[] all) {
+        return java.util.Arrays.stream(all).filter(dt -> types == null || types.contains(dt) || dt == DType.F32 || dt == DType.BF16)
+                .toArray(DType[]::new);
     }
 
     private static Map<String, Object> row(int t, int m, int k, int n, String dtype, double[] g, double[] blas) {
