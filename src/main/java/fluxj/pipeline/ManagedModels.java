@@ -275,6 +275,7 @@ final class ManagedModels implements MemoryControl, AutoCloseable {
         NativeBuffer.releaseAll();
         Conv2d.releaseScratch();
         if (phase == Phase.DENOISE && flux.loaded()) flux.model.releaseWorkspace();
+        if (phase == Phase.DECODE && vae.loaded()) vae.model.releaseWorkspace();
         if (plan != null && plan.keepAll()) return;
         switch (phase) {
             case ENCODE -> { clip.release(); t5.release(); }

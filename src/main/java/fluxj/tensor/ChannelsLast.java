@@ -146,6 +146,18 @@ public final class ChannelsLast {
             pixels += n;
         }
 
+        /** Adds the per-channel sums and sums of squares of {@code n} pixels summed elsewhere (a kernel's own pass). */
+        public void add(double[] sums, double[] squareSums, long n) {
+            if (sums.length != sum.length || squareSums.length != sum.length) throw new IllegalArgumentException("moments: " + sums.length + " channels for " + sum.length);
+            for (int c = 0; c < sum.length; c++) {
+                sum[c] += sums[c];
+                squares[c] += squareSums[c];
+            }
+            pixels += n;
+        }
+
+        public int channels() { return sum.length; }
+
         /** The {@link Affine} map of GroupNorm over all pixels added so far. */
         public Affine groupNorm(int groups, float[] gamma, float[] beta, float eps) {
             int channels = sum.length;

@@ -133,6 +133,23 @@ public final class Conv2d {
         kernel().conv2d(x, h, w, weight, bias, stride, pad, out);
     }
 
+    /**
+     * As {@link ConvKernel#conv2d(ConvInput, int, int, Tensor, float[], int, Padding, float[], float[], ChannelsLast.Moments)}
+     * by the {@link #kernel()} in use, h x w being the size of the image {@code in} describes.
+     */
+    public static void conv2d(ConvInput in, int h, int w, Tensor weight, float[] bias, int stride, Padding pad, float[] out,
+                              float[] skip, ChannelsLast.Moments moments) {
+        int sh = in.upsample2x() ? h / 2 : h, sw = in.upsample2x() ? w / 2 : w;
+        if (in.upsample2x() && (h % 2 != 0 || w % 2 != 0)) throw new IllegalArgumentException("conv2d: " + h + "x" + w + " is no 2x upsample");
+        if (in.x().length < (long) in.channels() * sh * sw) throw new IllegalArgumentException("conv2d: input holds " + in.x().length + " values, not " + sh + "x" + sw + "x" + in.channels());
+        if (in.channels() != weight.dim(-1)) throw new IllegalArgumentException("conv2d: " + in.channels() + " input channels for " + weight);
+        validateShapes(h, w, weight, bias, stride, pad, out);
+        int kh = weight.rank() == 4 ? weight.dim(1) : 1, kw = weight.rank() == 4 ? weight.dim(2) : 1;
+        long n = (long) weight.dim(0) * outSize(h, kh, stride, pad.top(), pad.bottom()) * outSize(w, kw, stride, pad.left(), pad.right());
+        if (skip != null && skip.length < n) throw new IllegalArgumentException("conv2d: skip array too small");
+        kernel().conv2d(in, h, w, weight, bias, stride, pad, out, skip, moments);
+    }
+
     /** The backend in use: oneDNN's convolution with {@code --matmul onednn}, else the Java im2col path. */
     public static ConvKernel kernel() { return OVERRIDE.orElse(KERNEL); }
 
@@ -151,13 +168,17 @@ public final class Conv2d {
     }
 
     private static void validate(float[] x, int h, int w, Tensor weight, float[] bias, int stride, Padding pad, float[] out) {
+        validateShapes(h, w, weight, bias, stride, pad, out);
+        if (x.length < (long) weight.dim(-1) * h * w) throw new IllegalArgumentException("conv2d: input holds " + x.length + " values, " + weight + " needs " + h + "x" + w + "x" + weight.dim(-1));
+    }
+
+    private static void validateShapes(int h, int w, Tensor weight, float[] bias, int stride, Padding pad, float[] out) {
         if (weight.rank() != 4 && weight.rank() != 2) throw new IllegalArgumentException("conv2d: weight " + weight + " is not [Cout, kh, kw, Cin]");
-        int cout = weight.dim(0), cin = weight.dim(-1);
+        int cout = weight.dim(0);
         int kh = weight.rank() == 4 ? weight.dim(1) : 1, kw = weight.rank() == 4 ? weight.dim(2) : 1;
         if (stride < 1) throw new IllegalArgumentException("conv2d: stride " + stride);
         int ho = outSize(h, kh, stride, pad.top(), pad.bottom()), wo = outSize(w, kw, stride, pad.left(), pad.right());
         if (ho < 1 || wo < 1) throw new IllegalArgumentException("conv2d: " + h + "x" + w + " input is smaller than the " + kh + "x" + kw + " kernel");
-        if (x.length < (long) cin * h * w) throw new IllegalArgumentException("conv2d: input holds " + x.length + " values, " + weight + " needs " + h + "x" + w + "x" + cin);
         if (out.length < (long) cout * Math.multiplyExact(ho, wo)) throw new IllegalArgumentException("conv2d: output array too small");
         if (bias != null && bias.length != cout) throw new IllegalArgumentException("conv2d: bias has " + bias.length + " values for " + cout + " channels");
     }

@@ -2,6 +2,7 @@ package fluxj.text;
 
 import fluxj.io.Checkpoint;
 import fluxj.tensor.Attention;
+import fluxj.tensor.Epilogue;
 import fluxj.tensor.Matmul;
 import fluxj.tensor.ModelFormatException;
 import fluxj.tensor.Ops;
@@ -126,8 +127,11 @@ public final class T5Encoder {
             Matmul.matmul(s.attn(), n, inner, o, null, s.out());
             Ops.add(h, s.out(), n * d);
             Ops.rmsNorm(h, n, d, ffNorm, c.eps(), s.x());
-            Matmul.matmul(s.x(), n, d, new Tensor[] {wi0, wi1}, new float[2][], new float[][] {s.gate(), s.up()});
-            c.act().apply(s.gate(), n * ff);
+            // The activation inside the gate's product where a kernel can apply it there (GELU on oneDNN).
+            Epilogue inside = c.act().epilogue();
+            Matmul.matmul(s.x(), n, d, new Tensor[] {wi0, wi1}, new float[2][], new Epilogue[] {inside, Epilogue.NONE},
+                    new float[][] {s.gate(), s.up()});
+            if (inside == Epilogue.NONE) c.act().apply(s.gate(), n * ff);
             Ops.mul(s.gate(), s.up(), n * ff);
             Matmul.matmul(s.gate(), n, ff, wo, null, s.out());
             Ops.add(h, s.out(), n * d);

@@ -1,6 +1,7 @@
 package fluxj.text;
 
 import fluxj.io.Checkpoint;
+import fluxj.tensor.Epilogue;
 import fluxj.tensor.ModelFormatException;
 import fluxj.tensor.Ops;
 import fluxj.tensor.Tensor;
@@ -87,6 +88,11 @@ public sealed interface TextConfig permits TextConfig.Clip, TextConfig.T5 {
     /** The feed-forward activations HF configs name. */
     enum Activation {
         QUICK_GELU, GELU, GELU_TANH, RELU;
+
+        /** The matmul epilogue that computes this activation inside the product, or NONE where there is none. */
+        Epilogue epilogue() {
+            return this == GELU_TANH ? Epilogue.GELU_TANH : Epilogue.NONE;
+        }
 
         void apply(float[] x, int n) {
             switch (this) {

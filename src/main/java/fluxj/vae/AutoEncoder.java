@@ -220,6 +220,12 @@ public final class AutoEncoder {
         return most[0] + most[1] + attention;
     }
 
+    /**
+     * Frees the activation arrays {@link #decode} keeps between tiles and decodes on a fusing convolution kernel
+     * (a decode's workspace: the next decode allocates them again).
+     */
+    public void releaseWorkspace() { decoder.releaseWorkspace(); }
+
     /** Bytes of the decoder's weight copies held now: none before the first decode and after the checkpoint closes. */
     long heldWeightCopyBytes() {
         long[] sum = {0};

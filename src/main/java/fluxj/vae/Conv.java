@@ -1,7 +1,10 @@
 package fluxj.vae;
 
 import fluxj.io.Checkpoint;
+import fluxj.tensor.ChannelsLast;
 import fluxj.tensor.Conv2d;
+import fluxj.tensor.ConvInput;
+import fluxj.tensor.ConvKernel;
 import fluxj.tensor.ModelFormatException;
 import fluxj.tensor.Tensor;
 import fluxj.tensor.onednn.OneDnnConv;
@@ -129,6 +132,19 @@ final class Conv {
         Conv2d.conv2d(x, h, w, taps(), bias, stride, pad, out);
         return out;
     }
+
+    /**
+     * As {@link #apply(float[], int, int, float[])} on the image {@code in} describes (h x w after its upsample),
+     * plus {@code skip} when not null, out's moments added to {@code moments} when not null; out may be
+     * {@code in.x()}. See {@link ConvKernel#conv2d(ConvInput, int, int, Tensor, float[], int, Conv2d.Padding, float[], float[], ChannelsLast.Moments)}.
+     */
+    float[] apply(ConvInput in, int h, int w, float[] out, float[] skip, ChannelsLast.Moments moments) {
+        Conv2d.conv2d(in, h, w, taps(), bias, stride, pad, out, skip, moments);
+        return out;
+    }
+
+    /** Whether the kernel in use maps inputs, adds skips and sums moments in its own passes (then the fused forms run). */
+    static boolean fused() { return Conv2d.kernel().fusesInput(); }
 
     private Tensor taps() {
         Tensor t = taps;

@@ -3,10 +3,13 @@ package fluxj.vae;
 import fluxj.io.Checkpoint;
 import fluxj.tensor.Attention;
 import fluxj.tensor.ChannelsLast;
+import fluxj.tensor.ConvInput;
 import fluxj.tensor.Matmul;
 import fluxj.tensor.Upsample;
 
+import java.lang.ref.SoftReference;
 import java.util.ArrayList;
+import java.util.concurrent.atomic.AtomicReference;
 import java.util.List;
 
 /**
@@ -23,6 +26,11 @@ public final class Decoder {
     private final List<List<ResnetBlock>> up = new ArrayList<>();
     private final List<Conv> upsample = new ArrayList<>();
     private final GroupNorm normOut;
+    /**
+     * The fused decode's activation arrays, kept between tiles and decodes (see {@link #upperFused}) until
+     * {@link #releaseWorkspace}; softly, so the collector may still take them when the heap runs short.
+     */
+    private final AtomicReference<SoftReference<Recycler>> kept = new AtomicReference<>();
 
     Decoder(Checkpoint ck, VaeConfig c) {
         config = c;
@@ -98,11 +106,16 @@ public final class Decoder {
     float[] trunk(float[] z, int h, int w) {
         float[] x = postQuantConv == null ? z : postQuantConv.apply(z, h, w);
         x = convIn.apply(x, h, w);
-        x = mid1.forward(x, h, w);
+        x = block(mid1, x, h, w);
         if (attn != null) x = attn.forward(x, h, w);
-        x = mid2.forward(x, h, w);
-        for (ResnetBlock b : up.get(config.levels() - 1)) x = b.forward(x, h, w);
+        x = block(mid2, x, h, w);
+        for (ResnetBlock b : up.get(config.levels() - 1)) x = block(b, x, h, w);
         return x;
+    }
+
+    /** A trunk block, fused when the kernel fuses (its arrays are small: a fresh set each time). */
+    private static float[] block(ResnetBlock b, float[] x, int h, int w) {
+        return Conv.fused() ? b.forward(x, null, h, w, new Recycler(), null) : b.forward(x, h, w);
     }
 
     /** The upsampling levels and output, trunk features [h*w, trunkChannels] -> channels-last image [f*h*f*w, out]. */
@@ -110,6 +123,16 @@ public final class Decoder {
         // The activations here are the decode's largest arrays (up to 1 GB at 1024x1024): recycled within a level
         // rather than left to the collector, which grew the heap into fresh memory for them and slowed the decode
         // by its page faults.
+        // A fusing kernel sums each output's moments as it writes it: x's, for the norm that reads it next.
+        boolean fused = Conv.fused();
+        if (fused) {
+            SoftReference<Recycler> held = kept.getAndSet(null);
+            Recycler arrays = held == null ? null : held.get();
+            if (arrays == null) arrays = new Recycler();
+            float[] image = upperFused(x, h, w, arrays);
+            kept.set(new SoftReference<>(arrays));
+            return image;
+        }
         Recycler arrays = new Recycler();
         for (int level = config.levels() - 1; level >= 0; level--) {
             if (level < config.levels() - 1) {
@@ -133,6 +156,45 @@ public final class Decoder {
         }
         return convOut.apply(normOut.siluInPlace(x, h * w), h, w);
     }
+
+    /**
+     * {@link #upper} for a kernel that {@link Conv#fused() fuses}: every norm, SiLU and upsample is applied as a
+     * convolution reads its input and every norm's statistics summed as the convolution before it writes, so an
+     * activation is an array only between convolutions. The arrays come from {@code arrays} and go back to it,
+     * x included (the caller's, no longer read), and are reused whatever the level (a larger array serves a
+     * smaller activation): kept with the decoder, the next tile or decode touches no fresh memory.
+     */
+    private float[] upperFused(float[] x, int h, int w, Recycler arrays) {
+        ChannelsLast.Moments moments = null;
+        for (int level = config.levels() - 1; level >= 0; level--) {
+            if (level < config.levels() - 1) {
+                for (ResnetBlock b : up.get(level)) {
+                    ChannelsLast.Moments m = new ChannelsLast.Moments(b.out());
+                    float[] next = b.forward(x, moments, h, w, arrays, m);
+                    arrays.give(x);
+                    x = next;
+                    moments = m;
+                }
+            }
+            if (level > 0) {
+                int c = config.channels(level);
+                h *= 2;
+                w *= 2;
+                moments = new ChannelsLast.Moments(c);
+                // The kernel reads each pixel where the 2x copy would have it: no doubled array.
+                float[] next = upsample.get(level).apply(ConvInput.upsampled(x, c), h, w, arrays.take(Math.multiplyExact(c, h * w)), null, moments);
+                arrays.give(x);
+                x = next;
+            }
+        }
+        ChannelsLast.Affine f = moments != null ? normOut.affine(moments) : normOut.affine(x, h * w);
+        float[] image = convOut.apply(ConvInput.normalized(x, f, true), h, w, new float[Math.multiplyExact(convOut.out(), h * w)], null, null);
+        arrays.give(x);
+        return image;
+    }
+
+    /** Frees the activation arrays kept between decodes (a phase's workspace, not the model's). */
+    void releaseWorkspace() { kept.set(null); }
 
     /**
      * Multiply-adds x 2 of {@link #decode} on an h x w latent: every convolution and the attention's products (the

@@ -1,22 +1,24 @@
 package fluxj.vae;
 
 import java.util.ArrayDeque;
-import java.util.HashMap;
 import java.util.Map;
+import java.util.TreeMap;
 
 /**
- * Activation arrays of one forward pass: those a step is done with are handed back and handed out again for the
- * next array of the same length, contents and all (every taker overwrites the whole array). One per pass and
- * thread, dropped with it.
+ * Activation arrays of a forward pass: those a step is done with are handed back and handed out again for a
+ * later array of the same or a smaller length, contents and all (every taker writes the part it uses first and
+ * reads no further). Not shared between threads.
  */
 final class Recycler {
-    private final Map<Integer, ArrayDeque<float[]>> free = new HashMap<>();
+    private final TreeMap<Integer, ArrayDeque<float[]>> free = new TreeMap<>();
 
-    /** An array of n floats holding anything. */
+    /** An array of at least n floats (the smallest held, else exactly n) holding anything. */
     float[] take(int n) {
-        ArrayDeque<float[]> q = free.get(n);
-        float[] a = q == null ? null : q.poll();
-        return a != null ? a : new float[n];
+        Map.Entry<Integer, ArrayDeque<float[]>> e = free.ceilingEntry(n);
+        if (e == null) return new float[n];
+        float[] a = e.getValue().pop();
+        if (e.getValue().isEmpty()) free.remove(e.getKey());
+        return a;
     }
 
     /** a is no longer read or written by its owner. */

@@ -2,6 +2,7 @@ package fluxj.vae;
 
 import fluxj.io.Checkpoint;
 import fluxj.tensor.ChannelsLast;
+import fluxj.tensor.ConvInput;
 import fluxj.tensor.Ops;
 
 import java.util.Arrays;
@@ -30,12 +31,30 @@ record ResnetBlock(int in, int out, GroupNorm norm1, Conv conv1, GroupNorm norm2
         float[] y = conv2.apply(norm2.siluInPlace(b, hw), h, w, arrays.take(out * hw));
         arrays.give(b);
         if (shortcut == null) {
-            Ops.add(y, x, y.length);
+            Ops.add(y, x, out * hw);
         } else {
             float[] s = shortcut.apply(x, h, w, arrays.take(out * hw));
-            Ops.add(y, s, y.length);
+            Ops.add(y, s, out * hw);
             arrays.give(s);
         }
+        return y;
+    }
+
+    /**
+     * The forward pass for a kernel that {@link Conv#fused() fuses}: each norm + SiLU is applied as the kernel
+     * reads its convolution's input, the skip added as it writes conv2's output, norm2's statistics summed as it
+     * writes conv1's. {@code xMoments} are x's when its producer summed them (else norm1 takes them from x); the
+     * output's are added to {@code yMoments} when not null. The output reuses conv1's array, which the kernel has
+     * read by the time it writes.
+     */
+    float[] forward(float[] x, ChannelsLast.Moments xMoments, int h, int w, Recycler arrays, ChannelsLast.Moments yMoments) {
+        int hw = h * w;
+        ChannelsLast.Affine f1 = xMoments != null ? norm1.affine(xMoments) : norm1.affine(x, hw);
+        ChannelsLast.Moments bMoments = new ChannelsLast.Moments(out);
+        float[] b = conv1.apply(ConvInput.normalized(x, f1, true), h, w, arrays.take(out * hw), null, bMoments);
+        float[] skip = shortcut == null ? x : shortcut.apply(ConvInput.of(x, in), h, w, arrays.take(out * hw), null, null);
+        float[] y = conv2.apply(ConvInput.normalized(b, norm2.affine(bMoments), true), h, w, b, skip, yMoments);
+        if (shortcut != null) arrays.give(skip);
         return y;
     }
 

@@ -1,8 +1,11 @@
 package fluxj.tensor.onednn;
 
+import fluxj.tensor.ChannelsLast;
+import fluxj.tensor.ConvInput;
 import fluxj.tensor.DType;
 import fluxj.tensor.Parallel;
 import fluxj.tensor.Tensor;
+import fluxj.tensor.VectorMath;
 import fluxj.tensor.Widen;
 
 import jdk.incubator.vector.FloatVector;
@@ -45,13 +48,58 @@ final class Bf16 {
     /** x[from, from+n) * scale, the product rounded once, to bf16 (softmax normalises its row on the way out). */
     static void fromFloats(float[] x, int from, int n, float scale, MemorySegment out, long outIndex) {
         int i = 0;
-        for (int up = F.loopBound(n); i < up; i += F.length()) {
-            IntVector b = FloatVector.fromArray(F, x, from + i).mul(scale).reinterpretAsInts();
-            IntVector r = b.add(b.lanewise(VectorOperators.LSHR, 16).and(1)).add(0x7fff).lanewise(VectorOperators.LSHR, 16);
-            r = r.blend(0x7fc0, b.and(0x7fffffff).compare(VectorOperators.GT, 0x7f800000));
-            r.convertShape(VectorOperators.I2S, S, 0).intoMemorySegment(out, (outIndex + i) * 2, ByteOrder.LITTLE_ENDIAN);
-        }
+        for (int up = F.loopBound(n); i < up; i += F.length()) store(FloatVector.fromArray(F, x, from + i).mul(scale), out, outIndex + i);
         for (; i < n; i++) out.set(I16_LE, (outIndex + i) * 2, DType.floatToBf16(x[from + i] * scale));
+    }
+
+    /**
+     * The image {@code in} describes, h x w after its upsample, rounded to bf16 into {@code out} channels-last
+     * ([h*w, C]), rows across the pool: the GroupNorm map and SiLU applied as each value is narrowed, an upsampled
+     * pixel read from its source pixel, so the image is read once and never materialised in f32.
+     */
+    static void fromInputParallel(ConvInput in, int h, int w, MemorySegment out) {
+        if (in.plain()) {
+            fromFloatsParallel(in.x(), (long) h * w * in.channels(), out);
+            return;
+        }
+        int c = in.channels(), up = in.upsample2x() ? 1 : 0, sw = w >> up, parts = Math.min(h, Parallel.threads() * 8);
+        float[] x = in.x();
+        ChannelsLast.Affine f = in.norm();
+        boolean silu = in.silu();
+        Parallel.forEach(parts, part -> {
+            for (int y = h * part / parts, end = h * (part + 1) / parts; y < end; y++) {
+                for (int px = 0; px < w; px++) {
+                    int from = ((y >> up) * sw + (px >> up)) * c;
+                    long to = ((long) y * w + px) * c;
+                    if (f == null) fromFloats(x, from, c, out, to);
+                    else normalized(x, from, c, f, silu, out, to);
+                }
+            }
+        });
+    }
+
+    /** One pixel's c channels x[from..] mapped by f (then SiLU) and rounded to bf16 at element {@code to} of out. */
+    private static void normalized(float[] x, int from, int c, ChannelsLast.Affine f, boolean silu, MemorySegment out, long to) {
+        float[] mean = f.mean(), a = f.scale(), b = f.shift();
+        int i = 0;
+        for (int up = F.loopBound(c); i < up; i += F.length()) {
+            FloatVector v = FloatVector.fromArray(F, x, from + i).sub(FloatVector.fromArray(F, mean, i))
+                    .fma(FloatVector.fromArray(F, a, i), FloatVector.fromArray(F, b, i));
+            if (silu) v = v.div(VectorMath.exp(v.neg()).add(1f));
+            store(v, out, to + i);
+        }
+        for (; i < c; i++) {
+            float v = (x[from + i] - mean[i]) * a[i] + b[i];
+            out.set(I16_LE, (to + i) * 2, DType.floatToBf16(silu ? v / (1f + (float) Math.exp(-v)) : v));
+        }
+    }
+
+    /** v rounded to bf16 (nearest even, NaN kept quiet) at element {@code index} of out. */
+    private static void store(FloatVector v, MemorySegment out, long index) {
+        IntVector b = v.reinterpretAsInts();
+        IntVector r = b.add(b.lanewise(VectorOperators.LSHR, 16).and(1)).add(0x7fff).lanewise(VectorOperators.LSHR, 16);
+        r = r.blend(0x7fc0, b.and(0x7fffffff).compare(VectorOperators.GT, 0x7f800000));
+        r.convertShape(VectorOperators.I2S, S, 0).intoMemorySegment(out, index * 2, ByteOrder.LITTLE_ENDIAN);
     }
 
     /**

@@ -1,9 +1,14 @@
 package fluxj.tensor.onednn;
 
+import fluxj.tensor.ChannelsLast;
 import fluxj.tensor.Conv2d;
+import fluxj.tensor.ConvInput;
 import fluxj.tensor.ConvKernel;
 import fluxj.tensor.Parallel;
 import fluxj.tensor.Tensor;
+
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorSpecies;
 
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
@@ -13,6 +18,7 @@ import java.lang.ref.ReferenceQueue;
 import java.lang.ref.WeakReference;
 import java.nio.ByteOrder;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.HashMap;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
@@ -36,6 +42,9 @@ import java.util.concurrent.locks.ReentrantLock;
  */
 public final class OneDnnConv implements ConvKernel {
     private static final int CACHED_PRIMITIVES = 64;
+    /** Pixel ranges an output's moments are summed over ({@link #collect}), and pixels per f32 run within them. */
+    private static final int MOMENT_CHUNKS = 64, RUN = 256;
+    private static final VectorSpecies<Float> F = FloatVector.SPECIES_PREFERRED;
     private static final ValueLayout.OfFloat F32_LE = ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
     private static final System.Logger LOG = System.getLogger(OneDnnConv.class.getName());
     // oneDNN work of every kind runs on one shared stream, so convolutions, matmuls and attention take one lock.
@@ -109,33 +118,50 @@ public final class OneDnnConv implements ConvKernel {
 
     @Override
     public void conv2d(float[] x, int h, int w, Tensor weight, float[] bias, int stride, Conv2d.Padding pad, float[] out) {
+        if (!run(ConvInput.of(x, weight.dim(-1)), h, w, weight, bias, stride, pad, out, null, null)) fallback.conv2d(x, h, w, weight, bias, stride, pad, out);
+    }
+
+    @Override
+    public boolean fusesInput() { return Holder.BINDINGS != null; }
+
+    /**
+     * The input's GroupNorm map, SiLU and upsample are applied as it is rounded to bf16 into oneDNN's source
+     * buffer, and the skip and moments as the output is copied out: besides the convolution, one pass reads the
+     * input and one writes the output.
+     */
+    @Override
+    public void conv2d(ConvInput in, int h, int w, Tensor weight, float[] bias, int stride, Conv2d.Padding pad, float[] out,
+                       float[] skip, ChannelsLast.Moments moments) {
+        if (!run(in, h, w, weight, bias, stride, pad, out, skip, moments)) ConvKernel.materialized(fallback, in, h, w, weight, bias, stride, pad, out, skip, moments);
+    }
+
+    /** The convolution through oneDNN; false when it must take the fallback (scaled weights, a shape oneDNN lacks). */
+    private boolean run(ConvInput in, int h, int w, Tensor weight, float[] bias, int stride, Conv2d.Padding pad, float[] out,
+                        float[] skip, ChannelsLast.Moments moments) {
         DnnlConv bindings = Holder.BINDINGS;
-        if (weight.scale() != 1f || bindings == null) {
-            fallback.conv2d(x, h, w, weight, bias, stride, pad, out);
-            return;
-        }
+        if (weight.scale() != 1f || bindings == null) return false;
         int cout = weight.dim(0), cin = weight.dim(-1);
         int kh = weight.rank() == 4 ? weight.dim(1) : 1, kw = weight.rank() == 4 ? weight.dim(2) : 1;
         DnnlConv.Shape s = new DnnlConv.Shape(cin, cout, kh, kw, h, w, stride, pad.top(), pad.left(), pad.bottom(), pad.right(), bias != null);
         LOCK.lock();
         try {
             DnnlConv.Convolution c = primitive(bindings, s);
-            if (c != null) {
-                DnnlConv.Packed packed = packed(bindings, c, weight);
-                MemorySegment src = SRC.atLeast(c.srcBytes), dst = DST.atLeast(c.dstBytes);
-                Bf16.fromFloatsParallel(x, (long) h * w * cin, src);
-                MemorySegment b = bias == null ? MemorySegment.NULL : BIAS.atLeast(4L * cout);
-                if (bias != null) MemorySegment.copy(bias, 0, b, F32_LE, 0, cout);
-                c.execute(src, packed, b, dst, SRC_SCRATCH.atLeast(c.srcScratchBytes), DST_SCRATCH.atLeast(c.dstScratchBytes));
-                fromF32(dst, (long) s.ho() * s.wo() * cout, out);
-                return;
-            }
+            if (c == null) return false;
+            DnnlConv.Packed packed = packed(bindings, c, weight);
+            MemorySegment src = SRC.atLeast(c.srcBytes), dst = DST.atLeast(c.dstBytes);
+            Bf16.fromInputParallel(in, h, w, src);
+            MemorySegment b = bias == null ? MemorySegment.NULL : BIAS.atLeast(4L * cout);
+            if (bias != null) MemorySegment.copy(bias, 0, b, F32_LE, 0, cout);
+            c.execute(src, packed, b, dst, SRC_SCRATCH.atLeast(c.srcScratchBytes), DST_SCRATCH.atLeast(c.dstScratchBytes));
+            int pixels = s.ho() * s.wo();
+            if (skip == null && moments == null) fromF32(dst, (long) pixels * cout, out);
+            else collect(dst, pixels, cout, out, skip, moments);
+            return true;
         } finally {
             LOCK.unlock();
             // The packed copy is freed once the tensor is unreachable: not before oneDNN is done with it.
             Reference.reachabilityFence(weight);
         }
-        fallback.conv2d(x, h, w, weight, bias, stride, pad, out);
     }
 
     /** The compiled convolution for {@code s}, or null when oneDNN has none (that shape then runs on the fallback). */
@@ -211,6 +237,52 @@ public final class OneDnnConv implements ConvKernel {
             long from = n * c / chunks, to = n * (c + 1) / chunks;
             MemorySegment.copy(in, F32_LE, from * 4, y, (int) from, (int) (to - from));
         });
+    }
+
+    /**
+     * dst [pixels, c] (f32) plus skip (when not null) into out, the per-channel sums and sums of squares of the
+     * result added to {@code moments} (when not null): f32 runs of {@value #RUN} pixels added in double, over a
+     * fixed number of chunks added in order, so the result does not depend on the thread count.
+     */
+    static void collect(MemorySegment dst, int pixels, int c, float[] out, float[] skip, ChannelsLast.Moments moments) {
+        int chunks = Math.max(1, Math.min(pixels, MOMENT_CHUNKS)), up = F.loopBound(c);
+        double[][] sums = new double[chunks][], squares = new double[chunks][];
+        Parallel.forEach(chunks, ch -> {
+            int p0 = (int) ((long) ch * pixels / chunks), p1 = (int) ((long) (ch + 1) * pixels / chunks);
+            double[] s = new double[c], q = new double[c];
+            float[] rs = new float[c], rq = new float[c];
+            for (int r0 = p0; r0 < p1; r0 += RUN) {
+                for (int p = r0, r1 = Math.min(p1, r0 + RUN); p < r1; p++) {
+                    int o = p * c, i = 0;
+                    for (; i < up; i += F.length()) {
+                        FloatVector v = FloatVector.fromMemorySegment(F, dst, 4L * (o + i), ByteOrder.LITTLE_ENDIAN);
+                        if (skip != null) v = v.add(FloatVector.fromArray(F, skip, o + i));
+                        v.intoArray(out, o + i);
+                        if (moments != null) {
+                            v.add(FloatVector.fromArray(F, rs, i)).intoArray(rs, i);
+                            v.fma(v, FloatVector.fromArray(F, rq, i)).intoArray(rq, i);
+                        }
+                    }
+                    for (; i < c; i++) {
+                        float v = dst.get(F32_LE, 4L * (o + i)) + (skip == null ? 0f : skip[o + i]);
+                        out[o + i] = v;
+                        rs[i] += v;
+                        rq[i] += v * v;
+                    }
+                }
+                if (moments == null) continue;
+                for (int i = 0; i < c; i++) {
+                    s[i] += rs[i];
+                    q[i] += rq[i];
+                }
+                Arrays.fill(rs, 0f);
+                Arrays.fill(rq, 0f);
+            }
+            sums[ch] = s;
+            squares[ch] = q;
+        });
+        if (moments == null) return;
+        for (int ch = 0; ch < chunks; ch++) moments.add(sums[ch], squares[ch], (long) (ch + 1) * pixels / chunks - (long) ch * pixels / chunks);
     }
 
     /** A weight tensor by identity, not keeping it reachable. */

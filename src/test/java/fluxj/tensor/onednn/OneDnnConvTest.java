@@ -1,6 +1,8 @@
 package fluxj.tensor.onednn;
 
+import fluxj.tensor.ChannelsLast;
 import fluxj.tensor.Conv2d;
+import fluxj.tensor.ConvInput;
 import fluxj.tensor.ConvKernel;
 import fluxj.tensor.DType;
 import fluxj.tensor.Tensor;
@@ -110,6 +112,90 @@ class OneDnnConvTest {
                     }
                 }
             }
+        }
+    }
+
+    // The fused call (GroupNorm map + SiLU or the 2x upsample applied as the bf16 input is written, the skip added
+    // and the moments summed as the output is copied out) against the same oneDNN convolution on the materialised
+    // input followed by the separate passes. The mapped values are the same f32 operations in the same order
+    // (ChannelsLast.normalize's), so the bf16 input, hence the output, must match exactly; the moments are summed
+    // in f32 runs of 256 pixels added in double instead of all in double: each run's relative error is at most
+    // 256 * 2^-24 = 1.5e-5 of its absolute sum, so 1e-4 of the norm's scale bounds the difference of its map.
+    @ParameterizedTest
+    @CsvSource({
+            "70, 66, 9, 7, 3, norm, true, 2",
+            "32, 24, 6, 10, 3, norm, false, 8",
+            "48, 48, 8, 6, 3, up, true, 4",
+            "35, 3, 5, 7, 3, norm, false, 3",
+            "40, 40, 6, 6, 1, plain, true, 4",
+    })
+    void fusedInputAndOutputPassesMatchTheSeparatePasses(int cin, int cout, int h, int w, int k, String input, boolean skip, int groups) {
+        Random rnd = new Random(cin * 31L + cout);
+        boolean up = input.equals("up");
+        int sh = up ? h / 2 : h, sw = up ? w / 2 : w;
+        float[] x = new float[cin * sh * sw];
+        for (int i = 0; i < x.length; i++) x[i] = (float) (rnd.nextGaussian() * 3 + 1);
+        float[] gamma = new float[cin], beta = new float[cin];
+        for (int c = 0; c < cin; c++) {
+            gamma[c] = (float) (1 + 0.3 * rnd.nextGaussian());
+            beta[c] = (float) (0.3 * rnd.nextGaussian());
+        }
+        ChannelsLast.Affine f = ChannelsLast.groupNormAffine(x, sh * sw, cin, cin % 5 == 0 ? 5 : 4, gamma, beta, 1e-6f);
+        ConvInput in = switch (input) {
+            case "norm" -> ConvInput.normalized(x, f, cout != 3);
+            case "up" -> ConvInput.upsampled(x, cin);
+            default -> ConvInput.of(x, cin);
+        };
+        float[] bias = new float[cout], skipArray = skip ? new float[cout * h * w] : null;
+        for (int i = 0; i < cout; i++) bias[i] = (float) rnd.nextGaussian();
+        if (skip) for (int i = 0; i < skipArray.length; i++) skipArray[i] = (float) rnd.nextGaussian();
+        try (Arena arena = Arena.ofShared()) {
+            MemorySegment data = arena.allocate(2L * cout * k * k * cin);
+            for (long i = 0; i < (long) cout * k * k * cin; i++) put(DType.BF16, data, i, (float) (rnd.nextGaussian() * 0.2));
+            Tensor wt = new Tensor("w", DType.BF16, new long[] {cout, k, k, cin}, data, 1f, "test");
+            OneDnnConv conv = new OneDnnConv(JAVA);
+            Conv2d.Padding pad = Conv2d.Padding.same(k);
+
+            float[] want = new float[cout * h * w];
+            conv.conv2d(in.materialize(h, w), h, w, wt, bias, 1, pad, want);
+            if (skip) for (int i = 0; i < want.length; i++) want[i] += skipArray[i];
+            ChannelsLast.Moments wantMoments = new ChannelsLast.Moments(cout);
+            wantMoments.add(want, h * w);
+
+            // The plain input (as many channels in as out) is written over by the output: the caller's array, which
+            // the kernel has read by the time it writes.
+            boolean overwrite = input.equals("plain");
+            float[] got = overwrite ? x.clone() : new float[cout * h * w];
+            ConvInput fused = overwrite ? ConvInput.of(got, cin) : in;
+            ChannelsLast.Moments gotMoments = new ChannelsLast.Moments(cout);
+            conv.conv2d(fused, h, w, wt, bias, 1, pad, got, skipArray, gotMoments);
+            for (int i = 0; i < want.length; i++) assertEquals(want[i], got[i], 0f, "out[" + i + "]");
+
+            ChannelsLast.Affine a = wantMoments.groupNorm(groups, null, null, 1e-6f), b = gotMoments.groupNorm(groups, null, null, 1e-6f);
+            for (int c = 0; c < cout; c++) {
+                assertEquals(a.scale()[c], b.scale()[c], 1e-4 * a.scale()[c], "scale[" + c + "]");
+                assertEquals(a.mean()[c], b.mean()[c], 1e-4 / a.scale()[c], "mean[" + c + "]");
+            }
+        }
+    }
+
+    // A scaled weight takes the fallback kernel for the fused call too, through the separate passes.
+    @Test
+    void fusedCallWithScaledWeightsRunsTheSeparatePassesOnTheFallback() {
+        Random rnd = new Random(5);
+        int cin = 4, cout = 3, h = 4, w = 6;
+        float[] x = new float[cin * h * w / 4], skip = new float[cout * h * w];
+        for (int i = 0; i < x.length; i++) x[i] = (float) rnd.nextGaussian();
+        for (int i = 0; i < skip.length; i++) skip[i] = (float) rnd.nextGaussian();
+        try (Arena arena = Arena.ofShared()) {
+            MemorySegment data = arena.allocate(4L * cout * 9 * cin);
+            for (long i = 0; i < (long) cout * 9 * cin; i++) put(DType.F32, data, i, (float) rnd.nextGaussian());
+            Tensor wt = new Tensor("w", DType.F32, new long[] {cout, 3, 3, cin}, data, 0.5f, "test");
+            float[] want = new float[cout * h * w], got = new float[cout * h * w];
+            JAVA.conv2d(ConvInput.upsampled(x, cin).materialize(h, w), h, w, wt, null, 1, Conv2d.Padding.same(3), want);
+            for (int i = 0; i < want.length; i++) want[i] += skip[i];
+            new OneDnnConv(JAVA).conv2d(ConvInput.upsampled(x, cin), h, w, wt, null, 1, Conv2d.Padding.same(3), got, skip, null);
+            for (int i = 0; i < want.length; i++) assertEquals(want[i], got[i], 0f, "out[" + i + "]");
         }
     }
 
