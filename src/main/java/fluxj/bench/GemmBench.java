@@ -57,6 +57,10 @@ public final class GemmBench implements Runnable {
     @Option(names = "--quick", description = "Only M=1024 and two shapes, one timed run each.")
     boolean quick;
 
+    @Option(names = "--reps", description = "Timed calls per row, the best kept (default: 1 with --quick, else 2). "
+            + "More calls make a row taken while other work shares the cores nearer to the quiet rate.")
+    Integer reps;
+
     @Option(names = "--types", split = ",", paramLabel = "DTYPE",
             description = "Only rows of these weight dtypes, e.g. Q5_0,IQ4_XS (F32 and BF16, the references of the ratios, always run).")
     List<DType> types;
@@ -107,7 +111,8 @@ public final class GemmBench implements Runnable {
         int all = threads != null ? threads : Runtime.getRuntime().availableProcessors();
         int before = Parallel.threads();
         int[] threadCounts = all == 1 ? new int[] {1} : new int[] {1, all};
-        int reps = quick ? 1 : 2;
+        if (this.reps != null && this.reps < 1) throw new IllegalArgumentException("--reps must be at least 1, not " + this.reps);
+        int reps = this.reps != null ? this.reps : quick ? 1 : 2;
         int[] ms = quick ? new int[] {1024} : MS;
         int[][] kns = quick ? new int[][] {KN[0], KN[2]} : KN;
         DType[] dtypes = selected(DTYPES), ggufDtypes = selected(GGUF_DTYPES), onednnDtypes = selected(ONEDNN_DTYPES);

@@ -17,6 +17,11 @@ class GemmBenchTest {
     }
 
     @Test
+    void refusesFewerThanOneTimedCallBeforeMeasuringAnything() {
+        assertEquals(2, Main.execute("bench", "gemm", "--reps", "0"));
+    }
+
+    @Test
     void benchWeightsHoldTheirValuesInEveryDtype() {
         // The bench's weights are U(-0.1, 0.1) in every dtype (FP8 stored x1000 with a 1e-3 scale), so all
         // dtypes do the same arithmetic on comparable data.
