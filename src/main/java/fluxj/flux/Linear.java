@@ -4,7 +4,6 @@ import fluxj.tensor.Epilogue;
 import fluxj.tensor.Matmul;
 import fluxj.tensor.Tensor;
 
-import java.util.Arrays;
 import java.util.List;
 
 /**
@@ -64,9 +63,7 @@ public record Linear(List<Part> parts, int in) {
 
     /** Part {@code i} of the output for the {@code m} rows of {@code x} goes to {@code ys[i]} ([m, out(i)]). */
     public void forward(float[] x, int m, float[]... ys) {
-        Epilogue[] none = new Epilogue[ys.length];
-        Arrays.fill(none, Epilogue.NONE);
-        forward(x, m, none, ys);
+        forward(x, m, Epilogue.none(ys.length), ys);
     }
 
     /**

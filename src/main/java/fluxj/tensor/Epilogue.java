@@ -1,5 +1,7 @@
 package fluxj.tensor;
 
+import java.util.Arrays;
+
 /**
  * What a product does to every output after its bias: nothing, or GELU with the tanh approximation (FLUX's MLPs,
  * torch {@code approximate="tanh"}). Naming it at the product lets a kernel apply it while the output is still in
@@ -7,6 +9,13 @@ package fluxj.tensor;
  */
 public enum Epilogue {
     NONE, GELU_TANH;
+
+    /** n times NONE: the epilogues of n plain products. */
+    public static Epilogue[] none(int n) {
+        Epilogue[] e = new Epilogue[n];
+        Arrays.fill(e, NONE);
+        return e;
+    }
 
     /** Applies this epilogue to y [rows, cols] in place. */
     public void apply(float[] y, int rows, int cols) {

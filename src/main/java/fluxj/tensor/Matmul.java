@@ -48,9 +48,7 @@ public final class Matmul {
 
     /** {@code y[i] = x * w[i]^T + bias[i]} for every i (bias[i] may be null): the same input times several weights. */
     public static void matmul(float[] x, int m, int k, Tensor[] w, float[][] bias, float[][] y) {
-        Epilogue[] none = new Epilogue[w.length];
-        Arrays.fill(none, Epilogue.NONE);
-        matmul(x, m, k, w, bias, none, y);
+        matmul(x, m, k, w, bias, Epilogue.none(w.length), y);
     }
 
     /** {@code y[i] = epilogue[i](x * w[i]^T + bias[i])} for every i: the products with an activation after each (or none). */

@@ -8,7 +8,6 @@ import fluxj.tensor.Tensor;
 
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
-import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.concurrent.locks.ReentrantLock;
@@ -68,9 +67,7 @@ public final class OneDnnMatmul implements MatmulKernel {
 
     @Override
     public void matmul(float[] x, int m, int k, Tensor[] w, float[][] bias, float[][] y) {
-        Epilogue[] none = new Epilogue[w.length];
-        Arrays.fill(none, Epilogue.NONE);
-        matmul(x, m, k, w, bias, none, y);
+        matmul(x, m, k, w, bias, Epilogue.none(w.length), y);
     }
 
     @Override
@@ -110,14 +107,7 @@ public final class OneDnnMatmul implements MatmulKernel {
 
     /** The oneDNN product for any shape and float dtype, with the contract of {@link fluxj.tensor.Matmul#matmul}. */
     public static void bf16(float[] x, int m, int k, Tensor w, float[] bias, float[] y) {
-        bf16(x, m, k, new Tensor[] {w}, new float[][] {bias}, new float[][] {y});
-    }
-
-    /** {@code y[i] = x w[i]^T + bias[i]} for every i, x narrowed to bf16 once for all of them. */
-    public static void bf16(float[] x, int m, int k, Tensor[] w, float[][] bias, float[][] y) {
-        Epilogue[] none = new Epilogue[w.length];
-        Arrays.fill(none, Epilogue.NONE);
-        bf16(x, m, k, w, bias, none, y);
+        bf16(x, m, k, new Tensor[] {w}, new float[][] {bias}, Epilogue.none(1), new float[][] {y});
     }
 
     /** {@code y[i] = epilogue[i](x w[i]^T + bias[i])} for every i, x narrowed to bf16 once for all of them. */
