@@ -26,7 +26,10 @@ public final class OneDnnLibrary {
     /** The outcome of the search. */
     public sealed interface Found permits Loaded, Missing {}
 
-    /** oneDNN is usable; {@code impl} is the implementation oneDNN picks for a bf16 matmul (e.g. brg:avx512_core_bf16). */
+    /**
+     * oneDNN is usable; {@code impl} is the implementation oneDNN picks for a bf16 matmul of FLUX's size, 1024 x 3072 x
+     * 3072 (e.g. brg:avx512_core_amx_bf16; a small product may get another kernel, such as the AVX-512 one on an AMX CPU).
+     */
     public record Loaded(String file, String version, String impl, boolean cpuBf16, String cpuReason, Dnnl dnnl) implements Found {
         public String describe() {
             String threads = dnnl == null || dnnl.ompThreads == 0 ? "" : ", " + dnnl.ompThreads + " OpenMP threads";
@@ -47,14 +50,14 @@ public final class OneDnnLibrary {
 
     /**
      * The implementations of oneDNN's bf16 kernels in this process: the one it picks for a matmul of FLUX's size
-     * (1024 x 3072 x 3072, made once and not run: small products may get other kernels) and those of every
-     * product, convolution and attention run so far, e.g. {@code brg:avx512_core_amx_bf16} (AMX tiles) or
-     * {@code brg:avx512_core_bf16} (AVX-512 bf16 dot products). Empty without the library.
+     * ({@link Loaded#impl}, made when the library was found, not run) and those of every product, convolution and
+     * attention run so far, e.g. {@code brg:avx512_core_amx_bf16} (AMX tiles) or {@code brg:avx512_core_bf16}
+     * (AVX-512 bf16 dot products). Empty without the library.
      */
     public static List<String> implementations() {
-        if (!(found() instanceof Loaded)) return List.of();
+        if (!(found() instanceof Loaded l)) return List.of();
         TreeSet<String> s = new TreeSet<>();
-        s.add(Probe.LARGE);
+        s.add(l.impl());
         s.addAll(OneDnnMatmul.implementations());
         s.addAll(OneDnnConv.implementations());
         s.addAll(OneDnnAttention.implementations());
@@ -73,24 +76,6 @@ public final class OneDnnLibrary {
         return null;
     }
 
-    private static final class Probe {
-        static final String LARGE = large();
-
-        private static String large() {
-            Dnnl.Primitive p;
-            try {
-                p = require().dnnl().matmul(1024, 3072, 3072);
-            } catch (RuntimeException e) {
-                return "no bf16 matmul of 1024x3072x3072 (" + e.getMessage() + ")";
-            }
-            try {
-                return p.impl;
-            } finally {
-                p.destroy();
-            }
-        }
-    }
-
     /** The loaded library, or an error saying why there is none. */
     static Loaded require() {
         return switch (found()) {
@@ -107,7 +92,7 @@ public final class OneDnnLibrary {
         for (String candidate : candidates(env, os)) {
             try {
                 Dnnl dnnl = Dnnl.open(candidate);
-                Dnnl.Primitive probe = dnnl.matmul(16, 32, 16);
+                Dnnl.Primitive probe = dnnl.matmul(1024, 3072, 3072);
                 probe.destroy();
                 Cpu cpu = cpu(dnnl);
                 return new Loaded(candidate, dnnl.version, probe.impl, cpu.bf16(), cpu.reason(), dnnl);
