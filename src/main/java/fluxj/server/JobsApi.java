@@ -25,7 +25,7 @@ import java.util.regex.Pattern;
  */
 final class JobsApi {
     private static final String ID = "([0-9a-f]{16})";
-    private static final Pattern FILE = Pattern.compile("[0-9a-f]{16}-[0-9]{1,4}\\.(png|jpg)");
+    private static final Pattern FILE = Pattern.compile("[0-9a-f]{16}-[0-9]{1,4}\\.(png|jpg|webp)");
     private static final long HEARTBEAT_SECONDS = 15;
     private final FluxServer server;
     private final JobQueue queue;
@@ -189,6 +189,7 @@ final class JobsApi {
         Path dir = queue.outputDir();
         Path f = dir.resolve(name).normalize();
         if (!f.getParent().equals(dir) || !Files.isRegularFile(f, LinkOption.NOFOLLOW_LINKS)) throw new ApiException(404, null, "no output named '" + name + "'");
-        c.send(200, name.endsWith(".png") ? "image/png" : "image/jpeg", Files.readAllBytes(f));
+        String type = name.endsWith(".png") ? "image/png" : name.endsWith(".webp") ? "image/webp" : "image/jpeg";
+        c.send(200, type, Files.readAllBytes(f));
     }
 }

@@ -2,6 +2,7 @@ package fluxj.server;
 
 import fluxj.condition.ImageCondition;
 import fluxj.condition.SourceImage;
+import fluxj.image.WebpLossless;
 import fluxj.pipeline.GenerationRequest;
 import fluxj.pipeline.PngFiles;
 import fluxj.pipeline.RgbImage;
@@ -56,7 +57,7 @@ final class OpenAiApi {
         String prompt = prompt(f);
         int[] size = size(f.string("size", null), limits);
         String responseFormat = choice(f, "response_format", "b64_json", "b64_json", "url");
-        String format = choice(f, "output_format", "png", "png", "jpeg", "jpg");
+        String format = choice(f, "output_format", "png", "png", "jpeg", "jpg", "webp");
         GenerationRequest.Builder b = builder(f, prompt, size, limits);
         JobSpec spec = new JobSpec(JobSpec.build(b, limits), count(f, limits), model(f), false);
         reply(c, server.submit(spec), prompt, responseFormat, format, size);
@@ -95,7 +96,7 @@ final class OpenAiApi {
             throw ApiException.invalid("image", "with a mask or a strength give one image (several images are Kontext references)");
         }
         String responseFormat = choice(f, "response_format", "b64_json", "b64_json", "url");
-        String format = choice(f, "output_format", "png", "png", "jpeg", "jpg");
+        String format = choice(f, "output_format", "png", "png", "jpeg", "jpg", "webp");
         Uploads up = server.uploads();
         List<ImageCondition> conditions = new ArrayList<>();
         List<SourceImage> sources = new ArrayList<>(); // every saved input, deleted again if the request is refused
@@ -144,7 +145,7 @@ final class OpenAiApi {
         List<Object> data = new ArrayList<>();
         for (Job.Output o : job.outputs()) {
             Map<String, Object> d = new LinkedHashMap<>();
-            String file = format.equals("png") ? o.file() : jpeg(o.file());
+            String file = format.equals("png") ? o.file() : converted(o.file(), format);
             if (responseFormat.equals("url")) d.put("url", c.baseUrl() + Job.OUTPUTS_PATH + file);
             else d.put("b64_json", Base64.getEncoder().encodeToString(Files.readAllBytes(queue.outputDir().resolve(file))));
             d.put("revised_prompt", prompt);
@@ -153,7 +154,7 @@ final class OpenAiApi {
         Map<String, Object> out = new LinkedHashMap<>();
         out.put("created", job.created / 1000);
         out.put("data", data);
-        out.put("output_format", format.equals("png") ? "png" : "jpeg");
+        out.put("output_format", format.equals("jpg") ? "jpeg" : format);
         out.put("size", size[0] + "x" + size[1]);
         c.json(200, out);
     }
@@ -199,15 +200,17 @@ final class OpenAiApi {
         throw ApiException.invalid(k, "must be one of " + String.join(", ", allowed) + ", got '" + v + "'");
     }
 
-    /** The JPEG beside a PNG output, written once (temp file + rename); returns its file name. */
-    private String jpeg(String png) throws IOException {
-        String name = png.substring(0, png.length() - 4) + ".jpg";
+    /** The JPEG or lossless WebP beside a PNG output, written once (temp file + rename); returns its file name. */
+    private String converted(String png, String format) throws IOException {
+        String ext = format.equals("webp") ? ".webp" : ".jpg";
+        String name = png.substring(0, png.length() - 4) + ext;
         Path dir = queue.outputDir(), file = dir.resolve(name);
         if (Files.isRegularFile(file)) return name;
         RgbImage img = PngFiles.readImage(dir.resolve(png));
         ByteArrayOutputStream bytes = new ByteArrayOutputStream();
-        ImageIO.write(img.toBufferedImage(), "jpeg", bytes);
-        Path tmp = Files.createTempFile(dir, ".fluxj-", ".jpg.part");
+        if (ext.equals(".webp")) bytes.writeBytes(WebpLossless.encode(img));
+        else ImageIO.write(img.toBufferedImage(), "jpeg", bytes);
+        Path tmp = Files.createTempFile(dir, ".fluxj-", ext + ".part");
         try {
             Files.write(tmp, bytes.toByteArray());
             Files.move(tmp, file, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);

@@ -1,5 +1,6 @@
 package fluxj.server;
 
+import fluxj.image.WebpLossless;
 import fluxj.io.Json;
 import fluxj.pipeline.HubClient;
 import fluxj.pipeline.ModelSource;
@@ -19,6 +20,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.stream.Stream;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -82,6 +84,16 @@ class ServerApisTest {
         var jpeg = ImageIO.read(new ByteArrayInputStream(TestServer.b64(((Map<?, ?>) data.get(1)).get("b64_json"))));
         assertEquals(64, jpeg.getWidth());
         assertEquals("jpeg", r.json().get("output_format"));
+
+        // lossless WebP when asked: the CLI's pixels exactly (WebpLosslessTest has libwebp decode the encoder's files)
+        r = server.post("/v1/images/generations", """
+                {"prompt": "%s", "size": "64x64", "seed": 42, "steps": 2, "output_format": "webp", "response_format": "url"}""".formatted(PROMPT));
+        assertEquals("webp", r.json().get("output_format"));
+        url = (String) ((Map<?, ?>) ((List<?>) r.json().get("data")).getFirst()).get("url");
+        assertTrue(url.endsWith(".webp"), url);
+        TestServer.Response webp = server.send(HttpRequest.newBuilder(java.net.URI.create(url)).GET());
+        assertEquals("image/webp", webp.headers().firstValue("Content-Type").orElseThrow());
+        assertArrayEquals(WebpLossless.encode(cli.image()), webp.body());
     }
 
     @Test
@@ -91,7 +103,7 @@ class ServerApisTest {
                 "{\"prompt\": \"x\", \"size\": \"65x64\"}", "size",
                 "{\"prompt\": \"x\", \"size\": \"big\"}", "size",
                 "{\"prompt\": \"x\", \"n\": 99}", "n",
-                "{\"prompt\": \"x\", \"output_format\": \"webp\"}", "output_format",
+                "{\"prompt\": \"x\", \"output_format\": \"gif\"}", "output_format",
                 "{\"prompt\": \"x\", \"steps\": 0}", "steps",
                 "{\"prompt\": \"x\", \"seed\": \"abc\"}", "seed",
                 "{\"prompt\": 7}", "prompt");
