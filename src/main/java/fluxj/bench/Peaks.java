@@ -64,10 +64,54 @@ public record Peaks(Peak f32, Peak bf16Dot, Peak amxBf16, String method, CpuLoad
         return measured;
     }
 
-    /** The bf16 limit: the faster of the bf16 dot-product and AMX tile peaks (what a bf16 GEMM could use). */
+    /** A limit and why it is the one: which instruction the kernels run. */
+    public record Limit(Peak peak, String reason) {}
+
+    /**
+     * The bf16 limit: the peak of the instruction oneDNN's kernels run in this process ({@link #bf16Limit}),
+     * AMX's only where they use AMX.
+     */
     public Peak bf16() {
-        if (amxBf16.present() && (!bf16Dot.present() || amxBf16.cpuGflops() > bf16Dot.cpuGflops())) return amxBf16;
-        return bf16Dot;
+        return bf16Limit().peak();
+    }
+
+    /** {@link #bf16()} with the reason, from the implementations oneDNN reports for its kernels so far. */
+    public Limit bf16Limit() {
+        return bf16Limit(OneDnnLibrary.implementations(), OneDnnLibrary.isaCap(), bf16Dot, amxBf16);
+    }
+
+    /**
+     * The peak a bf16 product is bounded by, given the implementations oneDNN reports for its kernels (its
+     * {@code impl_info_str}: "amx" in an AMX kernel's name, e.g. brg:avx512_core_amx_bf16, none in the AVX-512 bf16
+     * dot-product kernels, brg:avx512_core_bf16): AMX's peak when a kernel uses AMX, else the bf16 dot-product
+     * ({@code vdpbf16ps}) peak. With no kernel known (no oneDNN) the faster of the two, what a bf16 GEMM could use.
+     * A peak that was not measured gives way to the other. {@code cap}: the ISA cap oneDNN was given, or null.
+     */
+    static Limit bf16Limit(List<String> impls, String cap, Peak dot, Peak amx) {
+        String capped = cap == null ? "" : ", under " + cap;
+        List<String> amxKernels = impls.stream().filter(i -> i.toLowerCase(java.util.Locale.ROOT).contains("amx")).toList();
+        if (impls.isEmpty()) {
+            Peak faster = amx.present() && (!dot.present() || amx.cpuGflops() > dot.cpuGflops()) ? amx : dot;
+            return new Limit(faster, "no oneDNN kernel to go by: the faster bf16 instruction");
+        }
+        if (!amxKernels.isEmpty()) {
+            if (amx.present()) return new Limit(amx, "oneDNN's kernels use AMX (" + String.join(", ", amxKernels) + capped + ")");
+            return new Limit(dot, "oneDNN's kernels use AMX (" + String.join(", ", amxKernels) + ") but its peak is absent ("
+                    + amx.absent() + "): the bf16 dot-product peak instead");
+        }
+        if (dot.present() || !amx.present()) {
+            return new Limit(dot, "oneDNN's kernels use no AMX (" + String.join(", ", impls) + capped + "): bf16 dot products");
+        }
+        return new Limit(amx, "oneDNN's kernels use no AMX (" + String.join(", ", impls) + capped + ") but the bf16 dot-product peak is absent ("
+                + dot.absent() + "): the AMX peak instead");
+    }
+
+    /**
+     * The AMX peak, to show beside a row whose limit is another instruction, so that a fraction of a slower
+     * instruction's peak is not mistaken for the CPU's bf16 limit; null where AMX was not measured or is the limit.
+     */
+    public Peak amxBeside(Peak limit) {
+        return amxBf16.present() && limit != amxBf16 && limit != f32 ? amxBf16 : null;
     }
 
     /** The limit of the process's matmul backend: bf16 under oneDNN, f32 FMA on the Java path. */
@@ -85,13 +129,25 @@ public record Peaks(Peak f32, Peak bf16Dot, Peak amxBf16, String method, CpuLoad
         return limit.present() ? gflops / limit.cpuGflops() : Double.NaN;
     }
 
+    /**
+     * {@code gflops} (wall clock) as a fraction of the limit's wall-clock peak measured in the same process: on a
+     * machine whose hypervisor steals time from its cores, both lose about the same share, so this compares the row
+     * with what the cores delivered meanwhile. NaN when the limit is unknown.
+     */
+    public static double wallFraction(double gflops, Peak limit) {
+        return limit.present() ? gflops / limit.gflops() : Double.NaN;
+    }
+
     public Map<String, Object> toMap() {
         Map<String, Object> m = new LinkedHashMap<>();
         m.put("method", method);
         m.put("f32_fma", f32.toMap());
         m.put("bf16_dot", bf16Dot.toMap());
         m.put("amx_bf16", amxBf16.toMap());
-        m.put("bf16_limit", bf16().present() ? bf16().instruction() : null);
+        Limit b = bf16Limit();
+        m.put("bf16_limit", b.peak().present() ? b.peak().instruction() : null);
+        m.put("bf16_limit_reason", b.reason());
+        m.put("onednn_kernels", OneDnnLibrary.implementations());
         m.put("load", load.toMap());
         return m;
     }
@@ -108,7 +164,9 @@ public record Peaks(Peak f32, Peak bf16Dot, Peak amxBf16, String method, CpuLoad
                     ? String.format("%8.1f GFLOP/s per CPU time (the limit), %8.1f by wall clock  [%s]", p.cpuGflops(), p.gflops(), p.instruction())
                     : "absent: " + p.absent()));
         }
-        lines.add("  bf16 limit: " + (bf16().present() ? bf16().instruction() : "none") + "; " + load.describe());
+        Limit b = bf16Limit();
+        lines.add("  bf16 limit: " + (b.peak().present() ? b.peak().instruction() : "none") + ", as " + b.reason());
+        lines.add("  " + load.describe());
         return lines;
     }
 

@@ -5,6 +5,7 @@ import fluxj.flux.FluxTransformer;
 import fluxj.io.Checkpoint;
 import fluxj.io.Json;
 import fluxj.tensor.DType;
+import fluxj.tensor.onednn.MatmulBackend;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
@@ -56,7 +57,6 @@ public final class TransformerBench implements Callable<Integer> {
         Map<String, Object> out = new LinkedHashMap<>();
         try (Arena arena = Arena.ofShared()) {
             Peaks peaks = Peaks.get();
-            out.put("peaks", peaks.toMap());
             if (!json) peaks.describe().forEach(System.out::println);
             GemmBench.Rate gemm = GemmBench.reference();
             double gemmWall = gemm.gflops(), gemmCpu = gemm.gflopPerCpuSecond();
@@ -68,14 +68,15 @@ public final class TransformerBench implements Callable<Integer> {
             Checkpoint ck = RandomFlux.build(c, DType.BF16, 7, arena);
             FluxTransformer t = FluxTransformer.load(ck, null);
             List<Object> runs = new ArrayList<>();
-            for (int side : sizes) runs.add(run(t, side, gemmWall, gemmCpu, peaks.limit()));
+            for (int side : sizes) runs.add(run(t, side, gemmWall, gemmCpu, peaks));
             out.put("sizes", runs);
+            out.put("peaks", peaks.toMap());
         }
         if (json) System.out.println(Json.write(out));
         return 0;
     }
 
-    private Map<String, Object> run(FluxTransformer t, int side, double gemmWall, double gemmCpu, Peaks.Peak limit) {
+    private Map<String, Object> run(FluxTransformer t, int side, double gemmWall, double gemmCpu, Peaks peaks) {
         int grid = side / 16, imgLen = grid * grid;
         float[] ids = new float[imgLen * 3];
         for (int i = 0; i < imgLen; i++) {
@@ -92,6 +93,9 @@ public final class TransformerBench implements Callable<Integer> {
         CpuLoad.Interval load = CpuLoad.since(mark);
         double dbl = r[0].doubleNanos()[0] / 1e9, sgl = r[0].singleNanos()[0] / 1e9, rest = (r[0].embedNanos() + r[0].finalNanos()) / 1e9;
 
+        // After the forward: the limit is the peak of the instruction the kernels just used.
+        Peaks.Peak limit = peaks.limit(), amx = peaks.amxBeside(limit);
+        String reason = MatmulBackend.current() == MatmulBackend.ONEDNN ? peaks.bf16Limit().reason() : "the Java path's f32 FMA";
         Flops.Flux f = Flops.flux(t.config(), imgLen, TXT);
         double flops = f.doubleBlock() + f.singleBlock() + f.rest();
         double rateWall = flops / total.wall(), rateCpu = flops / total.cpu();
@@ -110,17 +114,26 @@ public final class TransformerBench implements Callable<Integer> {
         m.put("gflops_per_cpu_second", round(rateCpu));
         m.put("fraction_of_gemm_cpu", round(rateCpu / gemmCpu));
         m.put("limit", limit.present() ? limit.instruction() : null);
+        m.put("limit_reason", reason);
         m.put("fraction_of_limit", round(Peaks.fraction(rateWall, limit)));
+        m.put("wall_fraction_of_limit", round(Peaks.wallFraction(rateWall, limit)));
         m.put("cpu_fraction_of_limit", round(Peaks.fraction(rateCpu * cores(), limit)));
         m.put("projected_full_forward_limit_s", round(full * Peaks.fraction(rateWall, limit)));
+        if (amx != null) {
+            m.put("fraction_of_amx", round(Peaks.fraction(rateWall, amx)));
+            m.put("cpu_fraction_of_amx", round(Peaks.fraction(rateCpu * cores(), amx)));
+        }
         m.put("load", load.toMap());
         if (!json) {
             System.out.printf("%dx%d (%d image + %d text tokens): double block %.2f s, single block %.2f s, embed+final %.2f s; "
                             + "19+38 forward %.1f s%n  %.1f GFLOP/s wall = %.2f of the GEMM rate; %.1f GFLOP per CPU-second = %.2f of the GEMM's%n",
                     side, side, imgLen, TXT, dbl, sgl, rest, full, rateWall, rateWall / gemmWall, rateCpu, rateCpu / gemmCpu);
-            System.out.printf("  %.3f of the %s peak (%.3f per CPU time); the 19+38 forward's limit %.1f s; %s%n",
+            System.out.printf("  %.3f of the %s peak (%.3f per CPU time, %.3f wall/wall)%s; the 19+38 forward's limit %.1f s; %s%n  the limit: %s%n",
                     Peaks.fraction(rateWall, limit), limit.instruction(), Peaks.fraction(rateCpu * cores(), limit),
-                    full * Peaks.fraction(rateWall, limit), load.describe());
+                    Peaks.wallFraction(rateWall, limit),
+                    amx == null ? "" : String.format("; %.3f of the AMX peak (%.3f per CPU time)", Peaks.fraction(rateWall, amx),
+                            Peaks.fraction(rateCpu * cores(), amx)),
+                    full * Peaks.fraction(rateWall, limit), load.describe(), reason);
         }
         return m;
     }

@@ -132,17 +132,22 @@ public final class VaeBench implements Runnable {
             if (oneDnn) System.out.println("conv onednn: " + Conv2d.oneDnn().name() + "; attention products on the java matmul");
             System.out.println(cold ? "Cold: the first decode includes JIT compilation." : "After an untimed 256x256 warm-up decode (JIT); --cold times the first decode instead.");
             System.out.printf("%-9s %-13s %-6s %8s %8s %8s %8s %9s %8s %8s %6s %9s %8s %9s %8s %8s %8s %12s%n", "size", "mode", "conv", "seconds", "GFLOP/s", "of GEMM",
-                    "CPU s", "GFLOP/cpu", "of GEMM", "perf GF", "work", "perf GF/s", "of GEMM", "VmHWM MB", "est. MB", "vs java", "of peak", "others CPU-s");
+                    "CPU s", "GFLOP/cpu", "of GEMM", "perf GF", "work", "perf GF/s", "of GEMM", "VmHWM MB", "est. MB", "vs java", "of peak", "wall/wall", "of AMX", "others CPU-s");
             for (Map<String, Object> row : rows) {
                 Object speedup = row.get("speedup_over_java");
-                System.out.printf("%-9s %-13s %-6s %8.2f %8.1f %8.2f %8.2f %9.1f %8.2f %8.1f %6.3f %9.1f %8.2f %9d %8d %8s %8.3f %12s%n", row.get("size"), row.get("mode"),
+                System.out.printf("%-9s %-13s %-6s %8.2f %8.1f %8.2f %8.2f %9.1f %8.2f %8.1f %6.3f %9.1f %8.2f %9d %8d %8s %8.3f %9.3f %8s %12s%n", row.get("size"), row.get("mode"),
                         row.get("conv"), row.get("seconds"), row.get("gflops"), row.get("fraction_of_gemm"), row.get("cpu_seconds"),
                         row.get("gflop_per_cpu_second"), row.get("cpu_fraction_of_gemm"), row.get("performed_gflop"), row.get("work"),
                         row.get("performed_gflops"), row.get("performed_fraction_of_gemm"), row.get("vm_hwm_mb"), row.get("estimated_mb"),
-                        speedup == null ? "" : String.format("%.2fx", (double) speedup), row.get("fraction_of_limit"),
+                        speedup == null ? "" : String.format("%.2fx", (double) speedup), row.get("fraction_of_limit"), row.get("wall_fraction_of_limit"),
+                        row.get("fraction_of_amx") == null ? "" : String.format("%.3f", (double) row.get("fraction_of_amx")),
                         row.get("others_cpu_seconds") == null ? "?" : String.format("%.1f", (double) row.get("others_cpu_seconds")));
             }
-            if (oneDnn) System.out.println("oneDNN convolutions: " + String.join(", ", OneDnnConv.implementations()));
+            if (oneDnn || MatmulBackend.current() == MatmulBackend.ONEDNN) {
+                System.out.println("oneDNN convolutions: " + String.join(", ", OneDnnConv.implementations()));
+                System.out.println("of peak: the nominal rate over the limit's peak per CPU time (" + peaks.bf16Limit().reason()
+                        + " for the oneDNN rows, f32 FMA for the Java ones); wall/wall: over its wall-clock peak; of AMX: over the AMX peak where that is not the limit");
+            }
             skipped.forEach(m -> System.out.println("skipped " + m));
             System.out.println("GFLOP/s, GFLOP/cpu: the untiled decode's arithmetic (nominal) per second, what image throughput follows;"
                     + " perf GF: the arithmetic the decode performs (a tiled one decodes its overlaps once per tile), work = perf GF / nominal,"
@@ -202,9 +207,14 @@ public final class VaeBench implements Runnable {
         row.put("vm_hwm_mb", vmHwm() >> 20);
         row.put("estimated_mb", ae.plannedDecodeBytes(h, w) >> 20);
         // The limit of the convolutions' arithmetic: bf16 products under oneDNN, f32 FMA on the Java path.
-        Peaks.Peak limit = Peaks.get().limit(kernel instanceof OneDnnConv);
+        // After the decode: under oneDNN the limit is the peak of the instruction its kernels just used.
+        Peaks peaks = Peaks.get();
+        Peaks.Peak limit = peaks.limit(kernel instanceof OneDnnConv), amx = peaks.amxBeside(limit);
         row.put("limit", limit.instruction());
+        row.put("limit_reason", kernel instanceof OneDnnConv ? peaks.bf16Limit().reason() : "the Java path's f32 FMA");
         row.put("fraction_of_limit", Peaks.fraction(nominal / s / 1e9, limit));
+        row.put("wall_fraction_of_limit", Peaks.wallFraction(nominal / s / 1e9, limit));
+        row.put("fraction_of_amx", amx == null ? null : Peaks.fraction(nominal / s / 1e9, amx));
         row.put("performed_fraction_of_limit", Peaks.fraction(performed / s / 1e9, limit));
         row.put("limit_seconds", nominal / 1e9 / limit.cpuGflops());
         row.put("others_cpu_seconds", load.known() ? load.othersCpuSeconds() : null);

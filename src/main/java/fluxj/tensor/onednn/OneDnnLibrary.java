@@ -12,6 +12,7 @@ import java.util.Comparator;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.TreeSet;
 
 import static java.lang.foreign.ValueLayout.ADDRESS;
 import static java.lang.foreign.ValueLayout.JAVA_INT;
@@ -43,6 +44,52 @@ public final class OneDnnLibrary {
     private OneDnnLibrary() {}
 
     public static Found found() { return Holder.FOUND; }
+
+    /**
+     * The implementations of oneDNN's bf16 kernels in this process: the one it picks for a matmul of FLUX's size
+     * (1024 x 3072 x 3072, made once and not run: small products may get other kernels) and those of every
+     * product, convolution and attention run so far, e.g. {@code brg:avx512_core_amx_bf16} (AMX tiles) or
+     * {@code brg:avx512_core_bf16} (AVX-512 bf16 dot products). Empty without the library.
+     */
+    public static List<String> implementations() {
+        if (!(found() instanceof Loaded)) return List.of();
+        TreeSet<String> s = new TreeSet<>();
+        s.add(Probe.LARGE);
+        s.addAll(OneDnnMatmul.implementations());
+        s.addAll(OneDnnConv.implementations());
+        s.addAll(OneDnnAttention.implementations());
+        return List.copyOf(s);
+    }
+
+    /**
+     * The ISA cap oneDNN obeys, e.g. "ONEDNN_MAX_CPU_ISA=AVX512_CORE_BF16" (oneDNN reads the variable itself; 2.x
+     * also reads DNNL_MAX_CPU_ISA), or null when none is set.
+     */
+    public static String isaCap() {
+        for (String name : List.of("ONEDNN_MAX_CPU_ISA", "DNNL_MAX_CPU_ISA")) {
+            String v = System.getenv(name);
+            if (v != null && !v.isBlank()) return name + "=" + v.strip();
+        }
+        return null;
+    }
+
+    private static final class Probe {
+        static final String LARGE = large();
+
+        private static String large() {
+            Dnnl.Primitive p;
+            try {
+                p = require().dnnl().matmul(1024, 3072, 3072);
+            } catch (RuntimeException e) {
+                return "no bf16 matmul of 1024x3072x3072 (" + e.getMessage() + ")";
+            }
+            try {
+                return p.impl;
+            } finally {
+                p.destroy();
+            }
+        }
+    }
 
     /** The loaded library, or an error saying why there is none. */
     static Loaded require() {

@@ -9,7 +9,10 @@ import fluxj.tensor.Tensor;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
+import java.util.Set;
+import java.util.TreeSet;
 import java.util.concurrent.locks.ReentrantLock;
 
 /**
@@ -42,6 +45,8 @@ public final class OneDnnMatmul implements MatmulKernel {
             return true;
         }
     };
+    /** The implementations oneDNN chose for the products so far. */
+    private static final Set<String> IMPLS = new TreeSet<>();
     private static final NativeBuffer SRC = new NativeBuffer(), DST = new NativeBuffer(), WEIGHTS = new NativeBuffer(),
             BIAS = new NativeBuffer();
 
@@ -169,7 +174,19 @@ public final class OneDnnMatmul implements MatmulKernel {
     }
 
     private static Dnnl.Primitive primitive(Dnnl dnnl, Shape s) {
-        return PRIMITIVES.computeIfAbsent(s, key -> dnnl.matmul(key.m(), key.k(), key.n(), key.bias(), key.gelu()));
+        Dnnl.Primitive p = PRIMITIVES.computeIfAbsent(s, key -> dnnl.matmul(key.m(), key.k(), key.n(), key.bias(), key.gelu()));
+        IMPLS.add(p.impl);
+        return p;
+    }
+
+    /** The implementations oneDNN chose for the products run so far (e.g. brg:avx512_core_amx_bf16). */
+    public static List<String> implementations() {
+        LOCK.lock();
+        try {
+            return List.copyOf(IMPLS);
+        } finally {
+            LOCK.unlock();
+        }
     }
 
     /** y[m0 + r, n0 + c] = dst[r, c] * scale + bias[n0 + c] for the mt x nb product in dst, rows spread over the pool. */
