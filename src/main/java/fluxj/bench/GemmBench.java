@@ -432,7 +432,7 @@ public final class GemmBench implements Runnable {
         return new Paired(rate, ref, median(ratios), median(cpuRatios), pairs);
     }
 
-    private static double median(double[] v) {
+    static double median(double[] v) {
         double[] s = v.clone();
         java.util.Arrays.sort(s);
         int h = s.length / 2;
