@@ -35,8 +35,13 @@ import java.util.concurrent.TimeUnit;
  * its bf16 matmul ({@link OneDnnMatmul}, all cores) gets rows too, also as ratios to the Java F32 rate.
  */
 @Command(name = "gemm", mixinStandardHelpOptions = true,
-        description = "Matmul GFLOP/s per weight dtype (GGUF block types too) on FLUX shapes, as ratios of numpy/OpenBLAS sgemm "
-                + "and of the BF16 rate measured in the same run; attention GFLOP/s.")
+        description = {"Matmul GFLOP/s per weight dtype (GGUF block types too) on FLUX shapes, as ratios of numpy/OpenBLAS sgemm "
+                + "and of the BF16 rate measured in the same run; attention GFLOP/s.",
+                "Each GGUF row has two ratios to BF16 on the same backend and shape: 'ratio' divides the row's best rate by the "
+                + "BF16 row's best (measured earlier, as a block of calls); 'paired ratio' times the GGUF type and BF16 "
+                + "interleaved, --reps pairs of adjacent calls (BF16 first in every other pair), and is the median over the "
+                + "pairs of (type rate / BF16 rate of the same pair). The paired ratio is the one to read on a machine whose "
+                + "speed drifts from second to second (shared cores, a hypervisor's steal time)."})
 public final class GemmBench implements Runnable {
     private static final int[][] KN = {{3072, 3072}, {3072, 12288}, {12288, 3072}, {3072, 9216}, {15360, 3072}};
     private static final int[] MS = {1024, 4352};
@@ -58,7 +63,8 @@ public final class GemmBench implements Runnable {
     boolean quick;
 
     @Option(names = "--reps", description = "Timed calls per row, the best kept (default: 1 with --quick, else 2). "
-            + "More calls make a row taken while other work shares the cores nearer to the quiet rate.")
+            + "More calls make a row taken while other work shares the cores nearer to the quiet rate. "
+            + "GGUF rows: this many pairs of a BF16 call and a call of the type, for the paired ratio.")
     Integer reps;
 
     @Option(names = "--types", split = ",", paramLabel = "DTYPE",
@@ -160,11 +166,13 @@ public final class GemmBench implements Runnable {
                         }
                         for (DType dt : ggufDtypes) {
                             CpuLoad.Mark mark = CpuLoad.mark();
-                            double[] g = gemmRate(m, k, weights.get(dt), x, reps);
+                            Paired p = pairedGemm(m, k, weights.get(DType.BF16), weights.get(dt), x, reps);
+                            double[] g = p.rate();
                             Map<String, Object> row = row(t, m, k, n, dt.name(), g, blas);
                             limit(row, g, t, peaks.limit(), CpuLoad.since(mark));
                             row.put("bf16Ratio", ratio(g[0], bf16[0]));
                             row.put("bf16CpuRatio", ratio(g[1], bf16[1]));
+                            p.put(row);
                             gemm.add(row);
                             if (!json) printRow(row);
                         }
@@ -184,11 +192,13 @@ public final class GemmBench implements Runnable {
                             }
                             for (DType dt : ggufDtypes) {
                                 CpuLoad.Mark mark = CpuLoad.mark();
-                                double[] g = oneDnnRate(m, k, weights.get(dt), x, reps);
+                                Paired p = pairedOneDnn(m, k, weights.get(DType.BF16), weights.get(dt), x, reps);
+                                double[] g = p.rate();
                                 Map<String, Object> row = row(t, m, k, n, dt.name() + "/onednn", g, blas);
                                 limit(row, g, t, peaks.bf16(), CpuLoad.since(mark));
                                 row.put("bf16Ratio", ratio(g[0], onednnBf16[0]));
                                 row.put("bf16CpuRatio", ratio(g[1], onednnBf16[1]));
+                                p.put(row);
                                 gemm.add(row);
                                 if (!json) printRow(row);
                             }
@@ -236,6 +246,11 @@ public final class GemmBench implements Runnable {
                     System.out.printf("        %-8s against %s on the same shapes: mean %s (cpu %s), min %s (cpu %s)%n", s.get("dtype"),
                             ((String) s.get("dtype")).endsWith("/onednn") ? "BF16/onednn" : "Java BF16",
                             s.get("meanBf16Ratio"), s.get("meanBf16CpuRatio"), s.get("minBf16Ratio"), s.get("minBf16CpuRatio"));
+                }
+                if (s.get("meanPairedBf16Ratio") != null) {
+                    System.out.printf("        %-8s paired with %s: mean %s (cpu %s), min %s (cpu %s)%n", s.get("dtype"),
+                            ((String) s.get("dtype")).endsWith("/onednn") ? "BF16/onednn" : "Java BF16",
+                            s.get("meanPairedBf16Ratio"), s.get("meanPairedBf16CpuRatio"), s.get("minPairedBf16Ratio"), s.get("minPairedBf16CpuRatio"));
                 }
                 if (s.get("meanJavaF32Ratio") != null) {
                     System.out.printf("        %-8s against Java F32 on the same shapes: mean %s (cpu %s), min %s (cpu %s)%n", s.get("dtype"),
@@ -285,6 +300,11 @@ public final class GemmBench implements Runnable {
             java += String.format("   %s ratio %.3f (cpu %.3f)", ((String) r.get("dtype")).endsWith("/onednn") ? "BF16/onednn" : "Java BF16",
                     (Double) r.get("bf16Ratio"), (Double) r.get("bf16CpuRatio"));
         }
+        if (r.get("pairedBf16Ratio") != null) {
+            java += String.format("   paired ratio %.3f (cpu %.3f; median of %s pairs, %s %.1f)", (Double) r.get("pairedBf16Ratio"),
+                    (Double) r.get("pairedBf16CpuRatio"), r.get("pairs"),
+                    ((String) r.get("dtype")).endsWith("/onednn") ? "BF16/onednn" : "Java BF16", (Double) r.get("pairedBf16Gflops"));
+        }
         String limit = r.get("fractionOfLimit") == null ? "" : String.format("   %.3f of the %s peak (cpu %.3f)",
                 (Double) r.get("fractionOfLimit"), r.get("limit"), (Double) r.get("cpuFractionOfLimit"));
         System.out.printf("gemm M=%-5s K=%-6s N=%-6s %-8s %s thread(s): %6.1f GFLOP/s (cpu %6.1f)%s%s%s; others %s CPU-s%n", r.get("m"), r.get("k"),
@@ -303,7 +323,7 @@ public final class GemmBench implements Runnable {
             s.put("threads", g.get(0).get("threads"));
             s.put("meanGflops", round(g.stream().mapToDouble(r -> (Double) r.get("gflops")).average().orElse(0)));
             s.put("meanCpuGflops", round(g.stream().mapToDouble(r -> (Double) r.get("cpuGflops")).average().orElse(0)));
-            for (String key : new String[] {"ratio", "cpuRatio", "javaF32Ratio", "javaF32CpuRatio", "bf16Ratio", "bf16CpuRatio"}) {
+            for (String key : new String[] {"ratio", "cpuRatio", "javaF32Ratio", "javaF32CpuRatio", "bf16Ratio", "bf16CpuRatio", "pairedBf16Ratio", "pairedBf16CpuRatio"}) {
                 boolean ratios = g.stream().allMatch(r -> r.get(key) != null);
                 String name = Character.toUpperCase(key.charAt(0)) + key.substring(1);
                 s.put("mean" + name, ratios ? ratio(g.stream().mapToDouble(r -> (Double) r.get(key)).average().orElse(0), 1) : null);
@@ -353,6 +373,70 @@ public final class GemmBench implements Runnable {
         float[] y = new float[m * w.rows()];
         for (int i = 0; i < 4; i++) OneDnnMatmul.bf16(x, m, k, w, null, y);
         return best(2.0 * m * k * w.rows(), reps, () -> OneDnnMatmul.bf16(x, m, k, w, null, y));
+    }
+
+    /**
+     * A GGUF row measured interleaved with its BF16 reference: {@code rate} and {@code reference} are the best
+     * {wall, cpu} GFLOP/s of each over the window, {@code ratio}/{@code cpuRatio} the median over the pairs of the
+     * type's rate divided by the reference's rate of the same pair (adjacent calls, so both saw the same moment of
+     * a machine whose speed drifts).
+     */
+    record Paired(double[] rate, double[] reference, double ratio, double cpuRatio, int pairs) {
+        void put(Map<String, Object> row) {
+            row.put("pairedBf16Ratio", GemmBench.ratio(ratio, 1));
+            row.put("pairedBf16CpuRatio", GemmBench.ratio(cpuRatio, 1));
+            row.put("pairedBf16Gflops", round(reference[0]));
+            row.put("pairs", pairs);
+        }
+    }
+
+    static Paired pairedGemm(int m, int k, Tensor reference, Tensor w, float[] x, int pairs) {
+        float[] y = new float[m * w.rows()];
+        Matmul.matmul(x, Math.min(m, 192), k, w, null, y);
+        Matmul.matmul(x, Math.min(m, 192), k, reference, null, y);
+        return paired(2.0 * m * k * w.rows(), pairs, () -> Matmul.matmul(x, m, k, reference, null, y),
+                () -> Matmul.matmul(x, m, k, w, null, y));
+    }
+
+    /** Like {@link #pairedGemm} on oneDNN, after the warm-up calls of {@link #oneDnnRate}. */
+    static Paired pairedOneDnn(int m, int k, Tensor reference, Tensor w, float[] x, int pairs) {
+        float[] y = new float[m * w.rows()];
+        for (int i = 0; i < 4; i++) OneDnnMatmul.bf16(x, m, k, w, null, y);
+        return paired(2.0 * m * k * w.rows(), pairs, () -> OneDnnMatmul.bf16(x, m, k, reference, null, y),
+                () -> OneDnnMatmul.bf16(x, m, k, w, null, y));
+    }
+
+    /**
+     * {@code pairs} pairs of timed calls, the reference first in even pairs and second in odd ones (so neither
+     * always follows the other: a call can run slower or faster right after another kind of work).
+     */
+    private static Paired paired(double flops, int pairs, Runnable reference, Runnable work) {
+        double[] ratios = new double[pairs], cpuRatios = new double[pairs];
+        double[] rate = {0, 0}, ref = {0, 0};
+        for (int i = 0; i < pairs; i++) {
+            double[] a, b;
+            if (i % 2 == 0) {
+                a = best(flops, 1, reference);
+                b = best(flops, 1, work);
+            } else {
+                b = best(flops, 1, work);
+                a = best(flops, 1, reference);
+            }
+            ratios[i] = b[0] / a[0];
+            cpuRatios[i] = b[1] / a[1];
+            for (int j = 0; j < 2; j++) {
+                rate[j] = Math.max(rate[j], b[j]);
+                ref[j] = Math.max(ref[j], a[j]);
+            }
+        }
+        return new Paired(rate, ref, median(ratios), median(cpuRatios), pairs);
+    }
+
+    static double median(double[] v) {
+        double[] s = v.clone();
+        java.util.Arrays.sort(s);
+        int h = s.length / 2;
+        return s.length % 2 == 1 ? s[h] : (s[h - 1] + s[h]) / 2;
     }
 
     private static double[] best(double flops, int reps, Runnable work) {

@@ -27,6 +27,8 @@ final class A1111Api {
     private static final DateTimeFormatter STAMP = DateTimeFormatter.ofPattern("yyyyMMddHHmmss").withZone(ZoneOffset.UTC);
     private final FluxServer server;
     private final JobQueue queue;
+    /** The format of the images in replies, A1111's {@code samples_format} option: png, jpeg or webp. */
+    private volatile String samplesFormat = "png";
 
     A1111Api(FluxServer server) {
         this.server = server;
@@ -154,7 +156,11 @@ final class A1111Api {
         boolean send = !Boolean.FALSE.equals(f.bool("send_images"));
         List<Object> images = new ArrayList<>();
         if (send) {
-            for (Job.Output o : job.outputs()) images.add(Base64.getEncoder().encodeToString(Files.readAllBytes(queue.outputDir().resolve(o.file()))));
+            String format = samplesFormat;
+            for (Job.Output o : job.outputs()) {
+                String file = OutputFiles.as(queue.outputDir(), o.file(), format);
+                images.add(Base64.getEncoder().encodeToString(Files.readAllBytes(queue.outputDir().resolve(file))));
+            }
         }
         Map<String, Object> out = new LinkedHashMap<>();
         out.put("images", images);
@@ -249,16 +255,25 @@ final class A1111Api {
         m.put("sd_model_checkpoint", models.title(models.current()));
         m.put("sd_checkpoint_hash", models.hash(models.current()));
         m.put("sd_vae", "Automatic");
-        m.put("samples_format", "png");
+        m.put("samples_format", samplesFormat.equals("jpeg") ? "jpg" : samplesFormat);
         m.put("CLIP_stop_at_last_layers", 1L);
         m.put("eta_noise_seed_delta", 0L);
         m.put("forge_additional_modules", List.of());
         c.json(200, m);
     }
 
-    /** Only {@code sd_model_checkpoint} means something here (it switches the model); other options are accepted and ignored. */
+    /**
+     * {@code sd_model_checkpoint} switches the model and {@code samples_format} (png, jpg or webp, lossless here)
+     * sets the format of the images replies carry; other options are accepted and ignored.
+     */
     private void setOptions(Call c) throws IOException {
         Fields f = c.json();
+        String samples = f.string("samples_format", null);
+        if (samples != null) {
+            String format = OutputFiles.format(samples);
+            if (format == null) throw ApiException.invalid("samples_format", "must be png, jpg or webp, got '" + samples + "'");
+            samplesFormat = format;
+        }
         String ckpt = f.string("sd_model_checkpoint", null);
         if (ckpt != null) queue.models().select(ckpt, "sd_model_checkpoint");
         c.json(200, null);

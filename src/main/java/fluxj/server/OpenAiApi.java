@@ -2,17 +2,11 @@ package fluxj.server;
 
 import fluxj.condition.ImageCondition;
 import fluxj.condition.SourceImage;
-import fluxj.image.WebpLossless;
 import fluxj.pipeline.GenerationRequest;
-import fluxj.pipeline.PngFiles;
-import fluxj.pipeline.RgbImage;
 
-import javax.imageio.ImageIO;
-import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
 import java.util.Base64;
 import java.util.LinkedHashMap;
@@ -145,7 +139,7 @@ final class OpenAiApi {
         List<Object> data = new ArrayList<>();
         for (Job.Output o : job.outputs()) {
             Map<String, Object> d = new LinkedHashMap<>();
-            String file = format.equals("png") ? o.file() : converted(o.file(), format);
+            String file = OutputFiles.as(queue.outputDir(), o.file(), OutputFiles.format(format));
             if (responseFormat.equals("url")) d.put("url", c.baseUrl() + Job.OUTPUTS_PATH + file);
             else d.put("b64_json", Base64.getEncoder().encodeToString(Files.readAllBytes(queue.outputDir().resolve(file))));
             d.put("revised_prompt", prompt);
@@ -154,7 +148,7 @@ final class OpenAiApi {
         Map<String, Object> out = new LinkedHashMap<>();
         out.put("created", job.created / 1000);
         out.put("data", data);
-        out.put("output_format", format.equals("jpg") ? "jpeg" : format);
+        out.put("output_format", OutputFiles.format(format));
         out.put("size", size[0] + "x" + size[1]);
         c.json(200, out);
     }
@@ -198,25 +192,5 @@ final class OpenAiApi {
         String v = f.string(k, def);
         for (String a : allowed) if (a.equals(v)) return v;
         throw ApiException.invalid(k, "must be one of " + String.join(", ", allowed) + ", got '" + v + "'");
-    }
-
-    /** The JPEG or lossless WebP beside a PNG output, written once (temp file + rename); returns its file name. */
-    private String converted(String png, String format) throws IOException {
-        String ext = format.equals("webp") ? ".webp" : ".jpg";
-        String name = png.substring(0, png.length() - 4) + ext;
-        Path dir = queue.outputDir(), file = dir.resolve(name);
-        if (Files.isRegularFile(file)) return name;
-        RgbImage img = PngFiles.readImage(dir.resolve(png));
-        ByteArrayOutputStream bytes = new ByteArrayOutputStream();
-        if (ext.equals(".webp")) bytes.writeBytes(WebpLossless.encode(img));
-        else ImageIO.write(img.toBufferedImage(), "jpeg", bytes);
-        Path tmp = Files.createTempFile(dir, ".fluxj-", ext + ".part");
-        try {
-            Files.write(tmp, bytes.toByteArray());
-            Files.move(tmp, file, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
-        } finally {
-            Files.deleteIfExists(tmp);
-        }
-        return name;
     }
 }

@@ -35,4 +35,15 @@ class GemmBenchTest {
                 GemmBench.activations(300, new SplittableRandom(3)), 1);
         assertTrue(rate[0] > 0 && rate[1] > 0);
     }
+
+    @Test
+    void ggufRowsArePairedWithBf16CallsAndTakeTheMedianRatio() {
+        SplittableRandom rnd = new SplittableRandom(4);
+        GemmBench.Paired p = GemmBench.pairedGemm(6, 64, GemmBench.weight(DType.BF16, 3, 64, rnd), GemmBench.weight(DType.Q8_0, 3, 64, rnd),
+                GemmBench.activations(6 * 64, rnd), 3);
+        assertEquals(3, p.pairs());
+        assertTrue(p.rate()[0] > 0 && p.reference()[0] > 0 && p.ratio() > 0 && p.cpuRatio() > 0);
+        assertEquals(2.0, GemmBench.median(new double[] {3, 1, 2}));
+        assertEquals(2.5, GemmBench.median(new double[] {4, 1, 3, 2}));
+    }
 }

@@ -175,6 +175,22 @@ class ServerApisTest {
         assertEquals(400, bad.status());
         assertTrue(((String) bad.json().get("detail")).contains("sd_model_checkpoint"), bad.text());
 
+        // samples_format: the images of replies as lossless WebP, the CLI's pixels exactly
+        assertEquals(200, server.post("/sdapi/v1/options", "{\"samples_format\": \"webp\"}").status());
+        try {
+            assertEquals("webp", server.get("/sdapi/v1/options").json().get("samples_format"));
+            TestServer.Response r = server.post("/sdapi/v1/txt2img", """
+                    {"prompt": "%s", "width": 64, "height": 64, "seed": 42, "steps": 2}""".formatted(PROMPT));
+            assertEquals(200, r.status(), r.text());
+            TestServer.CliImage cli = TestServer.cli(dir, TestServer.tinyModel(), PROMPT, 64, 42, 2);
+            assertArrayEquals(WebpLossless.encode(cli.image()), TestServer.b64(((List<?>) r.json().get("images")).getFirst()));
+        } finally {
+            assertEquals(200, server.post("/sdapi/v1/options", "{\"samples_format\": \"png\"}").status());
+        }
+        bad = server.post("/sdapi/v1/options", "{\"samples_format\": \"tiff\"}");
+        assertEquals(400, bad.status());
+        assertTrue(((String) bad.json().get("detail")).contains("samples_format"), bad.text());
+
         assertEquals("Euler", ((Map<?, ?>) ((List<?>) server.get("/sdapi/v1/samplers").jsonValue()).getFirst()).get("name"));
         assertEquals("None", ((Map<?, ?>) ((List<?>) server.get("/sdapi/v1/upscalers").jsonValue()).getFirst()).get("name"));
         assertNotNull(((Map<?, ?>) ((List<?>) server.get("/sdapi/v1/schedulers").jsonValue()).getFirst()).get("label"));
