@@ -8,7 +8,6 @@ import fluxj.pipeline.Latents;
 import fluxj.sampling.EulerSampler;
 import fluxj.sampling.Schedule;
 import fluxj.tensor.DType;
-import fluxj.tensor.onednn.MatmulBackend;
 import fluxj.tensor.onednn.NativeBuffer;
 import fluxj.text.ClipTextModel;
 import fluxj.text.T5Encoder;
@@ -114,15 +113,15 @@ public final class ImageBench implements Callable<Integer> {
         Peaks.Peak limit = peaks.limit();
         if (!json) {
             peaks.describe().forEach(System.out::println);
-            System.out.println("limit of every phase: its arithmetic at the " + limit.instruction() + " peak (" + Math.round(limit.cpuGflops()) + " GFLOP/s), "
-                    + (MatmulBackend.current() == MatmulBackend.ONEDNN ? "as " + peaks.bf16Limit().reason() : "the Java path's f32 FMA"));
+            System.out.println("limit of every phase: its arithmetic at the " + limit.instruction() + " peak (" + Math.round(limit.cpuGflops()) + " GFLOP/s), as "
+                    + peaks.limitReason());
         }
         List<Image> images = run(Models.schnell(), sizes, steps, limit, json ? line -> {} : System.out::println);
         if (json) {
             Map<String, Object> doc = new LinkedHashMap<>();
             doc.put("peaks", peaks.toMap());
             doc.put("limit", limit.instruction());
-            doc.put("limit_reason", MatmulBackend.current() == MatmulBackend.ONEDNN ? peaks.bf16Limit().reason() : "the Java path's f32 FMA");
+            doc.put("limit_reason", peaks.limitReason());
             doc.put("transformer_weights", "FP8 e4m3 (unscaled), narrowed to bf16 per product under oneDNN");
             doc.put("images", images.stream().map(Image::toMap).toList());
             System.out.println(Json.write(doc));

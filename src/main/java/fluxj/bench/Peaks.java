@@ -124,6 +124,16 @@ public record Peaks(Peak f32, Peak bf16Dot, Peak amxBf16, String method, CpuLoad
         return limit(MatmulBackend.current() == MatmulBackend.ONEDNN);
     }
 
+    /** Why {@link #limit(boolean)} is the limit it is. */
+    public String limitReason(boolean bf16) {
+        return bf16 ? bf16Limit().reason() : "the Java path's f32 FMA";
+    }
+
+    /** Why {@link #limit()} is the limit it is. */
+    public String limitReason() {
+        return limitReason(MatmulBackend.current() == MatmulBackend.ONEDNN);
+    }
+
     /** {@code gflops} as a fraction of a limit, NaN when that limit is unknown. */
     public static double fraction(double gflops, Peak limit) {
         return limit.present() ? gflops / limit.cpuGflops() : Double.NaN;

@@ -6,7 +6,6 @@ import fluxj.tensor.DType;
 import fluxj.tensor.Matmul;
 import fluxj.tensor.Ops;
 import fluxj.tensor.Tensor;
-import fluxj.tensor.onednn.MatmulBackend;
 import fluxj.text.T5Encoder;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
@@ -150,7 +149,7 @@ public final class TextBench implements Callable<Integer> {
                 Peaks.Peak limit = peaks.limit(), amx = peaks.amxBeside(limit);
                 double rate = flops / 1e9 / total;
                 r.put("limit", limit.instruction());
-                r.put("limit_reason", MatmulBackend.current() == MatmulBackend.ONEDNN ? peaks.bf16Limit().reason() : "the Java path's f32 FMA");
+                r.put("limit_reason", peaks.limitReason());
                 r.put("fraction_of_limit", Peaks.fraction(rate, limit));
                 r.put("wall_fraction_of_limit", Peaks.wallFraction(rate, limit));
                 r.put("limit_seconds", flops / 1e9 / limit.cpuGflops());

@@ -5,7 +5,6 @@ import fluxj.flux.FluxTransformer;
 import fluxj.io.Checkpoint;
 import fluxj.io.Json;
 import fluxj.tensor.DType;
-import fluxj.tensor.onednn.MatmulBackend;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
@@ -95,7 +94,7 @@ public final class TransformerBench implements Callable<Integer> {
 
         // After the forward: the limit is the peak of the instruction the kernels just used.
         Peaks.Peak limit = peaks.limit(), amx = peaks.amxBeside(limit);
-        String reason = MatmulBackend.current() == MatmulBackend.ONEDNN ? peaks.bf16Limit().reason() : "the Java path's f32 FMA";
+        String reason = peaks.limitReason();
         Flops.Flux f = Flops.flux(t.config(), imgLen, TXT);
         double flops = f.doubleBlock() + f.singleBlock() + f.rest();
         double rateWall = flops / total.wall(), rateCpu = flops / total.cpu();

@@ -211,7 +211,7 @@ public final class VaeBench implements Runnable {
         Peaks peaks = Peaks.get();
         Peaks.Peak limit = peaks.limit(kernel instanceof OneDnnConv), amx = peaks.amxBeside(limit);
         row.put("limit", limit.instruction());
-        row.put("limit_reason", kernel instanceof OneDnnConv ? peaks.bf16Limit().reason() : "the Java path's f32 FMA");
+        row.put("limit_reason", peaks.limitReason(kernel instanceof OneDnnConv));
         row.put("fraction_of_limit", Peaks.fraction(nominal / s / 1e9, limit));
         row.put("wall_fraction_of_limit", Peaks.wallFraction(nominal / s / 1e9, limit));
         row.put("fraction_of_amx", amx == null ? null : Peaks.fraction(nominal / s / 1e9, amx));

@@ -82,8 +82,6 @@ public final class OneDnnAttention {
             for (int q0 = 0; q0 < lq; q0 += rows) {
                 int m = Math.min(rows, lq - q0);
                 Dnnl.Primitive[] p = primitives(dnnl, m, lq, lk, heads, headDim);
-                IMPLS.add(p[0].impl);
-                IMPLS.add(p[1].impl);
                 p[0].execute(qs.address() + (long) q0 * width * 2, ks.address(), scores.address());
                 softmax(scores, heads, m, lk, scale, probs);
                 p[1].execute(probs.address(), vs.address(), o.address() + (long) q0 * width * 4);
@@ -113,13 +111,17 @@ public final class OneDnnAttention {
 
     private static Dnnl.Primitive[] primitives(Dnnl dnnl, int m, int lq, int lk, int heads, int headDim) {
         long block = (long) m * lk;
-        return PRIMITIVES.computeIfAbsent(new Shape(m, lq, lk, heads, headDim), s -> new Dnnl.Primitive[] {
-                // scores[h, m, lk] = q_h [m, D] x k_h^T [D, lk], k_h^T read down k_h's rows.
-                dnnl.matmul(heads, m, headDim, lk, new long[] {(long) m * headDim, headDim, 1}, new long[] {(long) lk * headDim, 1, headDim},
-                        new long[] {block, lk, 1}, Dnnl.F32),
-                // out_h [m, D] = probs_h [m, lk] x v_h [lk, D].
-                dnnl.matmul(heads, m, lk, headDim, new long[] {block, lk, 1}, new long[] {(long) lk * headDim, headDim, 1},
-                        new long[] {(long) m * headDim, headDim, 1}, Dnnl.F32)});
+        return PRIMITIVES.computeIfAbsent(new Shape(m, lq, lk, heads, headDim), s -> {
+            Dnnl.Primitive[] made = {
+                    // scores[h, m, lk] = q_h [m, D] x k_h^T [D, lk], k_h^T read down k_h's rows.
+                    dnnl.matmul(heads, m, headDim, lk, new long[] {(long) m * headDim, headDim, 1}, new long[] {(long) lk * headDim, 1, headDim},
+                            new long[] {block, lk, 1}, Dnnl.F32),
+                    // out_h [m, D] = probs_h [m, lk] x v_h [lk, D].
+                    dnnl.matmul(heads, m, lk, headDim, new long[] {block, lk, 1}, new long[] {(long) lk * headDim, headDim, 1},
+                            new long[] {(long) m * headDim, headDim, 1}, Dnnl.F32)};
+            for (Dnnl.Primitive p : made) IMPLS.add(p.impl);
+            return made;
+        });
     }
 
     /**

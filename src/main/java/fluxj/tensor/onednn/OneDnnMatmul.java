@@ -174,9 +174,11 @@ public final class OneDnnMatmul implements MatmulKernel {
     }
 
     private static Dnnl.Primitive primitive(Dnnl dnnl, Shape s) {
-        Dnnl.Primitive p = PRIMITIVES.computeIfAbsent(s, key -> dnnl.matmul(key.m(), key.k(), key.n(), key.bias(), key.gelu()));
-        IMPLS.add(p.impl);
-        return p;
+        return PRIMITIVES.computeIfAbsent(s, key -> {
+            Dnnl.Primitive made = dnnl.matmul(key.m(), key.k(), key.n(), key.bias(), key.gelu());
+            IMPLS.add(made.impl);
+            return made;
+        });
     }
 
     /** The implementations oneDNN chose for the products run so far (e.g. brg:avx512_core_amx_bf16). */
