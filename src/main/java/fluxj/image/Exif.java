@@ -47,7 +47,8 @@ public final class Exif {
         if (jpeg.length < 4 || (jpeg[0] & 0xff) != 0xff || (jpeg[1] & 0xff) != 0xd8) throw new IllegalArgumentException("not a JPEG (no SOI marker)");
         if (exif.length > MAX_JPEG_EXIF) return null;
         int at = 2;
-        if ((jpeg[2] & 0xff) == 0xff && (jpeg[3] & 0xff) == 0xe0) at = 4 + ((jpeg[4] & 0xff) << 8 | jpeg[5] & 0xff);
+        if ((jpeg[2] & 0xff) == 0xff && (jpeg[3] & 0xff) == 0xe0 && jpeg.length >= 6) at = 4 + ((jpeg[4] & 0xff) << 8 | jpeg[5] & 0xff);
+        if (at > jpeg.length) throw new IllegalArgumentException("not a JPEG (its APP0 segment runs past the end)");
         ByteArrayOutputStream b = new ByteArrayOutputStream(jpeg.length + exif.length + 10);
         b.write(jpeg, 0, at);
         b.write(0xff);
