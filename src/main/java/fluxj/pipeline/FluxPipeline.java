@@ -151,7 +151,7 @@ public final class FluxPipeline implements AutoCloseable {
 
         stage(listener, ProgressListener.Stage.DENOISING);
         long start = System.nanoTime();
-        int[] stepsRun = {timesteps.length - 1};
+        int[] stoppedAt = {0};
         x = EulerSampler.sample(x, timesteps,
                 (z, t) -> images.velocity(d.velocity(images.input(z), tokens, ids, t, pos, guidance)),
                 neg == null ? null : (z, t) -> images.velocity(d.velocity(images.input(z), tokens, ids, t, neg, guidance)),
@@ -163,7 +163,7 @@ public final class FluxPipeline implements AutoCloseable {
                 },
                 i -> {
                     if (!listener.finishEarly()) return false;
-                    stepsRun[0] = i;
+                    stoppedAt[0] = i;
                     return true;
                 });
 
@@ -172,7 +172,7 @@ public final class FluxPipeline implements AutoCloseable {
         stage(listener, ProgressListener.Stage.DECODING);
         RgbImage image = decode(x, r.width(), r.height());
         if (memory != null) memory.done(Phase.DECODE);
-        return new GenerationResult(image, r, info.name(), info.hash(), stepsRun[0]);
+        return new GenerationResult(image, r, info.name(), info.hash(), stoppedAt[0]);
     }
 
     /** The image of a packed latent of a {@code width} x {@code height} image, as a generation decodes its last one. */

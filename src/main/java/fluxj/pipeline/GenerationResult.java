@@ -3,19 +3,20 @@ package fluxj.pipeline;
 /**
  * A generated image and how it was made.
  *
- * @param request  the request with every default resolved (steps, seed, guidance): regenerates this image
- * @param stepsRun the steps made: all of the request's, or fewer when {@link ProgressListener#finishEarly()}
- *                 stopped the image (then it is the estimate of the clean image at that step)
+ * @param request   the request with every default resolved (steps, seed, guidance): regenerates this image
+ * @param stoppedAt 0 when the image ran every step of its schedule (which img2img shortens by its strength);
+ *                  otherwise the step {@link ProgressListener#finishEarly()} stopped it at, counted as the
+ *                  progress counts (then the image is the estimate of the clean image at that step)
  */
-public record GenerationResult(RgbImage image, GenerationRequest request, String modelName, String modelHash, int stepsRun) {
-    /** A result that ran every step of {@code request}. */
+public record GenerationResult(RgbImage image, GenerationRequest request, String modelName, String modelHash, int stoppedAt) {
+    /** A result that ran every step of its schedule. */
     public GenerationResult(RgbImage image, GenerationRequest request, String modelName, String modelHash) {
-        this(image, request, modelName, modelHash, request.steps());
+        this(image, request, modelName, modelHash, 0);
     }
 
     /** Whether the image stopped before its last step. */
     public boolean stoppedEarly() {
-        return stepsRun < request.steps();
+        return stoppedAt > 0;
     }
 
     /**
@@ -24,7 +25,7 @@ public record GenerationResult(RgbImage image, GenerationRequest request, String
      */
     public Infotext infotext() {
         Infotext t = Infotext.of(request, modelName, modelHash);
-        return stoppedEarly() ? t.with(Infotext.STOPPED_AT, Integer.toString(stepsRun)) : t;
+        return stoppedEarly() ? t.with(Infotext.STOPPED_AT, Integer.toString(stoppedAt)) : t;
     }
 
     /** Writes the image as PNG with its parameters, replacing {@code file}. */

@@ -37,7 +37,7 @@ public interface ProgressListener {
     /**
      * Asked after each step but the last, after {@link #cancelled()}: true ends the denoising there and the image
      * is decoded from that step's {@link Step#denoised()} estimate, as AUTOMATIC1111 finishes an interrupted or
-     * skipped image; the result's {@link GenerationResult#stepsRun()} says where it stopped.
+     * skipped image; the result's {@link GenerationResult#stoppedAt()} says where it stopped.
      */
     default boolean finishEarly() { return false; }
 }

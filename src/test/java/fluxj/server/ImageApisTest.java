@@ -25,6 +25,7 @@ import java.util.List;
 import java.util.Map;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
@@ -112,6 +113,8 @@ class ImageApisTest {
         assertSamePixels(cli, png);
         Map<String, String> fields = fluxj.pipeline.Infotext.parse(TestServer.parameters(png)).fields();
         assertEquals("0.6", fields.get("Denoising strength"));
+        // img2img runs fewer steps than asked (strength shortens the schedule) but is not stopped early
+        assertFalse(fields.containsKey(fluxj.pipeline.Infotext.STOPPED_AT), fields.toString());
 
         // on schnell an image without mask or strength is img2img at the CLI's default strength
         TestServer.CliImage byDefault = TestServer.cli(dir, TestServer.tinyModel(), prompt, 64, 101, 4, "--init-image", init.toString());
