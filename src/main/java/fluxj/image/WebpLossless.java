@@ -26,6 +26,14 @@ public final class WebpLossless {
 
     /** The image as a complete .webp file. */
     public static byte[] encode(RgbImage image) {
+        return encode(image, null);
+    }
+
+    /**
+     * The image as a complete .webp file carrying {@code exif} (TIFF-structured, see {@link Exif}) in an EXIF
+     * chunk of the extended format; null: none, the simple format.
+     */
+    public static byte[] encode(RgbImage image, byte[] exif) {
         int w = image.width(), h = image.height();
         if (w < 1 || h < 1 || w > MAX_SIDE || h > MAX_SIDE) {
             throw new IllegalArgumentException("WebP: a " + w + "x" + h + " image cannot be stored (sides 1 to " + MAX_SIDE + ")");
@@ -56,7 +64,7 @@ public final class WebpLossless {
         entropyCoded(out, modeImage, false);
         out.write(0, 1); // no more transforms
         entropyCoded(out, residual, true);
-        return riff(out.bytes());
+        return exif == null ? riff(out.bytes()) : extended(out.bytes(), w, h, exif);
     }
 
     /** An entropy-coded image: no colour cache, one group of five prefix codes, every pixel as literals. */
@@ -90,6 +98,35 @@ public final class WebpLossless {
         f.writeBytes(vp8l);
         if (pad == 1) f.write(0);
         return f.toByteArray();
+    }
+
+    /** The extended format: a VP8X header (canvas size, the EXIF flag), the VP8L image, the EXIF chunk. */
+    private static byte[] extended(byte[] vp8l, int w, int h, byte[] exif) {
+        int vp8lPad = vp8l.length & 1, exifPad = exif.length & 1;
+        long size = 4 + (8 + 10) + (8 + vp8l.length + vp8lPad) + (8 + (long) exif.length + exifPad);
+        if (size > 0xfffffff6L) throw new IllegalArgumentException("WebP: " + size + " bytes is more than a RIFF file holds");
+        ByteArrayOutputStream f = new ByteArrayOutputStream((int) size + 8);
+        f.writeBytes(new byte[] {'R', 'I', 'F', 'F'});
+        le32(f, (int) size);
+        f.writeBytes(new byte[] {'W', 'E', 'B', 'P', 'V', 'P', '8', 'X'});
+        le32(f, 10);
+        f.write(0x08); // flags: EXIF metadata (no ICC, alpha, XMP or animation)
+        f.writeBytes(new byte[3]);
+        le24(f, w - 1);
+        le24(f, h - 1);
+        f.writeBytes(new byte[] {'V', 'P', '8', 'L'});
+        le32(f, vp8l.length);
+        f.writeBytes(vp8l);
+        if (vp8lPad == 1) f.write(0);
+        f.writeBytes(new byte[] {'E', 'X', 'I', 'F'});
+        le32(f, exif.length);
+        f.writeBytes(exif);
+        if (exifPad == 1) f.write(0);
+        return f.toByteArray();
+    }
+
+    private static void le24(ByteArrayOutputStream f, int v) {
+        for (int i = 0; i < 3; i++) f.write(v >>> 8 * i);
     }
 
     private static void le32(ByteArrayOutputStream f, int v) {

@@ -151,21 +151,35 @@ public final class FluxPipeline implements AutoCloseable {
 
         stage(listener, ProgressListener.Stage.DENOISING);
         long start = System.nanoTime();
+        int[] stoppedAt = {0};
         x = EulerSampler.sample(x, timesteps,
                 (z, t) -> images.velocity(d.velocity(images.input(z), tokens, ids, t, pos, guidance)),
                 neg == null ? null : (z, t) -> images.velocity(d.velocity(images.input(z), tokens, ids, t, neg, guidance)),
                 cfg, images::afterStep,
-                (i, n, latent, guided) -> {
-                    listener.step(new ProgressListener.Step(i, n, timesteps[i - 1], guided, System.nanoTime() - start, latent));
+                (i, n, latent, v, tNext, guided) -> {
+                    float[] denoised = EulerSampler.denoised(latent, v, tNext, images::afterStep);
+                    listener.step(new ProgressListener.Step(i, n, timesteps[i - 1], guided, System.nanoTime() - start, latent, denoised));
                     if (listener.cancelled()) throw new GenerationCancelledException();
+                },
+                i -> {
+                    if (!listener.finishEarly()) return false;
+                    stoppedAt[0] = i;
+                    return true;
                 });
 
         if (memory != null) memory.done(Phase.DENOISE);
 
         stage(listener, ProgressListener.Stage.DECODING);
-        float[] image = parts.decoder().decode(Latents.unpack(x, c, h, w), 2 * h, 2 * w);
+        RgbImage image = decode(x, r.width(), r.height());
         if (memory != null) memory.done(Phase.DECODE);
-        return new GenerationResult(RgbImage.fromDecoded(image, r.width(), r.height()), r, info.name(), info.hash());
+        return new GenerationResult(image, r, info.name(), info.hash(), stoppedAt[0]);
+    }
+
+    /** The image of a packed latent of a {@code width} x {@code height} image, as a generation decodes its last one. */
+    public RgbImage decode(float[] packedLatent, int width, int height) {
+        int h = height / 16, w = width / 16;
+        float[] image = parts.decoder().decode(Latents.unpack(packedLatent, model().latentChannels(), h, w), 2 * h, 2 * w);
+        return RgbImage.fromDecoded(image, width, height);
     }
 
     private Conditioning condition(String prompt, ProgressListener listener) {

@@ -28,6 +28,8 @@ import java.util.regex.Pattern;
  */
 public record Infotext(String prompt, String negativePrompt, Map<String, String> fields) {
     public static final String VERSION = "fluxj 0.1.0";
+    /** The field of an image stopped before its last step (an interrupt or skip): the steps it made. */
+    public static final String STOPPED_AT = "Stopped at step";
     private static final Pattern PARAM = Pattern.compile("\\s*(\\w[\\w \\-/]+):\\s*(\"(?:\\\\.|[^\\\\\"])+\"|[^,]*)(?:,|$)");
 
     public Infotext {
@@ -67,6 +69,17 @@ public record Infotext(String prompt, String negativePrompt, Map<String, String>
         }
         f.put("Version", VERSION);
         return new Infotext(prompt, r.trueCfg() ? r.negativePrompt() : "", f);
+    }
+
+    /** These parameters with {@code key} set to {@code value}, a new key placed before "Version". */
+    public Infotext with(String key, String value) {
+        Map<String, String> f = new LinkedHashMap<>();
+        fields.forEach((k, v) -> {
+            if (k.equals("Version") && !fields.containsKey(key)) f.put(key, value);
+            f.put(k, k.equals(key) ? value : v);
+        });
+        f.putIfAbsent(key, value);
+        return new Infotext(prompt, negativePrompt, f);
     }
 
     /** A number as the parameters write it: integral values without a fraction. */

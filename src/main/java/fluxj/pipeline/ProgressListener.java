@@ -13,8 +13,10 @@ public interface ProgressListener {
      * @param guided       whether a negative (classifier-free guidance) pass was made
      * @param elapsedNanos time since denoising started
      * @param latent       the packed latent after the step (live array: copy it to keep it)
+     * @param denoised     the model's estimate of the clean packed latent from this step (what an image stopped
+     *                     here by {@link #finishEarly()} is decoded from; at the last step the latent itself)
      */
-    record Step(int step, int steps, float t, boolean guided, long elapsedNanos, float[] latent) {}
+    record Step(int step, int steps, float t, boolean guided, long elapsedNanos, float[] latent, float[] denoised) {}
 
     default void stage(Stage stage) {}
 
@@ -31,4 +33,11 @@ public interface ProgressListener {
      * {@link GenerationCancelledException} (a server's cancel or interrupt; the CLI never cancels).
      */
     default boolean cancelled() { return false; }
+
+    /**
+     * Asked after each step but the last, after {@link #cancelled()}: true ends the denoising there and the image
+     * is decoded from that step's {@link Step#denoised()} estimate, as AUTOMATIC1111 finishes an interrupted or
+     * skipped image; the result's {@link GenerationResult#stoppedAt()} says where it stopped.
+     */
+    default boolean finishEarly() { return false; }
 }

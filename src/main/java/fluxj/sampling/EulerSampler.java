@@ -5,10 +5,19 @@ package fluxj.sampling;
  * {@code x += (t_next - t) * v(x, t)} in float32, with optional true classifier-free guidance.
  */
 public final class EulerSampler {
-    /** Called after each step with the new latent; {@code guided} says whether a negative pass was made. */
+    /**
+     * Called after each step with the new latent (at time {@code tNext}) and the velocity the step took;
+     * {@code guided} says whether a negative pass was made.
+     */
     @FunctionalInterface
     public interface StepListener {
-        void stepDone(int step, int steps, float[] latent, boolean guided);
+        void stepDone(int step, int steps, float[] latent, float[] velocity, float tNext, boolean guided);
+    }
+
+    /** Asked after each step but the last (after the listener): true ends the integration there. */
+    @FunctionalInterface
+    public interface Stop {
+        boolean after(int step);
     }
 
     /** Applied to the latent right after each step, before the listener sees it (e.g. inpainting's known region). */
@@ -30,6 +39,16 @@ public final class EulerSampler {
 
     /** {@link #sample} with {@code after} applied after every step (null: nothing). */
     public static float[] sample(float[] x, float[] timesteps, Velocity positive, Velocity negative, TrueCfg cfg, AfterStep after, StepListener listener) {
+        return sample(x, timesteps, positive, negative, cfg, after, listener, null);
+    }
+
+    /**
+     * {@link #sample} that {@code stop} may end early (null: never). Stopped after a step, it returns the model's
+     * estimate of the clean latent from that step ({@link #denoised}) instead of the latent at that step's time,
+     * as AUTOMATIC1111 returns the last prediction of the clean image when interrupted.
+     */
+    public static float[] sample(float[] x, float[] timesteps, Velocity positive, Velocity negative, TrueCfg cfg, AfterStep after,
+                                 StepListener listener, Stop stop) {
         int steps = timesteps.length - 1;
         for (int i = 0; i < steps; i++) {
             float t = timesteps[i];
@@ -40,9 +59,23 @@ public final class EulerSampler {
             float dt = timesteps[i + 1] - t;
             for (int j = 0; j < x.length; j++) x[j] = x[j] + dt * v[j];
             if (after != null) after.apply(x, timesteps[i + 1]);
-            if (listener != null) listener.stepDone(i + 1, steps, x, guided);
+            if (listener != null) listener.stepDone(i + 1, steps, x, v, timesteps[i + 1], guided);
+            if (stop != null && i + 1 < steps && stop.after(i + 1)) return denoised(x, v, timesteps[i + 1], after);
         }
         return x;
+    }
+
+    /**
+     * The clean latent (t = 0) that the velocity {@code v} predicts from {@code x} at time {@code t}: the straight
+     * path's end, {@code x - t v} (the same as one Euler step from the start of the step that gave {@code v} to 0),
+     * with {@code after} applied at t = 0 (inpainting's known region is then the init latent itself). A new array.
+     */
+    public static float[] denoised(float[] x, float[] v, float t, AfterStep after) {
+        checkLength(v, x.length);
+        float[] d = new float[x.length];
+        for (int j = 0; j < d.length; j++) d[j] = x[j] - t * v[j];
+        if (after != null) after.apply(d, 0f);
+        return d;
     }
 
     /** v_neg + s * (v_pos - v_neg), elementwise in float32 in that order. */

@@ -21,7 +21,9 @@ import java.util.Map;
  * WebUI, scripts): {@code txt2img} answers {@code images} (base64 PNGs with their parameters), {@code parameters}
  * and {@code info} (a JSON string with the seeds and infotexts). As in Forge for FLUX, {@code cfg_scale} is true
  * classifier-free guidance (1 = off) and {@code distilled_cfg_scale} the distilled guidance. Samplers and
- * schedulers other than FLUX's Euler are accepted and run as Euler (the info says so).
+ * schedulers other than FLUX's Euler are accepted and run as Euler (the info says so). As in A1111, {@code interrupt}
+ * and {@code skip} finish the current image from the step under way (the clean estimate at that step) and the
+ * request answers with it.
  */
 final class A1111Api {
     private static final DateTimeFormatter STAMP = DateTimeFormatter.ofPattern("yyyyMMddHHmmss").withZone(ZoneOffset.UTC);
@@ -102,7 +104,7 @@ final class A1111Api {
         if (batch * iter > limits.maxImages()) throw ApiException.invalid("n_iter", "batch_size x n_iter = " + batch * iter + " images; at most " + limits.maxImages() + " per request");
         String ckpt = f.object("override_settings").string("sd_model_checkpoint", null);
         String model = ckpt == null ? queue.models().current() : queue.models().require(ckpt, "override_settings.sd_model_checkpoint");
-        return new JobSpec(JobSpec.build(b, limits), (int) (batch * iter), model);
+        return new JobSpec(JobSpec.build(b, limits), (int) (batch * iter), model, false, true);
     }
 
     private static long orOne(Long v) {
@@ -228,7 +230,7 @@ final class A1111Api {
         int waiting = queue.queued();
         Map<String, Object> state = new LinkedHashMap<>();
         state.put("skipped", job != null && job.skipPending());
-        state.put("interrupted", job != null && job.cancelRequested());
+        state.put("interrupted", job != null && (job.cancelRequested() || job.interruptRequested()));
         state.put("stopping_generation", false);
         state.put("job", job == null ? "" : job.id);
         state.put("job_count", (long) (waiting + (job == null ? 0 : 1)));

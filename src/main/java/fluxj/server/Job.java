@@ -53,7 +53,7 @@ final class Job {
     private String error;
     private final List<Output> outputs = new ArrayList<>();
     private byte[] preview;
-    private volatile boolean cancelRequested, skipRequested;
+    private volatile boolean cancelRequested, interruptRequested, skipRequested;
     private final List<BlockingQueue<Event>> subscribers = new CopyOnWriteArrayList<>();
 
     Job(String id, long seq, JobSpec spec, long created) {
@@ -89,6 +89,11 @@ final class Job {
     boolean cancelRequested() { return cancelRequested; }
 
     void requestCancel() { cancelRequested = true; }
+
+    /** Finishes the current image from where it is and makes no more (A1111's interrupt of a job that keeps it). */
+    void requestInterrupt() { interruptRequested = true; }
+
+    boolean interruptRequested() { return interruptRequested; }
 
     /** Stops the current image only; the job goes on with the next (A1111's skip). */
     void requestSkip() { skipRequested = true; }

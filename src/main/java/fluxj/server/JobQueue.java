@@ -154,10 +154,14 @@ final class JobQueue implements AutoCloseable {
         return job;
     }
 
-    /** Stops the running job after its current step (A1111's interrupt); false when none runs. */
+    /**
+     * Stops the running job after its current step (A1111's interrupt): a job whose spec finishes interrupted
+     * images keeps the current one as it is at that step, others are cancelled. False when none runs.
+     */
     synchronized boolean interrupt() {
         if (running == null) return false;
-        running.requestCancel();
+        if (running.spec.finishInterrupted()) running.requestInterrupt();
+        else running.requestCancel();
         return true;
     }
 
@@ -243,7 +247,7 @@ final class JobQueue implements AutoCloseable {
             FluxPipeline pipeline = models.pipeline(job.spec.model());
             GenerationRequest base = job.spec.requestFor(pipeline.model()).toBuilder().memoryBudget(settings.memoryBudget()).weightDtype(settings.weightDtype()).build();
             for (int i = 0; i < job.spec.count(); i++) {
-                if (job.cancelRequested()) break;
+                if (job.cancelRequested() || job.interruptRequested()) break;
                 String file = job.id + "-" + i + ".png";
                 if (job.outputs().stream().anyMatch(o -> o.file().equals(file))) continue;
                 Path out = outputDir.resolve(file);
@@ -267,8 +271,10 @@ final class JobQueue implements AutoCloseable {
                 models.noteHash(job.spec.model(), result.modelHash());
                 job.output(new Job.Output(file, seed, result.infotext().format()));
                 journal.write(job);
+                // a skip that came after this image's last step is spent on it, not on the next (as A1111)
+                job.takeSkip();
             }
-            if (job.cancelRequested()) end = Job.Status.CANCELLED;
+            if (job.cancelRequested() || job.interruptRequested()) end = Job.Status.CANCELLED;
         } catch (IOException | RuntimeException | OutOfMemoryError e) {
             end = Job.Status.FAILED;
             error = describe(e);
@@ -299,7 +305,12 @@ final class JobQueue implements AutoCloseable {
 
             @Override
             public boolean cancelled() {
-                return job.cancelRequested() || job.skipPending();
+                return job.cancelRequested() || (!job.spec.finishInterrupted() && job.skipPending());
+            }
+
+            @Override
+            public boolean finishEarly() {
+                return job.spec.finishInterrupted() && (job.interruptRequested() || job.skipPending());
             }
 
             @Override

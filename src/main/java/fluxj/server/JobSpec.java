@@ -22,8 +22,10 @@ import java.util.Map;
  *
  * @param edit the images of an OpenAI edit, given as references: they stay references (Kontext) on a dev model
  *             and become an init image (img2img) on a schnell model (see {@link #requestFor})
+ * @param finishInterrupted an image stopped by an interrupt or a skip is decoded from where it stopped and kept
+ *             (AUTOMATIC1111's protocol); otherwise it is dropped, and an interrupt cancels the job
  */
-record JobSpec(GenerationRequest request, int count, String model, boolean edit) {
+record JobSpec(GenerationRequest request, int count, String model, boolean edit, boolean finishInterrupted) {
     /** BFL's img2img demo default, as {@code generate --strength}. */
     static final double DEFAULT_STRENGTH = 0.8;
 
@@ -31,6 +33,10 @@ record JobSpec(GenerationRequest request, int count, String model, boolean edit)
 
     JobSpec(GenerationRequest request, int count, String model) {
         this(request, count, model, false);
+    }
+
+    JobSpec(GenerationRequest request, int count, String model, boolean edit) {
+        this(request, count, model, edit, false);
     }
 
     JobSpec {
@@ -95,6 +101,7 @@ record JobSpec(GenerationRequest request, int count, String model, boolean edit)
         m.put("model", model);
         if (!r.conditions().isEmpty()) m.put("conditions", r.conditions().stream().map(JobSpec::conditionJson).toList());
         if (edit) m.put("edit", true);
+        if (finishInterrupted) m.put("finish_interrupted", true);
         return m;
     }
 
@@ -113,6 +120,11 @@ record JobSpec(GenerationRequest request, int count, String model, boolean edit)
             });
         }
         return request.toBuilder().conditions(cs).build();
+    }
+
+    /** This spec for a client whose protocol keeps interrupted images (A1111's). */
+    JobSpec finishingInterrupted() {
+        return new JobSpec(request, count, model, edit, true);
     }
 
     private static Map<String, Object> conditionJson(ImageCondition c) {

@@ -68,6 +68,7 @@ final class Journal {
         List<?> conditions = status.finished() ? null : req.list("conditions");
         JobSpec spec = JobSpec.fromJson(req, defaultModel, open, conditions == null ? List.of() : JobSpec.conditionsFromJson(conditions),
                 Boolean.TRUE.equals(req.bool("edit")));
+        if (Boolean.TRUE.equals(req.bool("finish_interrupted"))) spec = spec.finishingInterrupted();
         Job job = new Job(id, f.integer("seq", 0, Long.MAX_VALUE), spec, f.integer("created", 0, Long.MAX_VALUE));
         List<Job.Output> outputs = new ArrayList<>();
         List<?> outs = f.list("outputs");

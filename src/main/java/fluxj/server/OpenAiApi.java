@@ -69,7 +69,7 @@ final class OpenAiApi {
     }
 
     /**
-     * {@code POST /v1/images/edits} (multipart): {@code image} (or several {@code image[]}), {@code mask} (its
+     * {@code POST /v1/images/edits}, multipart or JSON (see {@link EditBody}): the image (or several), a mask (its
      * transparent pixels are where to edit), {@code prompt} and the fields of generations, plus {@code strength}.
      * With a mask: inpainting (FLUX.1 Fill on a Fill model); with a strength: img2img; otherwise the images are
      * Kontext references on a dev model and the init image of an img2img (strength 0.8) on schnell. Without
@@ -77,29 +77,26 @@ final class OpenAiApi {
      */
     private void edits(Call c) throws IOException {
         Limits limits = server.config().limits();
-        Multipart.Form form = Multipart.parse(c, limits.maxBodyBytes());
-        Fields f = Fields.of(form.fields());
+        EditBody body = EditBody.read(c, limits);
+        Fields f = body.fields();
         String prompt = prompt(f);
-        List<Multipart.Upload> images = form.files("image", "image[]");
-        List<Multipart.Upload> masks = form.files("mask");
-        if (images.isEmpty()) throw ApiException.invalid("image", "is required: the image to edit, a PNG or JPEG file");
-        if (images.size() > limits.maxImages()) throw ApiException.invalid("image", "at most " + limits.maxImages() + " images");
-        if (masks.size() > 1) throw ApiException.invalid("mask", "give one mask");
+        List<Multipart.Upload> images = body.images();
+        if (images.size() > limits.maxImages()) throw ApiException.invalid(body.imagesField(), "at most " + limits.maxImages() + " images");
         Double strength = f.number("strength", 0, 1);
-        if ((!masks.isEmpty() || strength != null) && images.size() > 1) {
-            throw ApiException.invalid("image", "with a mask or a strength give one image (several images are Kontext references)");
+        if ((body.mask() != null || strength != null) && images.size() > 1) {
+            throw ApiException.invalid(body.imagesField(), "with a mask or a strength give one image (several images are Kontext references)");
         }
         String responseFormat = choice(f, "response_format", "b64_json", "b64_json", "url");
         String format = choice(f, "output_format", "png", "png", "jpeg", "jpg", "webp");
         Uploads up = server.uploads();
         List<ImageCondition> conditions = new ArrayList<>();
         List<SourceImage> sources = new ArrayList<>(); // every saved input, deleted again if the request is refused
-        boolean edit = masks.isEmpty() && strength == null;
+        boolean edit = body.mask() == null && strength == null;
         try {
             for (Multipart.Upload u : images) sources.add(up.save(u.field(), u.bytes()));
             double s = strength == null ? JobSpec.DEFAULT_STRENGTH : strength;
-            if (!masks.isEmpty()) {
-                sources.add(up.saveOpenAiMask("mask", masks.getFirst().bytes()));
+            if (body.mask() != null) {
+                sources.add(up.saveOpenAiMask(body.mask().field(), body.mask().bytes()));
                 conditions.add(new ImageCondition.Inpaint(sources.getFirst(), sources.getLast(), s));
             } else if (!edit) {
                 conditions.add(new ImageCondition.InitImage(sources.getFirst(), s));
@@ -114,7 +111,7 @@ final class OpenAiApi {
             reply(c, server.submit(spec), prompt, responseFormat, format, size);
         } catch (IllegalArgumentException e) {
             sources.forEach(up::forget);
-            throw ApiException.invalid("mask", e.getMessage());
+            throw ApiException.invalid(body.mask() == null ? null : body.mask().field(), e.getMessage());
         } catch (ApiException e) {
             sources.forEach(up::forget);
             throw e;

@@ -1,5 +1,6 @@
 package fluxj.server;
 
+import fluxj.image.Exif;
 import fluxj.image.WebpLossless;
 import fluxj.pipeline.PngFiles;
 import fluxj.pipeline.RgbImage;
@@ -12,7 +13,10 @@ import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.util.Locale;
 
-/** A finished PNG output in the format a client asked for: the PNG itself, or a JPEG or lossless WebP beside it. */
+/**
+ * A finished PNG output in the format a client asked for: the PNG itself, or a JPEG or lossless WebP beside it,
+ * carrying the PNG's parameters text as EXIF UserComment as AUTOMATIC1111 writes it.
+ */
 final class OutputFiles {
     private OutputFiles() {}
 
@@ -33,12 +37,22 @@ final class OutputFiles {
         Path file = dir.resolve(name);
         if (Files.isRegularFile(file)) return name;
         RgbImage img = PngFiles.readImage(dir.resolve(png));
-        ByteArrayOutputStream bytes = new ByteArrayOutputStream();
-        if (format.equals("webp")) bytes.writeBytes(WebpLossless.encode(img));
-        else ImageIO.write(img.toBufferedImage(), "jpeg", bytes);
+        byte[] exif = PngFiles.readParameters(dir.resolve(png)).map(Exif::userComment).orElse(null);
+        byte[] bytes;
+        if (format.equals("webp")) {
+            bytes = WebpLossless.encode(img, exif);
+        } else {
+            ByteArrayOutputStream jpeg = new ByteArrayOutputStream();
+            ImageIO.write(img.toBufferedImage(), "jpeg", jpeg);
+            bytes = jpeg.toByteArray();
+            byte[] tagged = exif == null ? null : Exif.intoJpeg(bytes, exif);
+            if (tagged != null) bytes = tagged;
+            else if (exif != null) System.getLogger(OutputFiles.class.getName()).log(System.Logger.Level.WARNING,
+                    name + ": the parameters are too long for a JPEG's EXIF segment and are left out (the PNG has them)");
+        }
         Path tmp = Files.createTempFile(dir, ".fluxj-", ".part");
         try {
-            Files.write(tmp, bytes.toByteArray());
+            Files.write(tmp, bytes);
             Files.move(tmp, file, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
         } finally {
             Files.deleteIfExists(tmp);

@@ -16,8 +16,8 @@ class ProgressTest {
         StringWriter s = new StringWriter();
         Progress p = new Progress(new PrintWriter(s), false, false);
         p.image(0, 2, 42, true);
-        p.step(new ProgressListener.Step(1, 4, 1f, false, 2_000_000_000L, new float[0]));
-        p.step(new ProgressListener.Step(2, 4, 0.75f, true, 3_000_000_000L, new float[0]));
+        p.step(new ProgressListener.Step(1, 4, 1f, false, 2_000_000_000L, new float[0], new float[0]));
+        p.step(new ProgressListener.Step(2, 4, 0.75f, true, 3_000_000_000L, new float[0], new float[0]));
         String[] lines = s.toString().split("\\R");
         assertEquals("image 1/2: seed 42 (random)", lines[0]);
         assertEquals("image 1/2: step 1/4  2.00 s/it  ETA 0:06", lines[1]);
@@ -29,7 +29,7 @@ class ProgressTest {
         StringWriter s = new StringWriter();
         Progress p = new Progress(new PrintWriter(s), false, true);
         p.image(0, 1, 42, false);
-        p.step(new ProgressListener.Step(1, 4, 1f, false, 1, new float[0]));
+        p.step(new ProgressListener.Step(1, 4, 1f, false, 1, new float[0], new float[0]));
         p.warning("prompt truncated");
         assertEquals("warning: prompt truncated", s.toString().strip());
     }

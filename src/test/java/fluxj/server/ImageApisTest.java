@@ -25,6 +25,7 @@ import java.util.List;
 import java.util.Map;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
@@ -112,11 +113,91 @@ class ImageApisTest {
         assertSamePixels(cli, png);
         Map<String, String> fields = fluxj.pipeline.Infotext.parse(TestServer.parameters(png)).fields();
         assertEquals("0.6", fields.get("Denoising strength"));
+        // img2img runs fewer steps than asked (strength shortens the schedule) but is not stopped early
+        assertFalse(fields.containsKey(fluxj.pipeline.Infotext.STOPPED_AT), fields.toString());
 
         // on schnell an image without mask or strength is img2img at the CLI's default strength
         TestServer.CliImage byDefault = TestServer.cli(dir, TestServer.tinyModel(), prompt, 64, 101, 4, "--init-image", init.toString());
         assertSamePixels(byDefault, openAiImage(server.send(multipart("/v1/images/edits",
                 Map.of("prompt", prompt, "seed", "101", "steps", "4", "size", "64x64"), Map.of("image[]", Files.readAllBytes(init))))));
+    }
+
+    private static HttpRequest.Builder json(String path, Object body) {
+        return HttpRequest.newBuilder(server.uri(path)).header("Content-Type", "application/json; charset=utf-8")
+                .POST(HttpRequest.BodyPublishers.ofString(Json.write(body)));
+    }
+
+    private static Map<String, Object> ref(String url) {
+        return Map.of("image_url", url);
+    }
+
+    @Test
+    void openAiJsonEditsWithDataUrlsEqualTheCli() throws IOException {
+        String prompt = "a watercolor landscape with a red barn and a windmill";
+        Path init = input("pi01_img2img_schnell", "init.png");
+        TestServer.CliImage cli = TestServer.cli(dir, TestServer.tinyModel(), prompt, 64, 111, 4, "--init-image", init.toString(), "--strength", "0.6");
+        Map<String, Object> body = new LinkedHashMap<>(Map.of("prompt", prompt, "strength", 0.6, "seed", 111L, "steps", 4L, "model", "gpt-image-1",
+                "images", List.of(ref("data:image/png;base64," + b64(init))), "quality", "high", "input_fidelity", "high"));
+        assertSamePixels(cli, openAiImage(server.send(json("/v1/images/edits", body))));
+
+        // a mask as OpenAI's JSON gives it (without alpha it is read as fluxj reads masks: white = repaint)
+        String tulips = "a bouquet of yellow tulips in a glass vase";
+        Path init2 = input("pi02_inpaint_schnell", "init.png"), mask = input("pi02_inpaint_schnell", "mask.png");
+        TestServer.CliImage inpaint = TestServer.cli(dir, TestServer.tinyModel(), tulips, 64, 112, 4,
+                "--init-image", init2.toString(), "--mask", mask.toString(), "--strength", "0.75");
+        body = Map.of("prompt", tulips, "strength", 0.75, "seed", 112L, "steps", 4L, "output_format", "png",
+                "images", List.of(ref("data:image/png;base64," + b64(init2))), "mask", ref("data:image/png;base64," + b64(mask)));
+        assertSamePixels(inpaint, openAiImage(server.send(json("/v1/images/edits", body))));
+    }
+
+    @Test
+    void badJsonEditsAre400InOpenAisShapeNamingTheField() throws IOException {
+        Path inputs = dir.resolve("out").resolve(".jobs").resolve("inputs");
+        long before;
+        try (var files = Files.list(inputs)) {
+            before = files.count();
+        }
+        String png = "data:image/png;base64," + b64(input("pi01_img2img_schnell", "init.png"));
+        Map<Object, String[]> bad = new LinkedHashMap<>();
+        bad.put("{\"prompt\": \"x\", \"images\": [", new String[]{null, "malformed JSON"});
+        bad.put(Map.of("prompt", "x"), new String[]{"images", "is required"});
+        bad.put(Map.of("prompt", "x", "images", "abc"), new String[]{"images", "must be a list"});
+        bad.put(Map.of("prompt", "x", "images", List.of()), new String[]{"images", "is required"});
+        bad.put(Map.of("prompt", "x", "images", List.of(png)), new String[]{"images[0]", "must be an object"});
+        bad.put(Map.of("prompt", "x", "images", List.of(Map.of())), new String[]{"images[0].image_url", "is required"});
+        bad.put(Map.of("prompt", "x", "images", List.of(Map.of("image_url", 5L))), new String[]{"images[0].image_url", "must be a string"});
+        bad.put(Map.of("prompt", "x", "images", List.of(ref(png), ref("https://169.254.169.254/latest/meta-data"))),
+                new String[]{"images[1].image_url", "does not fetch images from URLs"});
+        bad.put(Map.of("prompt", "x", "images", List.of(Map.of("file_id", "file-abc123"))), new String[]{"images[0].file_id", "no Files API"});
+        bad.put(Map.of("prompt", "x", "images", List.of(ref("c2VjcmV0"))), new String[]{"images[0].image_url", "must be a data URL"});
+        bad.put(Map.of("prompt", "x", "images", List.of(ref("data:image/png,rawbytes"))), new String[]{"images[0].image_url", "base64"});
+        bad.put(Map.of("prompt", "x", "images", List.of(ref("data:image/png;base64,%%%"))), new String[]{"images[0].image_url", "empty"});
+        bad.put(Map.of("prompt", "x", "images", List.of(ref("data:image/png;base64,AAAAAAAA"))), new String[]{"images[0].image_url", "PNG or JPEG"});
+        bad.put(Map.of("prompt", "x", "images", List.of(ref(png)), "mask", ref("http://localhost/mask.png")), new String[]{"mask.image_url", "does not fetch"});
+        bad.put(Map.of("prompt", "x", "images", List.of(ref(png)), "mask", "abc"), new String[]{"mask", "must be an object"});
+        bad.put(Map.of("prompt", "x", "images", java.util.Collections.nCopies(9, ref(png))), new String[]{"images", "at most 8"});
+        bad.put(Map.of("prompt", "x", "images", List.of(ref(png), ref(png)), "strength", 0.5), new String[]{"images", "give one image"});
+        bad.put(Map.of("prompt", "x", "image", png), new String[]{"image", "\"images\""});
+        bad.put(Map.of("prompt", 5L, "images", List.of(ref(png))), new String[]{"prompt", "must be a string"});
+        bad.put(Map.of("prompt", "x", "images", List.of(ref(png)), "n", "many"), new String[]{"n", "must be an integer"});
+        for (var e : bad.entrySet()) {
+            String text = e.getKey() instanceof String raw ? raw : Json.write(e.getKey());
+            TestServer.Response r = server.send(HttpRequest.newBuilder(server.uri("/v1/images/edits")).header("Content-Type", "application/json")
+                    .POST(HttpRequest.BodyPublishers.ofString(text)));
+            assertEquals(400, r.status(), text + " -> " + r.text());
+            Map<?, ?> error = (Map<?, ?>) r.json().get("error");
+            assertEquals("invalid_request_error", error.get("type"), r.text());
+            assertEquals(e.getValue()[0], error.get("param"), r.text());
+            assertTrue(((String) error.get("message")).contains(e.getValue()[1]), text + " -> " + r.text());
+        }
+        TestServer.Response r = server.send(HttpRequest.newBuilder(server.uri("/v1/images/edits")).header("Content-Type", "text/plain")
+                .POST(HttpRequest.BodyPublishers.ofString("x")));
+        assertEquals(400, r.status());
+        assertTrue(((String) ((Map<?, ?>) r.json().get("error")).get("message")).contains("application/json"), r.text());
+        // nothing of the refused requests stays behind
+        try (var files = Files.list(inputs)) {
+            assertEquals(before, files.count());
+        }
     }
 
     @Test
@@ -201,7 +282,7 @@ class ImageApisTest {
         ImageIO.write(small, "png", out);
         mismatched.put("mask", out.toByteArray());
         bad.put(multipart("/v1/images/edits", Map.of("prompt", "x"), mismatched), "mask");
-        bad.put(HttpRequest.newBuilder(server.uri("/v1/images/edits")).header("Content-Type", "application/json").POST(HttpRequest.BodyPublishers.ofString("{\"prompt\": \"x\"}")), null);
+        bad.put(HttpRequest.newBuilder(server.uri("/v1/images/edits")).header("Content-Type", "application/json").POST(HttpRequest.BodyPublishers.ofString("{\"prompt\": \"x\"}")), "images");
         bad.put(HttpRequest.newBuilder(server.uri("/v1/images/edits")).header("Content-Type", "multipart/form-data; boundary=zzz").POST(HttpRequest.BodyPublishers.ofString("--zzz\r\ngarbage")), null);
         bad.forEach((req, field) -> {
             TestServer.Response r = server.send(req);

@@ -105,6 +105,7 @@ class JobControlTest {
             do {
                 p = s.get("/sdapi/v1/progress").json();
             } while (((Map<?, ?>) p.get("state")).get("sampling_step").equals(0L));
+            while (!gate.hasQueuedThreads()) Thread.sleep(5); // at step 2's transformer call
             Map<?, ?> state = (Map<?, ?>) p.get("state");
             assertEquals(2L, state.get("job_count"));
             assertEquals(3L, state.get("sampling_steps"));
@@ -113,26 +114,38 @@ class JobControlTest {
             TestServer.assertPng(TestServer.b64(p.get("current_image")));
             assertEquals(null, s.get("/sdapi/v1/progress?skip_current_image=true").json().get("current_image"));
 
-            // skip: the first image stops, the second is made
+            // skip: the first image is kept as it is after step 2 (as A1111), the second is made in full
             assertEquals(200, s.post("/sdapi/v1/skip", "").status());
             gate.release(1 + 3);
             TestServer.Response r = txt2img.get(30, TimeUnit.SECONDS);
             assertEquals(200, r.status(), r.text());
-            assertEquals(1, ((List<?>) r.json().get("images")).size());
+            assertEquals(2, ((List<?>) r.json().get("images")).size());
             Map<?, ?> info = (Map<?, ?>) Json.parse((String) r.json().get("info"));
-            assertEquals(List.of(((Number) info.get("seed")).longValue()), info.get("all_seeds"));
+            List<?> infotexts = (List<?>) info.get("infotexts");
+            assertTrue(((String) infotexts.get(0)).contains("Stopped at step: 2"), infotexts.toString());
+            assertFalse(((String) infotexts.get(1)).contains("Stopped at step"), infotexts.toString());
             gate.release(1);
             s.awaitStatus(queued, "done");
 
-            // interrupt: the synchronous request ends (with an error: no image was finished), the server goes on
-            txt2img = CompletableFuture.supplyAsync(() -> s.post("/sdapi/v1/txt2img", "{\"prompt\": \"p\", \"width\": 32, \"height\": 32, \"steps\": 3}"));
-            while (s.server.queue().running() == null) Thread.sleep(10);
+            // interrupt: the synchronous request answers the image as it is after the step under way, the server goes on
+            txt2img = CompletableFuture.supplyAsync(() -> s.post("/sdapi/v1/txt2img", "{\"prompt\": \"p\", \"width\": 32, \"height\": 32, \"steps\": 3, \"n_iter\": 2}"));
+            while (!gate.hasQueuedThreads()) Thread.sleep(5); // at step 1's transformer call
             assertEquals(200, s.post("/sdapi/v1/interrupt", "").status());
+            assertEquals(true, ((Map<?, ?>) s.get("/sdapi/v1/progress").json().get("state")).get("interrupted"));
             gate.release(1);
             r = txt2img.get(30, TimeUnit.SECONDS);
-            assertEquals(409, r.status(), r.text());
-            assertTrue(((String) r.json().get("detail")).contains("cancelled"), r.text());
+            assertEquals(200, r.status(), r.text());
+            assertEquals(1, ((List<?>) r.json().get("images")).size());
+            info = (Map<?, ?>) Json.parse((String) r.json().get("info"));
+            assertTrue(((String) ((List<?>) info.get("infotexts")).getFirst()).contains("Stopped at step: 1"), info.toString());
             assertEquals(0L, ((Map<?, ?>) s.get("/sdapi/v1/progress").json().get("state")).get("job_count"));
+
+            // a job of the native API keeps its semantics under A1111's interrupt: cancelled, its image dropped
+            String nativeJob = submit(s, 3, 1);
+            while (!gate.hasQueuedThreads()) Thread.sleep(5);
+            assertEquals(200, s.post("/sdapi/v1/interrupt", "").status());
+            gate.release(1);
+            assertEquals(List.of(), s.awaitStatus(nativeJob, "cancelled").get("outputs"));
         }
     }
 

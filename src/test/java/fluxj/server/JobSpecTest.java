@@ -45,6 +45,16 @@ class JobSpecTest {
     }
 
     @Test
+    void anA1111JobStillFinishesInterruptedImagesAfterARestart(@org.junit.jupiter.api.io.TempDir java.nio.file.Path dir) throws IOException {
+        Journal journal = new Journal(dir);
+        GenerationRequest r = GenerationRequest.builder("p").seed(5L).build();
+        journal.write(new Job("00000000000000a1", 0, new JobSpec(r, 1, "m", false, true), 1));
+        journal.write(new Job("00000000000000b2", 1, new JobSpec(r, 1, "m"), 2));
+        List<Job> back = journal.load("m", Limits.DEFAULT);
+        assertEquals(List.of(true, false), back.stream().map(j -> j.spec.finishInterrupted()).toList());
+    }
+
+    @Test
     void theModelDecidesWhatTheImagesOfAnEditAre() throws IOException {
         SourceImage a = SourceImage.read(Fixtures.caseDir("pi01_img2img_schnell").resolve("init.png"));
         SourceImage m = SourceImage.read(Fixtures.caseDir("pi02_inpaint_schnell").resolve("mask.png"));

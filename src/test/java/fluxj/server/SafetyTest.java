@@ -70,6 +70,13 @@ class SafetyTest {
             r = s.send(HttpRequest.newBuilder(s.uri("/fluxj/v1/jobs")).POST(HttpRequest.BodyPublishers.ofInputStream(
                     () -> new ByteArrayInputStream(big.getBytes(StandardCharsets.UTF_8)))));
             assertEquals(413, r.status());
+            // an OpenAI JSON edit's inline images count against the same limit, and their number against --max-images
+            r = s.post("/v1/images/edits", "{\"prompt\": \"x\", \"images\": [{\"image_url\": \"data:image/png;base64," + "A".repeat(10_000) + "\"}]}");
+            assertEquals(413, r.status());
+            assertTrue(((String) ((Map<?, ?>) r.json().get("error")).get("message")).contains("--max-body"), r.text());
+            r = s.post("/v1/images/edits", "{\"prompt\": \"x\", \"images\": [" + String.join(", ", java.util.Collections.nCopies(3, "{\"image_url\": \"data:,\"}")) + "]}");
+            assertEquals(400, r.status());
+            assertEquals("images", ((Map<?, ?>) r.json().get("error")).get("param"), r.text());
 
             Map<String, String> bad = Map.of(
                     "{\"prompt\": \"x\", \"width\": 512}", "width",

@@ -1,10 +1,12 @@
 package fluxj.server;
 
+import fluxj.image.Exif;
 import fluxj.image.WebpLossless;
 import fluxj.io.Json;
 import fluxj.pipeline.HubClient;
 import fluxj.pipeline.ModelSource;
 import fluxj.testing.Fixtures;
+import fluxj.testing.PillowExif;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -15,9 +17,11 @@ import java.io.ByteArrayInputStream;
 import java.io.IOException;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.stream.Stream;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
@@ -54,7 +58,7 @@ class ServerApisTest {
     }
 
     @Test
-    void openAiGenerationEqualsTheCliImageAndIgnoresOpenAiOnlyFields() throws IOException {
+    void openAiGenerationEqualsTheCliImageAndIgnoresOpenAiOnlyFields() throws Exception {
         TestServer.CliImage cli = TestServer.cli(dir, TestServer.tinyModel(), PROMPT, 64, 42, 2);
         TestServer.Response r = server.post("/v1/images/generations", """
                 {"prompt": "%s", "size": "64x64", "seed": 42, "steps": 2, "model": "dall-e-3", "quality": "hd", "style": "vivid", "user": "u1"}
@@ -76,12 +80,13 @@ class ServerApisTest {
         assertEquals("image/png", png.headers().firstValue("Content-Type").orElseThrow());
         TestServer.assertSameAsCli(cli, png.body());
 
-        // JPEG when asked (no parameters chunk there)
+        // JPEG when asked, with the parameters as EXIF UserComment (A1111's way; Pillow reads them back below)
         r = server.post("/v1/images/generations", """
                 {"prompt": "%s", "size": "64x64", "seed": 42, "steps": 2, "output_format": "jpeg", "n": 2}""".formatted(PROMPT));
         data = (List<?>) r.json().get("data");
         assertEquals(2, data.size());
-        var jpeg = ImageIO.read(new ByteArrayInputStream(TestServer.b64(((Map<?, ?>) data.get(1)).get("b64_json"))));
+        byte[] jpegBytes = TestServer.b64(((Map<?, ?>) data.get(0)).get("b64_json"));
+        var jpeg = ImageIO.read(new ByteArrayInputStream(jpegBytes));
         assertEquals(64, jpeg.getWidth());
         assertEquals("jpeg", r.json().get("output_format"));
 
@@ -93,7 +98,15 @@ class ServerApisTest {
         assertTrue(url.endsWith(".webp"), url);
         TestServer.Response webp = server.send(HttpRequest.newBuilder(java.net.URI.create(url)).GET());
         assertEquals("image/webp", webp.headers().firstValue("Content-Type").orElseThrow());
-        assertArrayEquals(WebpLossless.encode(cli.image()), webp.body());
+        assertArrayEquals(WebpLossless.encode(cli.image(), Exif.userComment(cli.parameters())), webp.body());
+
+        Path read = Files.createDirectories(dir.resolve("exif-read"));
+        Files.write(read.resolve("out.jpg"), jpegBytes);
+        Files.write(read.resolve("out.webp"), webp.body());
+        Map<String, PillowExif.Read> back = PillowExif.read(read);
+        assertEquals(Optional.of(cli.parameters()), back.get("out.jpg").comment());
+        assertEquals(Optional.of(cli.parameters()), back.get("out.webp").comment());
+        assertArrayEquals(cli.image().rgb(), back.get("out.webp").rgb(), "the WebP decodes to the CLI's pixels");
     }
 
     @Test
@@ -183,7 +196,7 @@ class ServerApisTest {
                     {"prompt": "%s", "width": 64, "height": 64, "seed": 42, "steps": 2}""".formatted(PROMPT));
             assertEquals(200, r.status(), r.text());
             TestServer.CliImage cli = TestServer.cli(dir, TestServer.tinyModel(), PROMPT, 64, 42, 2);
-            assertArrayEquals(WebpLossless.encode(cli.image()), TestServer.b64(((List<?>) r.json().get("images")).getFirst()));
+            assertArrayEquals(WebpLossless.encode(cli.image(), Exif.userComment(cli.parameters())), TestServer.b64(((List<?>) r.json().get("images")).getFirst()));
         } finally {
             assertEquals(200, server.post("/sdapi/v1/options", "{\"samples_format\": \"png\"}").status());
         }
