@@ -16,8 +16,8 @@ import java.nio.ByteOrder;
  * Widens stored weights to f32 (with the per-tensor scale of scaled FP8 applied), a vector at a time.
  *
  * <p>Every conversion is exact bit arithmetic: BF16 is a shift; F16, F8_E5M2 and F8_E4M3 move their exponent
- * and mantissa bits into an f32 and multiply by the power of two that re-biases the exponent (exact, and it
- * turns the small formats' subnormals into the right f32 values); infinities and NaNs are blended in apart.
+ * and mantissa bits into an f32 and re-bias the exponent, their subnormals are converted from their mantissa (see
+ * {@link #rebias}); infinities and NaNs are blended in apart.
  */
 public final class Widen {
     static final VectorSpecies<Float> F = FloatVector.SPECIES_PREFERRED;
@@ -27,7 +27,6 @@ public final class Widen {
     /** Bytes matching the float lanes one for one; none below 64 bits (SSE-only), where FP8 widens element-wise. */
     private static final VectorSpecies<Byte> B = L >= 8 ? ByteVector.SPECIES_PREFERRED.withShape(VectorShape.forBitSize(L * 8)) : null;
     private static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
-    private static final float TWO_112 = 0x1p112f, TWO_120 = 0x1p120f;
 
     private Widen() {}
 
@@ -147,32 +146,36 @@ public final class Widen {
     static FloatVector vf16(MemorySegment seg, long byteOff) {
         IntVector h = (IntVector) ShortVector.fromMemorySegment(SH, seg, byteOff, LE).convertShape(VectorOperators.S2I, I, 0);
         IntVector mag = h.and(0x7fff);
-        return rebias(h.and(0x8000).lanewise(VectorOperators.LSHL, 16), mag.lanewise(VectorOperators.LSHL, 13),
-                mag.compare(VectorOperators.GE, 0x7c00), TWO_112);
+        return rebias(h.and(0x8000).lanewise(VectorOperators.LSHL, 16), mag, 10, 15, mag.compare(VectorOperators.GE, 0x7c00));
     }
 
     static FloatVector ve5m2(MemorySegment seg, long byteOff) {
         IntVector b = (IntVector) ByteVector.fromMemorySegment(B, seg, byteOff, LE).convertShape(VectorOperators.B2I, I, 0);
         IntVector mag = b.and(0x7f);
-        return rebias(b.and(0x80).lanewise(VectorOperators.LSHL, 24), mag.lanewise(VectorOperators.LSHL, 21),
-                mag.compare(VectorOperators.GE, 0x7c), TWO_112);
+        return rebias(b.and(0x80).lanewise(VectorOperators.LSHL, 24), mag, 2, 15, mag.compare(VectorOperators.GE, 0x7c));
     }
 
     /** float8_e4m3fn has no infinities: exponent and mantissa all ones (0x7f) is its only NaN. */
     static FloatVector ve4m3(MemorySegment seg, long byteOff) {
         IntVector b = (IntVector) ByteVector.fromMemorySegment(B, seg, byteOff, LE).convertShape(VectorOperators.B2I, I, 0);
         IntVector mag = b.and(0x7f);
-        return rebias(b.and(0x80).lanewise(VectorOperators.LSHL, 24), mag.lanewise(VectorOperators.LSHL, 20),
-                mag.compare(VectorOperators.EQ, 0x7f), TWO_120);
+        return rebias(b.and(0x80).lanewise(VectorOperators.LSHL, 24), mag, 3, 7, mag.compare(VectorOperators.EQ, 0x7f));
     }
 
     /**
-     * sign | (bits reinterpreted * 2^bias): {@code shifted} holds exponent and mantissa at the f32 positions;
-     * lanes in {@code special} (inf/NaN of the narrow type) get the all-ones f32 exponent instead.
+     * sign | the f32 of a narrow float's magnitude bits {@code mag} (exponent above {@code mantissa} bits, exponent
+     * bias {@code bias}). Normal values move their bits up and add the difference of the biases to the exponent;
+     * subnormal ones (exponent 0) are their mantissa times 2^(1 - bias - mantissa), an int-to-float conversion and
+     * a multiply by a power of two, both exact. No arithmetic ever sees an f32 subnormal: multiplying one stalls
+     * x86 cores for ~100 cycles (a microcode assist), and FP8 weights are often subnormal. Lanes in
+     * {@code special} (inf/NaN of the narrow type) get the all-ones f32 exponent.
      */
-    private static FloatVector rebias(IntVector sign, IntVector shifted, VectorMask<Integer> special, float twoBias) {
-        IntVector finite = shifted.reinterpretAsFloats().mul(twoBias).reinterpretAsInts();
-        IntVector bits = finite.blend(shifted.or(0x7f800000), special);
+    private static FloatVector rebias(IntVector sign, IntVector mag, int mantissa, int bias, VectorMask<Integer> special) {
+        int shift = 23 - mantissa;
+        IntVector normal = mag.lanewise(VectorOperators.LSHL, shift).add((127 - bias) << 23);
+        IntVector subnormal = ((FloatVector) mag.convert(VectorOperators.I2F, 0)).mul(Math.scalb(1f, 1 - bias - mantissa)).reinterpretAsInts();
+        IntVector bits = normal.blend(subnormal, mag.compare(VectorOperators.LT, 1 << mantissa))
+                .blend(mag.lanewise(VectorOperators.LSHL, shift).or(0x7f800000), special);
         return bits.or(sign).reinterpretAsFloats();
     }
 }

@@ -20,20 +20,16 @@ import java.nio.ByteOrder;
 
 /**
  * Narrowing to bf16 (round to nearest even, as torch's {@code .to(bfloat16)}) into native buffers for oneDNN.
- * Weights: plain loops over arrays, in chunks, fast from the first calls (an interpreted Vector API loop costs
- * seconds on the first large matmul, and weights are narrowed rarely). Activations: Vector API, see
- * {@link #fromFloats}.
+ * Weights and activations alike go through {@link #fromFloats}'s vector loop; weights are first widened exactly to
+ * f32 in L1-sized chunks (non-BF16 weights are narrowed on every call, so this is hot code).
  */
 final class Bf16 {
-    private static final int CHUNK = 8192;
-    /** Block-quantized weights are decoded this many values at a time (a multiple of every block size). */
-    private static final int BLOCK_CHUNK = 4096;
+    /** Weights are widened this many values at a time (a multiple of every GGUF block size). */
+    private static final int CHUNK = 4096;
     private static final ValueLayout.OfShort I16_LE = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
-    private static final ValueLayout.OfFloat F32_LE = ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
     private static final VectorSpecies<Float> F = FloatVector.SPECIES_PREFERRED;
     // The shorts of one float vector: half its bits.
     private static final VectorSpecies<Short> S = VectorSpecies.of(short.class, VectorShape.forBitSize(F.vectorBitSize() / 2));
-    private static final short[] E4M3 = table(DType.FP8_E4M3_TABLE), E5M2 = table(DType.FP8_E5M2_TABLE);
 
     private Bf16() {}
 
@@ -108,55 +104,19 @@ final class Bf16 {
      */
     static void fromWeights(Tensor w, int r0, int r1, MemorySegment out) {
         long base = (long) r0 * w.cols(), n = (long) (r1 - r0) * w.cols();
-        MemorySegment in = w.data();
-        DType dt = w.dtype();
-        if (dt == DType.BF16) {
-            MemorySegment.copy(in, base * 2, out, 0, n * 2);
+        if (w.dtype() == DType.BF16) {
+            MemorySegment.copy(w.data(), base * 2, out, 0, n * 2);
             return;
         }
-        if (dt.isBlock()) {
-            // GGUF blocks: decoded exactly to f32 a few thousand values at a time (L1-resident), then rounded to bf16
-            float[] f = new float[(int) Math.min(n, BLOCK_CHUNK)];
-            for (long c = 0; c < n; c += BLOCK_CHUNK) {
-                int len = (int) Math.min(BLOCK_CHUNK, n - c);
-                Widen.span(w, base + c, len, f, 0);
-                fromFloats(f, 0, len, out, c);
-            }
-            return;
-        }
-        short[] buf = new short[(int) Math.min(n, CHUNK)];
-        float[] f = dt == DType.F32 ? new float[buf.length] : null;
-        short[] h = dt == DType.F16 ? new short[buf.length] : null;
+        // Widened exactly to f32 (GGUF blocks decoded) a few thousand values at a time, L1-resident, then rounded:
+        // vector code for every dtype, 4-6x faster for FP8 than a per-byte table lookup.
+        Tensor unscaled = w.scale() == 1f ? w : w.withScale(1f);
+        float[] f = new float[(int) Math.min(n, CHUNK)];
         for (long c = 0; c < n; c += CHUNK) {
             int len = (int) Math.min(CHUNK, n - c);
-            long i0 = base + c;
-            switch (dt) {
-                case F32 -> {
-                    MemorySegment.copy(in, F32_LE, i0 * 4, f, 0, len);
-                    for (int i = 0; i < len; i++) buf[i] = DType.floatToBf16(f[i]);
-                }
-                case F16 -> {
-                    MemorySegment.copy(in, I16_LE, i0 * 2, h, 0, len);
-                    for (int i = 0; i < len; i++) buf[i] = DType.floatToBf16(Float.float16ToFloat(h[i]));
-                }
-                case F8_E4M3 -> lookup(in, i0, len, E4M3, buf);
-                case F8_E5M2 -> lookup(in, i0, len, E5M2, buf);
-                default -> {
-                    for (int i = 0; i < len; i++) buf[i] = DType.floatToBf16(dt.get(in, i0 + i));
-                }
-            }
-            MemorySegment.copy(buf, 0, out, I16_LE, c * 2, len);
+            Widen.span(unscaled, base + c, len, f, 0);
+            fromFloats(f, 0, len, out, c);
         }
-    }
-
-    private static void lookup(MemorySegment in, long from, int n, short[] table, short[] out) {
-        for (int i = 0; i < n; i++) out[i] = table[in.get(ValueLayout.JAVA_BYTE, from + i) & 0xff];
-    }
-
-    private static short[] table(float[] values) {
-        short[] t = new short[values.length];
-        for (int i = 0; i < t.length; i++) t[i] = DType.floatToBf16(values[i]);
-        return t;
     }
 
     /** x[0, n) rounded to bf16 into {@code out}, in chunks across the pool. */

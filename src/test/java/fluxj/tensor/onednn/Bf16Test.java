@@ -55,4 +55,24 @@ class Bf16Test {
             }
         }
     }
+
+    @Test
+    void everyFp8CodeNarrowsExactly() {
+        // All 256 codes of both FP8 formats (subnormals, the largest values, E5M2's infinities, every NaN), each
+        // exact in bf16, in a row long enough for the vector loop.
+        for (DType dt : new DType[] {DType.F8_E4M3, DType.F8_E5M2}) {
+            try (Arena a = Arena.ofConfined()) {
+                MemorySegment data = a.allocate(2 * 256);
+                for (int i = 0; i < 512; i++) data.set(ValueLayout.JAVA_BYTE, i, (byte) (i * 7 + 3));
+                Tensor w = new Tensor("w", dt, new long[] {2, 256}, data, 0.5f, "test");
+                MemorySegment out = a.allocate(2L * 512);
+                Bf16.fromWeights(w, 0, 2, out);
+                for (int i = 0; i < 512; i++) {
+                    float v = dt.get(data, i);
+                    assertEquals(DType.floatToBf16(v), out.getAtIndex(I16, i), dt + " code " + (data.get(ValueLayout.JAVA_BYTE, i) & 0xff) + " = " + v);
+                    if (!Float.isNaN(v)) assertEquals(v, DType.bf16ToFloat(out.getAtIndex(I16, i)), dt + " exact");
+                }
+            }
+        }
+    }
 }
