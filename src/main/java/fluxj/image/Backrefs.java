@@ -141,8 +141,10 @@ final class Backrefs {
         for (int p : a) for (int c = 0; c < 4; c++) counts[c][p >>> 24 - 8 * c & 0xff]++;
         float[][] bits = new float[4][256];
         for (int c = 0; c < 4; c++) {
+            // a prefix code spends at least a bit a symbol, unless the channel has one value (then none)
+            boolean single = Arrays.stream(counts[c]).filter(k -> k > 0).count() == 1;
             for (int v = 0; v < 256; v++) {
-                bits[c][v] = counts[c][v] == 0 ? 16 : (float) (Math.log((double) a.length / counts[c][v]) / Math.log(2));
+                bits[c][v] = single ? 0 : counts[c][v] == 0 ? 16 : (float) Math.max(1, Math.log((double) a.length / counts[c][v]) / Math.log(2));
             }
         }
         return bits;
