@@ -9,13 +9,14 @@ import java.util.PriorityQueue;
 /**
  * Lossless WebP (VP8L, RFC 9649) for opaque RGB images: the JDK has no WebP writer, and clients of the image APIs
  * ask for {@code output_format=webp}. The encoder applies the subtract-green transform, then the predictor
- * transform with the mode of least residual per 16x16 tile, and codes the residuals with LZ77 backward references
- * and a colour cache ({@link Backrefs}) under one set of prefix codes. Decoders reproduce the pixels exactly.
+ * transform with the mode of least residual per 16x16 tile, then the colour transform per 32x32 tile
+ * ({@link CrossColour}), and codes the result with LZ77 backward references and a colour cache ({@link Backrefs})
+ * under one set of prefix codes. Decoders reproduce the pixels exactly.
  */
 public final class WebpLossless {
     /** VP8L stores each side minus one in 14 bits. */
     public static final int MAX_SIDE = 1 << 14;
-    private static final int TILE_BITS = 4;
+    private static final int TILE_BITS = 4, COLOUR_TILE_BITS = 5;
     private static final int DISTANCE_ALPHABET = 40;
     private static final int MAX_CODE_LENGTH = 15, MAX_LENGTH_CODE_LENGTH = 7;
     private static final int[] CODE_LENGTH_ORDER = {17, 18, 0, 1, 2, 3, 4, 5, 16, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
@@ -60,6 +61,11 @@ public final class WebpLossless {
         int[] modeImage = new int[modes.length];
         for (int i = 0; i < modes.length; i++) modeImage[i] = 0xff000000 | modes[i] << 8;
         entropyCoded(out, modeImage, tilesX, false);
+        out.write(1, 1);
+        out.write(1, 2); // colour
+        out.write(COLOUR_TILE_BITS - 2, 3);
+        int[] elements = CrossColour.apply(residual, w, h, COLOUR_TILE_BITS);
+        entropyCoded(out, elements, (w + (1 << COLOUR_TILE_BITS) - 1) >> COLOUR_TILE_BITS, false);
         out.write(0, 1); // no more transforms
         entropyCoded(out, residual, w, true);
         return exif == null ? riff(out.bytes()) : extended(out.bytes(), w, h, exif);

@@ -85,6 +85,11 @@ class WebpLosslessTest {
         images.put("wide-tiles", image(700, 60, (x, y, c) -> tile[(y % 16) * 16 + (x / 3) % 16][c] ^ (x / 350)));
         images.put("palette", image(200, 150, (x, y, c) -> palette[rnd.nextInt(palette.length)][c]));
         images.put("noise", image(131, 97, (x, y, c) -> rnd.nextInt(256)));
+        // channels that move together: the colour transform's multipliers are not zero here
+        images.put("correlated", image(97, 70, (x, y, c) -> {
+            int g = (int) (128 + 90 * Math.sin(x * 0.21 + y * 0.05)) + rnd.nextInt(5);
+            return c == 0 ? g / 2 + 40 : c == 1 ? g : 255 - g;
+        }));
         images.put("noisy-stripes", image(150, 120, (x, y, c) -> x % 40 < 20 ? 30 + (x + y) % 3 : rnd.nextInt(256)));
         // over 2^20 pixels: flat runs copied 4096 pixels at a time, and a row repeated beyond the farthest distance
         images.put("million", image(1024, 1025, (x, y, c) -> y == 0 || y == 1024 ? row[x][c] : 60));
@@ -166,6 +171,22 @@ class WebpLosslessTest {
         }
         int[] noise = rnd.ints(n).toArray();
         assertEquals(0, Backrefs.chooseCacheBits(new Backrefs.Tokens(new int[n], noise.clone(), n), noise), "noise: no cache");
+    }
+
+    /** The colour transform (RFC 9649, 4.2): the decoder's inverse, written from the specification, undoes it. */
+    @Test
+    void colourTransformIsUndoneByTheSpecificationsInverse() {
+        SplittableRandom rnd = new SplittableRandom(9);
+        for (int i = 0; i < 100_000; i++) {
+            int p = rnd.nextInt(), g2r = rnd.nextInt(256), g2b = rnd.nextInt(256), r2b = rnd.nextInt(256);
+            int t = CrossColour.forward(p, g2r, g2b, r2b);
+            int g = t >>> 8 & 0xff, red = (t >>> 16) + CrossColour.delta(g2r, g) & 0xff;
+            int blue = t + CrossColour.delta(g2b, g) + CrossColour.delta(r2b, red) & 0xff;
+            assertEquals(p, t & 0xff00ff00 | red << 16 | blue, "pixel " + Integer.toHexString(p));
+        }
+        assertEquals(4, CrossColour.delta(0xff, 0x80), "both are signed bytes: (-1 * -128) >> 5");
+        assertEquals(-1, CrossColour.delta(0x01, 0xff), "(1 * -1) >> 5, an arithmetic shift");
+        assertEquals(3, CrossColour.delta(0x7f, 0x01), "(127 * 1) >> 5");
     }
 
     @Test
