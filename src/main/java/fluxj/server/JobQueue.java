@@ -299,7 +299,8 @@ final class JobQueue implements AutoCloseable {
         return new ProgressListener() {
             @Override
             public void step(Step s) {
-                RgbImage p = Preview.of(s.latent(), channels, h, w);
+                // the step's clean estimate, not the noisy latent: AUTOMATIC1111's live preview shows the denoised prediction
+                RgbImage p = Preview.of(s.denoised(), channels, h, w);
                 job.step(index, s.step(), s.steps(), s.elapsedNanos() / 1e9 / s.step(), p == null ? null : Preview.png(p));
             }
 

@@ -10,7 +10,9 @@ import java.io.UncheckedIOException;
 /**
  * A preview of a latent without the VAE: each latent pixel's 16 channels projected linearly to RGB, as ComfyUI's
  * latent previews do for FLUX.1 (its {@code latent_formats.Flux} factors, fitted to the FLUX VAE), at the latent's
- * resolution (1/8 of the image). Costs one small product per latent pixel, so it can run after every step.
+ * resolution (1/8 of the image). Costs one small product per latent pixel, so it can run after every step. The
+ * server previews each step's clean estimate ({@code x - t v}), as AUTOMATIC1111's live preview shows the sampler's
+ * denoised prediction rather than the noisy latent (which is mostly noise until the last steps).
  */
 final class Preview {
     /** [channel][r, g, b]: ComfyUI's {@code latent_rgb_factors} for FLUX.1's 16-channel latent. */
