@@ -8,8 +8,9 @@ import java.util.Map;
  * VP8L's LZ77 backward references and colour cache (RFC 9649, 5.2.2 and 5.2.3) for an ARGB image in scan order.
  * The parse is greedy: at each pixel the longest earlier match among the nearest neighbours (left, above, above
  * left and right: the cheapest distance codes) and a hash chain of pixel pairs walked at most {@value #CHAIN}
- * steps, taken when its estimated bits are fewer than those of its pixels as literals. Bounded effort keeps the
- * encoder linear in the pixels. The colour cache size is then the one of least estimated entropy.
+ * steps, taken when its estimated bits are fewer than those of its pixels as literals. The bounded chain and the
+ * at-least-a-bit price of a literal channel bound the work per pixel. The colour cache size is then the one of
+ * least estimated entropy.
  */
 final class Backrefs {
     static final int MAX_LENGTH = 4096;
@@ -82,6 +83,8 @@ final class Backrefs {
         int[] head = new int[1 << hashBits], prev = new int[n];
         Arrays.fill(head, -1);
         float[][] literal = literalBits(a);
+        // a single colour (a black image's residuals) costs no bits as literals: nothing to copy, nothing to search
+        if (literalBits(a, 0, 1, literal) == 0) return new Tokens(length, a.clone(), n);
         DistanceCodes codes = new DistanceCodes(w);
         int[] near = w > 1 ? new int[] {1, w, w + 1, w - 1} : new int[] {1};
         int count = 0;

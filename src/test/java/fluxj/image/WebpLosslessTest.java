@@ -75,7 +75,7 @@ class WebpLosslessTest {
         for (int[] c : row) for (int k = 0; k < 3; k++) c[k] = rnd.nextInt(256);
         Map<String, RgbImage> images = new LinkedHashMap<>();
         images.put("black-pixel", image(1, 1, (x, y, c) -> 0));
-        images.put("black", image(100, 90, (x, y, c) -> 0));
+        images.put("black", image(1024, 1024, (x, y, c) -> 0)); // all residuals zero: literals of no bits
         images.put("long-run", image(5000, 3, (x, y, c) -> x < 4500 ? 77 : 200));
         images.put("one-wide", image(1, 300, (x, y, c) -> (y / 7) % 3 == 0 ? 10 * c : 250 - y % 5));
         images.put("two-wide", image(2, 150, (x, y, c) -> (y % 9) * 20 + x * c));
