@@ -9,15 +9,14 @@ import java.util.PriorityQueue;
 /**
  * Lossless WebP (VP8L, RFC 9649) for opaque RGB images: the JDK has no WebP writer, and clients of the image APIs
  * ask for {@code output_format=webp}. The encoder applies the subtract-green transform, then the predictor
- * transform with the mode of least residual per 16x16 tile, and codes every residual as a literal with one set of
- * prefix codes (no backward references or colour cache: simple, and still well below the raw size on generated
- * images). Decoders reproduce the pixels exactly.
+ * transform with the mode of least residual per 16x16 tile, then the colour transform per 32x32 tile
+ * ({@link CrossColour}), and codes the result with LZ77 backward references and a colour cache ({@link Backrefs})
+ * under one set of prefix codes. Decoders reproduce the pixels exactly.
  */
 public final class WebpLossless {
     /** VP8L stores each side minus one in 14 bits. */
     public static final int MAX_SIDE = 1 << 14;
-    private static final int TILE_BITS = 4;
-    private static final int GREEN_ALPHABET = 256 + 24; // literals and length prefixes (no colour cache)
+    private static final int TILE_BITS = 4, COLOUR_TILE_BITS = 5;
     private static final int DISTANCE_ALPHABET = 40;
     private static final int MAX_CODE_LENGTH = 15, MAX_LENGTH_CODE_LENGTH = 7;
     private static final int[] CODE_LENGTH_ORDER = {17, 18, 0, 1, 2, 3, 4, 5, 16, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
@@ -61,30 +60,72 @@ public final class WebpLossless {
         out.write(TILE_BITS - 2, 3);
         int[] modeImage = new int[modes.length];
         for (int i = 0; i < modes.length; i++) modeImage[i] = 0xff000000 | modes[i] << 8;
-        entropyCoded(out, modeImage, false);
+        entropyCoded(out, modeImage, tilesX, false);
+        out.write(1, 1);
+        out.write(1, 2); // colour
+        out.write(COLOUR_TILE_BITS - 2, 3);
+        int[] elements = CrossColour.apply(residual, w, h, COLOUR_TILE_BITS);
+        entropyCoded(out, elements, (w + (1 << COLOUR_TILE_BITS) - 1) >> COLOUR_TILE_BITS, false);
         out.write(0, 1); // no more transforms
-        entropyCoded(out, residual, true);
+        entropyCoded(out, residual, w, true);
         return exif == null ? riff(out.bytes()) : extended(out.bytes(), w, h, exif);
     }
 
-    /** An entropy-coded image: no colour cache, one group of five prefix codes, every pixel as literals. */
-    private static void entropyCoded(Bits out, int[] argb, boolean main) {
-        out.write(0, 1); // no colour cache
+    /**
+     * An entropy-coded image {@code w} pixels wide: LZ77 backward references and colour cache codes where they
+     * pay ({@link Backrefs}), one group of five prefix codes (no meta prefix codes).
+     */
+    private static void entropyCoded(Bits out, int[] argb, int w, boolean main) {
+        Backrefs.Tokens t = Backrefs.parse(argb, w);
+        int cacheBits = Backrefs.chooseCacheBits(t, argb);
+        if (cacheBits > 0) {
+            Backrefs.useCache(t, argb, cacheBits);
+            out.write(1, 1);
+            out.write(cacheBits, 4);
+        } else {
+            out.write(0, 1);
+        }
         if (main) out.write(0, 1); // no meta prefix codes
-        int[][] histograms = {new int[GREEN_ALPHABET], new int[256], new int[256], new int[256], new int[DISTANCE_ALPHABET]};
-        for (int p : argb) {
-            histograms[0][p >>> 8 & 0xff]++;
-            histograms[1][p >>> 16 & 0xff]++;
-            histograms[2][p & 0xff]++;
-            histograms[3][p >>> 24]++;
+        Backrefs.DistanceCodes distances = new Backrefs.DistanceCodes(w);
+        int[] length = t.length(), value = t.value();
+        int[][] histograms = {new int[256 + 24 + (cacheBits > 0 ? 1 << cacheBits : 0)], new int[256], new int[256], new int[256], new int[DISTANCE_ALPHABET]};
+        for (int k = 0; k < t.count(); k++) {
+            int p = value[k];
+            switch (Integer.signum(length[k])) {
+                case 0 -> {
+                    histograms[0][p >>> 8 & 0xff]++;
+                    histograms[1][p >>> 16 & 0xff]++;
+                    histograms[2][p & 0xff]++;
+                    histograms[3][p >>> 24]++;
+                }
+                case -1 -> histograms[0][256 + 24 + p]++;
+                default -> {
+                    histograms[0][256 + Backrefs.prefix(length[k])]++;
+                    histograms[4][Backrefs.prefix(distances.code(p))]++;
+                }
+            }
         }
         Code[] codes = new Code[5];
         for (int i = 0; i < 5; i++) codes[i] = Code.write(out, histograms[i]);
-        for (int p : argb) {
-            codes[0].put(out, p >>> 8 & 0xff);
-            codes[1].put(out, p >>> 16 & 0xff);
-            codes[2].put(out, p & 0xff);
-            codes[3].put(out, p >>> 24);
+        for (int k = 0; k < t.count(); k++) {
+            int p = value[k];
+            switch (Integer.signum(length[k])) {
+                case 0 -> {
+                    codes[0].put(out, p >>> 8 & 0xff);
+                    codes[1].put(out, p >>> 16 & 0xff);
+                    codes[2].put(out, p & 0xff);
+                    codes[3].put(out, p >>> 24);
+                }
+                case -1 -> codes[0].put(out, 256 + 24 + p);
+                default -> {
+                    int lp = Backrefs.prefix(length[k]);
+                    codes[0].put(out, 256 + lp);
+                    out.write(Backrefs.extraValue(length[k], lp), Backrefs.extraBits(lp));
+                    int code = distances.code(p), dp = Backrefs.prefix(code);
+                    codes[4].put(out, dp);
+                    out.write(Backrefs.extraValue(code, dp), Backrefs.extraBits(dp));
+                }
+            }
         }
     }
 
@@ -169,6 +210,8 @@ public final class WebpLossless {
             int[] lengths = lengths(histogram, MAX_CODE_LENGTH);
             out.write(0, 1); // normal code
             writeLengths(out, lengths);
+            // a code of one symbol (a length or cache symbol alone) is read with zero bits, as in the simple form
+            if (used == 1) return new Code(new int[lengths.length], new int[lengths.length]);
             return new Code(lengths, canonical(lengths));
         }
 

@@ -57,6 +57,138 @@ class WebpLosslessTest {
         assertTrue(noise > 37 * 29 * 3 * 9 / 10, "noise: " + noise + " bytes");
     }
 
+    /**
+     * What LZ77 and the colour cache meet: runs longer than the longest copy (4096), a row repeated (distance =
+     * width, a neighbourhood code), a tile repeated far back (distances beyond the 120 neighbourhood codes), images
+     * of width 1 to 3 (where neighbourhood codes alias or clamp to 1), few colours in random order (cache hits),
+     * black first pixels (a hit in the initial all-zero cache), and repeats just inside and just outside the
+     * largest distance a code reaches (2^20 - 120 pixels).
+     */
+    @Test
+    void backReferencesAndTheColourCacheDecodeExactly() throws Exception {
+        SplittableRandom rnd = new SplittableRandom(11);
+        int[][] palette = new int[24][3];
+        for (int[] c : palette) for (int k = 0; k < 3; k++) c[k] = rnd.nextInt(256);
+        int[][] tile = new int[16 * 16][3];
+        for (int[] c : tile) for (int k = 0; k < 3; k++) c[k] = rnd.nextInt(256);
+        int[][] row = new int[1024][3];
+        for (int[] c : row) for (int k = 0; k < 3; k++) c[k] = rnd.nextInt(256);
+        Map<String, RgbImage> images = new LinkedHashMap<>();
+        images.put("black-pixel", image(1, 1, (x, y, c) -> 0));
+        images.put("black", image(100, 90, (x, y, c) -> 0));
+        images.put("long-run", image(5000, 3, (x, y, c) -> x < 4500 ? 77 : 200));
+        images.put("one-wide", image(1, 300, (x, y, c) -> (y / 7) % 3 == 0 ? 10 * c : 250 - y % 5));
+        images.put("two-wide", image(2, 150, (x, y, c) -> (y % 9) * 20 + x * c));
+        images.put("three-wide-noise", image(3, 80, (x, y, c) -> y % 10 < 5 ? rnd.nextInt(256) : 128));
+        images.put("rows-repeat", image(257, 40, (x, y, c) -> row[x][c]));
+        images.put("tiles-repeat", image(320, 200, (x, y, c) -> tile[(y % 16) * 16 + x % 16][c]));
+        images.put("wide-tiles", image(700, 60, (x, y, c) -> tile[(y % 16) * 16 + (x / 3) % 16][c] ^ (x / 350)));
+        images.put("palette", image(200, 150, (x, y, c) -> palette[rnd.nextInt(palette.length)][c]));
+        images.put("noise", image(131, 97, (x, y, c) -> rnd.nextInt(256)));
+        // channels that move together: the colour transform's multipliers are not zero here
+        images.put("correlated", image(97, 70, (x, y, c) -> {
+            int g = (int) (128 + 90 * Math.sin(x * 0.21 + y * 0.05)) + rnd.nextInt(5);
+            return c == 0 ? g / 2 + 40 : c == 1 ? g : 255 - g;
+        }));
+        images.put("noisy-stripes", image(150, 120, (x, y, c) -> x % 40 < 20 ? 30 + (x + y) % 3 : rnd.nextInt(256)));
+        // over 2^20 pixels: flat runs copied 4096 pixels at a time, and a row repeated beyond the farthest distance
+        images.put("million", image(1024, 1025, (x, y, c) -> y == 0 || y == 1024 ? row[x][c] : 60));
+        for (var e : images.entrySet()) Files.write(dir.resolve(e.getKey() + ".webp"), WebpLossless.encode(e.getValue()));
+        Pillow.run(DECODE, dir);
+        for (var e : images.entrySet()) {
+            assertArrayEquals(e.getValue().rgb(), Files.readAllBytes(dir.resolve(e.getKey() + ".rgb")), e.getKey());
+        }
+        // a repeated 16x16 noise tile costs about one tile (768 raw bytes) plus copies, not 320x200 noisy pixels
+        long tiles = Files.size(dir.resolve("tiles-repeat.webp"));
+        assertTrue(tiles < 4000, "tiles-repeat: " + tiles + " bytes");
+    }
+
+    /** LZ77 prefix coding (RFC 9649, 5.2.2): the decoder's formula gives back every value from 1 to 2^20. */
+    @Test
+    void prefixCodesRoundTrip() {
+        for (int v = 1; v <= 1 << 20; v++) {
+            int p = Backrefs.prefix(v), extra = Backrefs.extraBits(p), bits = Backrefs.extraValue(v, p);
+            assertTrue(p < 40 && bits >= 0 && bits < 1 << extra, "value " + v);
+            int decoded = p < 4 ? p + 1 : ((2 + (p & 1)) << extra) + bits + 1;
+            assertEquals(v, decoded, "value " + v);
+        }
+        assertEquals(23, Backrefs.prefix(Backrefs.MAX_LENGTH), "the longest copy has the last length prefix");
+    }
+
+    /** Neighbourhood codes of the specification's table, and the clamp to 1 of narrow images. */
+    @Test
+    void distanceCodesFollowTheNeighbourhoodTable() {
+        Backrefs.DistanceCodes wide = new Backrefs.DistanceCodes(300);
+        assertEquals(1, wide.code(300), "above");
+        assertEquals(2, wide.code(1), "left");
+        assertEquals(3, wide.code(301), "above left");
+        assertEquals(4, wide.code(299), "above right");
+        assertEquals(120, wide.code(7 * 300 + 8), "(8, 7): 7 rows up, 8 left");
+        assertEquals(9 + 120, wide.code(9), "9 left is outside the neighbourhood");
+        assertEquals(1, new Backrefs.DistanceCodes(1).code(1), "width 1: above is the previous pixel");
+        assertEquals(2, new Backrefs.DistanceCodes(3).code(1), "width 3: above right would be 2 back; left is code 2");
+    }
+
+    @Test
+    void theParseCopiesRepeatsWithinTheFarthestDistance() {
+        SplittableRandom rnd = new SplittableRandom(5);
+        int[] periodic = new int[4000];
+        for (int i = 0; i < periodic.length; i++) periodic[i] = i < 50 ? rnd.nextInt() : periodic[i - 50];
+        Backrefs.Tokens t = Backrefs.parse(periodic, 100);
+        assertTrue(t.count() < 60, "50 literals and a copy or two, got " + t.count() + " tokens");
+        // a noise run repeated exactly as far back as a distance code reaches is copied; one pixel farther, not
+        for (int gap : new int[] {Backrefs.MAX_DISTANCE, Backrefs.MAX_DISTANCE + 1}) {
+            int[] a = new int[gap + 64];
+            for (int i = 0; i < 64; i++) a[i] = a[gap + i] = rnd.nextInt();
+            for (int i = 64; i < gap; i++) a[i] = 0x01000000 | i; // distinct pixels: nothing else to copy
+            Backrefs.Tokens far = Backrefs.parse(a, 1024);
+            int copied = 0;
+            for (int k = 0; k < far.count(); k++) {
+                if (far.length()[k] > 0) {
+                    assertTrue(far.value()[k] <= Backrefs.MAX_DISTANCE, "distance " + far.value()[k]);
+                    copied += far.length()[k];
+                }
+            }
+            assertEquals(gap == Backrefs.MAX_DISTANCE ? 64 : 0, copied, "gap " + gap);
+        }
+    }
+
+    @Test
+    void theCacheTakesRecurringColours() {
+        SplittableRandom rnd = new SplittableRandom(6);
+        int[] colours = {0x10203040, 0x7f00ff00, 0x00ff00ff, 0x12345678, 0x0badcafe};
+        int n = 5000;
+        int[] few = new int[n];
+        for (int i = 0; i < n; i++) few[i] = colours[rnd.nextInt(colours.length)];
+        Backrefs.Tokens literals = new Backrefs.Tokens(new int[n], few.clone(), n);
+        int bits = Backrefs.chooseCacheBits(literals, few);
+        assertTrue(bits > 0, "five colours in random order: a cache pays");
+        Backrefs.useCache(literals, few, bits);
+        long left = java.util.stream.IntStream.range(0, n).filter(k -> literals.length()[k] == 0).count();
+        assertTrue(left < n / 100, left + " of " + n + " pixels stay literals");
+        for (int k = 0; k < n; k++) {
+            if (literals.length()[k] < 0) assertEquals(Backrefs.cacheIndex(few[k], bits), literals.value()[k], "hit " + k);
+        }
+        int[] noise = rnd.ints(n).toArray();
+        assertEquals(0, Backrefs.chooseCacheBits(new Backrefs.Tokens(new int[n], noise.clone(), n), noise), "noise: no cache");
+    }
+
+    /** The colour transform (RFC 9649, 4.2): the decoder's inverse, written from the specification, undoes it. */
+    @Test
+    void colourTransformIsUndoneByTheSpecificationsInverse() {
+        SplittableRandom rnd = new SplittableRandom(9);
+        for (int i = 0; i < 100_000; i++) {
+            int p = rnd.nextInt(), g2r = rnd.nextInt(256), g2b = rnd.nextInt(256), r2b = rnd.nextInt(256);
+            int t = CrossColour.forward(p, g2r, g2b, r2b);
+            int g = t >>> 8 & 0xff, red = (t >>> 16) + CrossColour.delta(g2r, g) & 0xff;
+            int blue = t + CrossColour.delta(g2b, g) + CrossColour.delta(r2b, red) & 0xff;
+            assertEquals(p, t & 0xff00ff00 | red << 16 | blue, "pixel " + Integer.toHexString(p));
+        }
+        assertEquals(4, CrossColour.delta(0xff, 0x80), "both are signed bytes: (-1 * -128) >> 5");
+        assertEquals(-1, CrossColour.delta(0x01, 0xff), "(1 * -1) >> 5, an arithmetic shift");
+        assertEquals(3, CrossColour.delta(0x7f, 0x01), "(127 * 1) >> 5");
+    }
+
     @Test
     void riffHeaderAndSizes() {
         byte[] f = WebpLossless.encode(image(5, 3, (x, y, c) -> x * y * c));
