@@ -2,7 +2,6 @@ package fluxj.server;
 
 import fluxj.io.Json;
 import fluxj.pipeline.FluxPipeline;
-import fluxj.pipeline.GatedPipeline;
 import fluxj.pipeline.GenerationRequest;
 import fluxj.pipeline.HubClient;
 import fluxj.pipeline.Infotext;
@@ -17,7 +16,6 @@ import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -31,29 +29,6 @@ class A1111InterruptTest {
     private static final String PROMPT = "a photo of a cat sitting on a red sofa";
     @TempDir
     Path dir;
-    private final Semaphore gate = new Semaphore(0);
-
-    private TestServer start() throws IOException {
-        Path model = TestServer.tinyModel();
-        Models models = new Models(List.of(new Models.Served("flux1-tiny-schnell", model.toString(), () -> GatedPipeline.open(model, gate))));
-        return TestServer.start(TestServer.config(dir), models);
-    }
-
-    /**
-     * Lets {@code steps} transformer calls of the current image through and waits until the next one waits: an
-     * interrupt now stops the image after step {@code steps + 1}, the step under way.
-     */
-    private void holdAfter(TestServer s, int image, int steps) throws InterruptedException {
-        gate.release(steps);
-        long end = System.currentTimeMillis() + 60_000;
-        while (true) {
-            Job j = s.server.queue().running();
-            if (j != null && j.image() == image && j.step() == steps && gate.hasQueuedThreads() && gate.availablePermits() == 0) return;
-            if (System.currentTimeMillis() > end) throw new AssertionError("the job never reached step " + steps + " of image " + image);
-            Thread.sleep(5);
-        }
-    }
-
     /** What the library makes for the same request finished at step {@code at} (the decode of that step's estimate). */
     private static RgbImage expected(long seed, int at) throws IOException {
         try (FluxPipeline p = FluxPipeline.open(ModelSource.of(TestServer.tinyModel().toString()), HubClient.Listener.NONE)) {
@@ -81,11 +56,12 @@ class A1111InterruptTest {
 
     @Test
     void anInterruptedTxt2imgAnswersTheImageOfTheStepItStoppedAt() throws Exception {
-        try (TestServer s = start()) {
+        try (GatedServer g = new GatedServer(dir)) {
+            TestServer s = g.server;
             CompletableFuture<TestServer.Response> txt2img = CompletableFuture.supplyAsync(() -> s.post("/sdapi/v1/txt2img", body(42, 2)));
-            holdAfter(s, 0, 2);
+            g.hold(0, 2, 2); // an interrupt now stops the image after step 3, the step under way
             assertEquals(200, s.post("/sdapi/v1/interrupt", "").status());
-            gate.release(Integer.MAX_VALUE / 2);
+            g.open();
             TestServer.Response r = txt2img.get(60, TimeUnit.SECONDS);
             assertEquals(200, r.status(), r.text());
             List<?> images = (List<?>) r.json().get("images");
@@ -103,12 +79,13 @@ class A1111InterruptTest {
 
     @Test
     void aSkippedImageIsKeptAsItIsAndTheNextIsMadeInFull() throws Exception {
-        try (TestServer s = start()) {
+        try (GatedServer g = new GatedServer(dir)) {
+            TestServer s = g.server;
             TestServer.CliImage second = TestServer.cli(dir, TestServer.tinyModel(), PROMPT, 64, 8, 4);
             CompletableFuture<TestServer.Response> txt2img = CompletableFuture.supplyAsync(() -> s.post("/sdapi/v1/txt2img", body(7, 2)));
-            holdAfter(s, 0, 1);
+            g.hold(0, 1, 1);
             assertEquals(200, s.post("/sdapi/v1/skip", "").status());
-            gate.release(Integer.MAX_VALUE / 2);
+            g.open();
             TestServer.Response r = txt2img.get(60, TimeUnit.SECONDS);
             assertEquals(200, r.status(), r.text());
             List<?> images = (List<?>) r.json().get("images");

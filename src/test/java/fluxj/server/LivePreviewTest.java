@@ -2,7 +2,6 @@ package fluxj.server;
 
 import fluxj.io.Json;
 import fluxj.pipeline.FluxPipeline;
-import fluxj.pipeline.GatedPipeline;
 import fluxj.pipeline.GenerationRequest;
 import fluxj.pipeline.HubClient;
 import fluxj.pipeline.ModelSource;
@@ -21,7 +20,6 @@ import java.util.Base64;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
 
@@ -40,14 +38,6 @@ class LivePreviewTest {
     private static final int SIZE = 64, STEPS = 4;
     @TempDir
     Path dir;
-    private final Semaphore gate = new Semaphore(0);
-
-    private TestServer start() throws IOException {
-        Path model = TestServer.tinyModel();
-        Models models = new Models(List.of(new Models.Served("flux1-tiny-schnell", model.toString(), () -> GatedPipeline.open(model, gate))));
-        return TestServer.start(TestServer.config(dir), models);
-    }
-
     /** Per step (index k - 1) of the library's generation of the same request: the preview of its clean estimate. */
     private static List<RgbImage> expected(long seed) throws IOException {
         List<RgbImage> estimate = new ArrayList<>(), latent = new ArrayList<>();
@@ -77,34 +67,20 @@ class LivePreviewTest {
         assertArrayEquals(expected.rgb(), got.rgb(), what + ": not the preview of the step's clean estimate");
     }
 
-    /** Lets one more transformer call through and waits until the job has finished step {@code k} and waits again. */
-    private void holdAt(TestServer s, int k) throws InterruptedException {
-        gate.release(1);
-        long end = System.currentTimeMillis() + 60_000;
-        while (true) {
-            Job j = s.server.queue().running();
-            if (j != null && j.step() == k && gate.hasQueuedThreads() && gate.availablePermits() == 0) return;
-            if (System.currentTimeMillis() > end) throw new AssertionError("the job never reached step " + k);
-            Thread.sleep(5);
-        }
-    }
-
     @Test
     void a1111ProgressShowsEachStepsCleanEstimate() throws Exception {
         List<RgbImage> e = expected(42);
-        try (TestServer s = start()) {
+        try (GatedServer g = new GatedServer(dir)) {
+            TestServer s = g.server;
             CompletableFuture<TestServer.Response> txt2img = CompletableFuture.supplyAsync(() -> s.post("/sdapi/v1/txt2img",
                     "{\"prompt\": \"" + PROMPT + "\", \"width\": " + SIZE + ", \"height\": " + SIZE + ", \"steps\": " + STEPS + ", \"seed\": 42}"));
-            try {
-                for (int k = 1; k < STEPS; k++) {
-                    holdAt(s, k);
-                    Map<String, Object> progress = s.get("/sdapi/v1/progress").json();
-                    assertEquals((long) k, ((Map<?, ?>) progress.get("state")).get("sampling_step"));
-                    assertPreview(e.get(k - 1), TestServer.b64(progress.get("current_image")), "A1111 progress at step " + k);
-                }
-            } finally {
-                gate.release(Integer.MAX_VALUE / 2); // also on failure: the server's close waits for the job
+            for (int k = 1; k < STEPS; k++) {
+                g.hold(0, k, 1);
+                Map<String, Object> progress = s.get("/sdapi/v1/progress").json();
+                assertEquals((long) k, ((Map<?, ?>) progress.get("state")).get("sampling_step"));
+                assertPreview(e.get(k - 1), TestServer.b64(progress.get("current_image")), "A1111 progress at step " + k);
             }
+            g.open();
             assertEquals(200, txt2img.get(60, TimeUnit.SECONDS).status());
         }
     }
@@ -112,19 +88,16 @@ class LivePreviewTest {
     @Test
     void jobsApiStepEventsCarryEachStepsCleanEstimate() throws Exception {
         List<RgbImage> e = expected(5);
-        try (TestServer s = start()) {
+        try (GatedServer g = new GatedServer(dir)) {
+            TestServer s = g.server;
             TestServer.Response r = s.post("/fluxj/v1/jobs",
                     "{\"prompt\": \"" + PROMPT + "\", \"width\": " + SIZE + ", \"height\": " + SIZE + ", \"steps\": " + STEPS + ", \"seed\": 5}");
             assertEquals(202, r.status(), r.text());
             String id = (String) r.json().get("id");
-            HttpResponse<Stream<String>> stream;
-            try {
-                s.awaitStatus(id, "running");
-                stream = s.client().sendAsync(HttpRequest.newBuilder(s.uri("/fluxj/v1/jobs/" + id + "/events")).build(),
-                        HttpResponse.BodyHandlers.ofLines()).get(30, TimeUnit.SECONDS);
-            } finally {
-                gate.release(Integer.MAX_VALUE / 2);
-            }
+            s.awaitStatus(id, "running");
+            HttpResponse<Stream<String>> stream = s.client().sendAsync(HttpRequest.newBuilder(s.uri("/fluxj/v1/jobs/" + id + "/events")).build(),
+                    HttpResponse.BodyHandlers.ofLines()).get(30, TimeUnit.SECONDS);
+            g.open();
             List<String> lines = stream.body().toList();
             List<String> names = lines.stream().filter(l -> l.startsWith("event: ")).map(l -> l.substring(7)).toList();
             List<Map<?, ?>> data = lines.stream().filter(l -> l.startsWith("data: ")).<Map<?, ?>>map(l -> (Map<?, ?>) Json.parse(l.substring(6))).toList();
