@@ -9,7 +9,8 @@ import java.util.Map;
 /**
  * The body of an OpenAI edit in either of OpenAI's forms: {@code multipart/form-data} with the image files, or
  * {@code application/json} with the images inline, {@code "images": [{"image_url": "data:image/png;base64,..."}]}
- * and {@code "mask": {"image_url": ...}}. Both carry the same other fields.
+ * and {@code "mask": {"image_url": ...}}. Both carry the same other fields; either form holds at most the limits' number
+ * of images, checked before any is decoded or saved.
  *
  * @param fields the other fields
  * @param images the images to edit, each named by its field (for errors)
@@ -29,6 +30,7 @@ record EditBody(Fields fields, List<Multipart.Upload> images, Multipart.Upload m
         if (masks.size() > 1) throw ApiException.invalid("mask", "give one mask");
         List<Multipart.Upload> images = form.files("image", "image[]");
         if (images.isEmpty()) throw ApiException.invalid("image", "is required: the image to edit, a PNG or JPEG file");
+        if (images.size() > limits.maxImages()) throw ApiException.invalid("image", "at most " + limits.maxImages() + " images");
         return new EditBody(Fields.of(form.fields()), images, masks.isEmpty() ? null : masks.getFirst());
     }
 

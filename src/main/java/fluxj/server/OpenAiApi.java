@@ -81,7 +81,6 @@ final class OpenAiApi {
         Fields f = body.fields();
         String prompt = prompt(f);
         List<Multipart.Upload> images = body.images();
-        if (images.size() > limits.maxImages()) throw ApiException.invalid(body.imagesField(), "at most " + limits.maxImages() + " images");
         Double strength = f.number("strength", 0, 1);
         if ((body.mask() != null || strength != null) && images.size() > 1) {
             throw ApiException.invalid(body.imagesField(), "with a mask or a strength give one image (several images are Kontext references)");

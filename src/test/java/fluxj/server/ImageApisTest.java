@@ -152,11 +152,7 @@ class ImageApisTest {
 
     @Test
     void badJsonEditsAre400InOpenAisShapeNamingTheField() throws IOException {
-        Path inputs = dir.resolve("out").resolve(".jobs").resolve("inputs");
-        long before;
-        try (var files = Files.list(inputs)) {
-            before = files.count();
-        }
+        long before = savedInputs();
         String png = "data:image/png;base64," + b64(input("pi01_img2img_schnell", "init.png"));
         Map<Object, String[]> bad = new LinkedHashMap<>();
         bad.put("{\"prompt\": \"x\", \"images\": [", new String[]{null, "malformed JSON"});
@@ -195,9 +191,7 @@ class ImageApisTest {
         assertEquals(400, r.status());
         assertTrue(((String) ((Map<?, ?>) r.json().get("error")).get("message")).contains("application/json"), r.text());
         // nothing of the refused requests stays behind
-        try (var files = Files.list(inputs)) {
-            assertEquals(before, files.count());
-        }
+        assertEquals(before, savedInputs());
     }
 
     @Test
@@ -266,11 +260,7 @@ class ImageApisTest {
 
     @Test
     void badImageRequestsAre400NamingTheField() throws IOException {
-        Path inputs = dir.resolve("out").resolve(".jobs").resolve("inputs");
-        long before;
-        try (var files = Files.list(inputs)) {
-            before = files.count();
-        }
+        long before = savedInputs();
         Map<HttpRequest.Builder, String> bad = new LinkedHashMap<>();
         bad.put(multipart("/v1/images/edits", Map.of("prompt", "x"), Map.of()), "image");
         bad.put(multipart("/v1/images/edits", Map.of("prompt", "x"), Map.of("image", "not an image".getBytes(StandardCharsets.UTF_8))), "image");
@@ -297,8 +287,13 @@ class ImageApisTest {
         r = server.post("/fluxj/v1/jobs", "{\"prompt\": \"x\", \"init_image\": \"%%%\"}");
         assertEquals("init_image", ((Map<?, ?>) r.json().get("error")).get("field"), r.text());
         // nothing of the refused requests stays behind
-        try (var files = Files.list(inputs)) {
-            assertEquals(before, files.count());
+        assertEquals(before, savedInputs());
+    }
+
+    /** The number of uploaded inputs the server holds. */
+    private long savedInputs() throws IOException {
+        try (var files = Files.list(dir.resolve("out").resolve(".jobs").resolve("inputs"))) {
+            return files.count();
         }
     }
 }
