@@ -3,6 +3,7 @@ package fluxj.image;
 import fluxj.pipeline.RgbImage;
 
 import java.io.ByteArrayOutputStream;
+import java.nio.charset.StandardCharsets;
 import java.util.Arrays;
 import java.util.PriorityQueue;
 
@@ -130,40 +131,39 @@ public final class WebpLossless {
     }
 
     private static byte[] riff(byte[] vp8l) {
-        int pad = vp8l.length & 1;
         ByteArrayOutputStream f = new ByteArrayOutputStream(vp8l.length + 21);
-        f.writeBytes(new byte[] {'R', 'I', 'F', 'F'});
-        le32(f, 4 + 8 + vp8l.length + pad);
-        f.writeBytes(new byte[] {'W', 'E', 'B', 'P', 'V', 'P', '8', 'L'});
-        le32(f, vp8l.length);
-        f.writeBytes(vp8l);
-        if (pad == 1) f.write(0);
+        f.writeBytes("RIFF".getBytes(StandardCharsets.US_ASCII));
+        le32(f, 4 + 8 + vp8l.length + (vp8l.length & 1));
+        f.writeBytes("WEBP".getBytes(StandardCharsets.US_ASCII));
+        chunk(f, "VP8L", vp8l);
         return f.toByteArray();
     }
 
     /** The extended format: a VP8X header (canvas size, the EXIF flag), the VP8L image, the EXIF chunk. */
     private static byte[] extended(byte[] vp8l, int w, int h, byte[] exif) {
-        int vp8lPad = vp8l.length & 1, exifPad = exif.length & 1;
-        long size = 4 + (8 + 10) + (8 + vp8l.length + vp8lPad) + (8 + (long) exif.length + exifPad);
+        long size = 4 + (8 + 10) + (8 + vp8l.length + (vp8l.length & 1)) + (8 + (long) exif.length + (exif.length & 1));
         if (size > 0xfffffff6L) throw new IllegalArgumentException("WebP: " + size + " bytes is more than a RIFF file holds");
+        ByteArrayOutputStream header = new ByteArrayOutputStream(10);
+        header.write(0x08); // flags: EXIF metadata (no ICC, alpha, XMP or animation)
+        header.writeBytes(new byte[3]);
+        le24(header, w - 1);
+        le24(header, h - 1);
         ByteArrayOutputStream f = new ByteArrayOutputStream((int) size + 8);
-        f.writeBytes(new byte[] {'R', 'I', 'F', 'F'});
+        f.writeBytes("RIFF".getBytes(StandardCharsets.US_ASCII));
         le32(f, (int) size);
-        f.writeBytes(new byte[] {'W', 'E', 'B', 'P', 'V', 'P', '8', 'X'});
-        le32(f, 10);
-        f.write(0x08); // flags: EXIF metadata (no ICC, alpha, XMP or animation)
-        f.writeBytes(new byte[3]);
-        le24(f, w - 1);
-        le24(f, h - 1);
-        f.writeBytes(new byte[] {'V', 'P', '8', 'L'});
-        le32(f, vp8l.length);
-        f.writeBytes(vp8l);
-        if (vp8lPad == 1) f.write(0);
-        f.writeBytes(new byte[] {'E', 'X', 'I', 'F'});
-        le32(f, exif.length);
-        f.writeBytes(exif);
-        if (exifPad == 1) f.write(0);
+        f.writeBytes("WEBP".getBytes(StandardCharsets.US_ASCII));
+        chunk(f, "VP8X", header.toByteArray());
+        chunk(f, "VP8L", vp8l);
+        chunk(f, "EXIF", exif);
         return f.toByteArray();
+    }
+
+    /** A RIFF chunk: its four-character code, its length, its data, padded to an even length. */
+    private static void chunk(ByteArrayOutputStream f, String fourcc, byte[] data) {
+        f.writeBytes(fourcc.getBytes(StandardCharsets.US_ASCII));
+        le32(f, data.length);
+        f.writeBytes(data);
+        if ((data.length & 1) == 1) f.write(0);
     }
 
     private static void le24(ByteArrayOutputStream f, int v) {
