@@ -270,20 +270,19 @@ public final class Blocks {
         }
     }
 
-    /** Q4_K with qh[32] before qs: bit i of qh[j] is the fifth bit of value j of sub-block i. */
+    /**
+     * Q4_K with qh[32] before qs: bit i of qh[j] is the fifth bit of value j of sub-block i. One sub-block per pass
+     * of the loop: with the four of Q4_K's loop body, C2's inlining budget (NodeCountInliningCutoff) ran out before
+     * the last of them, whose vectors were then boxed (Q5_K decoded 2-3x slower than Q4_K).
+     */
     private static void q5k(byte[] raw, int blocks, float[] out, int o) {
         for (int b = 0, r = 0; b < blocks; b++, r += 176, o += 256) {
             float d = half(raw, r), dmin = half(raw, r + 2);
-            ByteVector h0 = bytes(raw, r + 16), h1 = bytes(raw, r + 32);
-            for (int c = 0; c < 4; c++) {
-                ByteVector q0 = bytes(raw, r + 48 + 32 * c), q1 = bytes(raw, r + 64 + 32 * c);
-                int e = o + 64 * c, i = 2 * c;
-                float d0 = d * k6(raw, r, i, false), m0 = dmin * k6(raw, r, i, true);
-                float d1 = d * k6(raw, r, i + 1, false), m1 = dmin * k6(raw, r, i + 1, true);
-                mulSub(withBit4(low(q0), h0, i), d0, m0, out, e);
-                mulSub(withBit4(low(q1), h1, i), d0, m0, out, e + 16);
-                mulSub(withBit4(high(q0), h0, i + 1), d1, m1, out, e + 32);
-                mulSub(withBit4(high(q1), h1, i + 1), d1, m1, out, e + 48);
+            for (int i = 0; i < 8; i++) {
+                int q = r + 48 + 32 * (i >> 1), nibble = 4 * (i & 1), e = o + 32 * i;
+                float di = d * k6(raw, r, i, false), mi = dmin * k6(raw, r, i, true);
+                mulSub(withBit4(bits(bytes(raw, q), nibble, 15, 0), bytes(raw, r + 16), i), di, mi, out, e);
+                mulSub(withBit4(bits(bytes(raw, q + 16), nibble, 15, 0), bytes(raw, r + 32), i), di, mi, out, e + 16);
             }
         }
     }
@@ -299,27 +298,18 @@ public final class Blocks {
     /**
      * ql[128], qh[64], scales int8[16], d: 6-bit values (4 low + 2 high bits) minus 32, a scale per 16. Value
      * 128h + 32q + l: low nibble of ql[64h + l] (q = 0), of ql[64h + 32 + l] (1), their high nibbles (2, 3); high
-     * 2 bits from qh[32h + l] >> 2q.
+     * 2 bits from qh[32h + l] >> 2q. One group of 16 per pass of the loop, for C2's inlining budget as in Q5_K.
      */
     private static void q6k(byte[] raw, int blocks, float[] out, int o) {
         for (int b = 0, r = 0; b < blocks; b++, r += 210, o += 256) {
             float d = half(raw, r + 208);
-            for (int h = 0; h < 2; h++) {
-                for (int l = 0; l < 32; l += 16) {
-                    ByteVector a = bytes(raw, r + 64 * h + l), c = bytes(raw, r + 64 * h + 32 + l), hq = bytes(raw, r + 128 + 32 * h + l);
-                    int e = o + 128 * h + l, s = r + 192 + 8 * h + l / 16;
-                    mul(six(low(a), hq, 0), d * raw[s], out, e);
-                    mul(six(low(c), hq, 2), d * raw[s + 2], out, e + 32);
-                    mul(six(high(a), hq, 4), d * raw[s + 4], out, e + 64);
-                    mul(six(high(c), hq, 6), d * raw[s + 6], out, e + 96);
-                }
+            for (int g = 0; g < 16; g++) {
+                int h = g >> 3, q = (g >> 1) & 3, l = 16 * (g & 1);
+                ByteVector low = bits(bytes(raw, r + 64 * h + 32 * (q & 1) + l), 4 * (q >> 1), 15, 0);
+                ByteVector six = low.or(bits(bytes(raw, r + 128 + 32 * h + l), 2 * q, 3, 4)).sub((byte) 32);
+                mul(six, d * raw[r + 192 + 8 * h + l / 16 + 2 * q], out, o + 128 * h + 32 * q + l);
             }
         }
-    }
-
-    /** (low | ((high >> shift) & 3) << 4) - 32: a Q6_K value from its low nibble and 2 bits of qh (byte-lane shifts: measured faster here than 16-bit lanes). */
-    private static ByteVector six(ByteVector low, ByteVector high, int shift) {
-        return low.or(high.lanewise(VectorOperators.LSHR, shift).and((byte) 3).lanewise(VectorOperators.LSHL, 4)).sub((byte) 32);
     }
 
     /** d, qs[16]: Q4_0's nibble order, each nibble an index into the IQ4 grid. */
