@@ -8,8 +8,10 @@ import fluxj.tensor.Tensor;
 import fluxj.tensor.VectorMath;
 import fluxj.tensor.Widen;
 
+import jdk.incubator.vector.ByteVector;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
+import jdk.incubator.vector.ShortVector;
 import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorShape;
 import jdk.incubator.vector.VectorSpecies;
@@ -20,8 +22,9 @@ import java.nio.ByteOrder;
 
 /**
  * Narrowing to bf16 (round to nearest even, as torch's {@code .to(bfloat16)}) into native buffers for oneDNN.
- * Weights and activations alike go through {@link #fromFloats}'s vector loop; weights are first widened exactly to
- * f32 in L1-sized chunks (non-BF16 weights are narrowed on every call, so this is hot code).
+ * Activations go through {@link #fromFloats}'s vector loop; so do weights, widened exactly to f32 in L1-sized chunks
+ * first, except FP8, whose codes map to bf16 bits directly (non-BF16 weights are narrowed on every call, so this is
+ * hot code).
  */
 final class Bf16 {
     /** Weights are widened this many values at a time (a multiple of every GGUF block size). */
@@ -30,6 +33,11 @@ final class Bf16 {
     private static final VectorSpecies<Float> F = FloatVector.SPECIES_PREFERRED;
     // The shorts of one float vector: half its bits.
     private static final VectorSpecies<Short> S = VectorSpecies.of(short.class, VectorShape.forBitSize(F.vectorBitSize() / 2));
+    // FP8 codes widen to bf16 in 16-bit lanes, a byte vector of half the width at a time.
+    private static final VectorSpecies<Short> S16 = ShortVector.SPECIES_PREFERRED;
+    private static final VectorSpecies<Byte> B8 = VectorSpecies.of(byte.class, VectorShape.forBitSize(S16.vectorBitSize() / 2));
+    /** The bf16 of each FP8 subnormal (exponent field 0), indexed by its mantissa. */
+    private static final ShortVector E4M3_SUBNORMALS = subnormals(3, 7), E5M2_SUBNORMALS = subnormals(2, 15);
 
     private Bf16() {}
 
@@ -108,6 +116,18 @@ final class Bf16 {
             MemorySegment.copy(w.data(), base * 2, out, 0, n * 2);
             return;
         }
+        switch (w.dtype()) {
+            case F8_E4M3 -> {
+                // No infinity (0x80 is no magnitude); 0x7f is its NaN.
+                fp8(w.data(), base, n, 3, E4M3_SUBNORMALS, 0x80, 0x7f, out);
+                return;
+            }
+            case F8_E5M2 -> {
+                fp8(w.data(), base, n, 2, E5M2_SUBNORMALS, 0x7c, 0x7d, out);
+                return;
+            }
+            default -> { }
+        }
         // Widened exactly to f32 (GGUF blocks decoded) a few thousand values at a time, L1-resident, then rounded:
         // vector code for every dtype, 4-6x faster for FP8 than a per-byte table lookup.
         Tensor unscaled = w.scale() == 1f ? w : w.withScale(1f);
@@ -117,6 +137,36 @@ final class Bf16 {
             Widen.span(unscaled, base + c, len, f, 0);
             fromFloats(f, 0, len, out, c);
         }
+    }
+
+    /**
+     * FP8 codes [from, from + n) of seg as bf16 into out (both FP8 formats are exact in bf16): the magnitude's
+     * bits moved up and the exponent re-biased, subnormals from a table by mantissa, the code {@code inf} an
+     * infinity and codes from {@code nan} up NaN, in 16-bit lanes with no f32 on the way (3x fewer operations than
+     * widening to f32 and rounding back; FP8 transformers are narrowed on every product).
+     */
+    private static void fp8(MemorySegment seg, long from, long n, int mantissa, ShortVector subnormals, int inf, int nan, MemorySegment out) {
+        int shift = 7 - mantissa, rebias = 127 - ((1 << (6 - mantissa)) - 1), low = (1 << mantissa) - 1;
+        long i = 0;
+        for (long up = n - n % S16.length(); i < up; i += S16.length()) {
+            ShortVector x = (ShortVector) ByteVector.fromMemorySegment(B8, seg, from + i, ByteOrder.LITTLE_ENDIAN).convertShape(VectorOperators.B2S, S16, 0);
+            ShortVector mag = x.and((short) 0x7f), sign = x.and((short) 0x8000);
+            ShortVector v = mag.lanewise(VectorOperators.LSHL, shift).add((short) (rebias << 7))
+                    .blend(mag.and((short) low).selectFrom(subnormals), mag.compare(VectorOperators.LE, low))
+                    .or(sign)
+                    .blend(sign.or((short) 0x7f80), mag.compare(VectorOperators.EQ, inf))
+                    .blend((short) 0x7fc0, mag.compare(VectorOperators.GE, nan));
+            v.intoMemorySegment(out, i * 2, ByteOrder.LITTLE_ENDIAN);
+        }
+        DType dt = mantissa == 3 ? DType.F8_E4M3 : DType.F8_E5M2;
+        for (; i < n; i++) out.set(I16_LE, i * 2, DType.floatToBf16(dt.get(seg, from + i)));
+    }
+
+    /** A table vector whose lane m is the bf16 of the subnormal FP8 value m * 2^(1 - bias - mantissa bits). */
+    private static ShortVector subnormals(int mantissa, int bias) {
+        short[] t = new short[S16.length()];
+        for (int m = 0; m < 1 << mantissa; m++) t[m] = DType.floatToBf16(Math.scalb((float) m, 1 - bias - mantissa));
+        return ShortVector.fromArray(S16, t, 0);
     }
 
     /** x[0, n) rounded to bf16 into {@code out}, in chunks across the pool. */
