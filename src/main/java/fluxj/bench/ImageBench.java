@@ -62,9 +62,25 @@ public final class ImageBench implements Callable<Integer> {
         }
     }
 
-    /** One phase: its wall time, its arithmetic, the time that arithmetic takes at the limit, and the machine's load. */
-    record Phase(String name, double seconds, double gflop, double limitSeconds, CpuLoad.Interval load) {
+    /**
+     * One phase: its wall time, the process's CPU time over the cores (the wall time it would have taken with the
+     * cores to itself: a hypervisor's steal time inflates the wall time, not this), its arithmetic, the time that
+     * arithmetic takes at the limit, and the machine's load.
+     */
+    record Phase(String name, double seconds, double cpuSeconds, double gflop, double limitSeconds, CpuLoad.Interval load) {
         double fraction() { return limitSeconds / seconds; }
+
+        double cpuFraction() { return limitSeconds / cpuSeconds; }
+
+        /** This phase against another limit. */
+        Phase against(Peaks.Peak limit) {
+            return new Phase(name, seconds, cpuSeconds, gflop, gflop / limit.cpuGflops(), load);
+        }
+
+        String describe() {
+            return String.format("  %-40s %8.2f s  %9.1f GFLOP  limit %7.2f s  %.3f of the limit (%.3f per CPU time); %s", name, seconds, gflop,
+                    limitSeconds, fraction(), cpuFraction(), load.describe());
+        }
 
         Map<String, Object> toMap() {
             Map<String, Object> m = new LinkedHashMap<>();
@@ -73,6 +89,8 @@ public final class ImageBench implements Callable<Integer> {
             m.put("gflop", gflop);
             m.put("limit_seconds", limitSeconds);
             m.put("fraction_of_limit", fraction());
+            m.put("cpu_seconds_per_core", cpuSeconds);
+            m.put("cpu_fraction_of_limit", cpuFraction());
             m.put("load", load.toMap());
             return m;
         }
@@ -87,6 +105,13 @@ public final class ImageBench implements Callable<Integer> {
         /** Total time over the sum of the limits (the target: at most 1.3). */
         double overLimit() { return seconds() / limitSeconds(); }
 
+        /** The same with each phase's CPU time over the cores instead of its wall time. */
+        double cpuOverLimit() { return phases.stream().mapToDouble(Phase::cpuSeconds).sum() / limitSeconds(); }
+
+        Image against(Peaks.Peak limit) {
+            return new Image(side, phases.stream().map(p -> p.against(limit)).toList());
+        }
+
         double othersCpuSeconds() {
             return phases.stream().mapToDouble(p -> p.load().known() ? p.load().othersCpuSeconds() : Double.NaN).sum();
         }
@@ -98,6 +123,7 @@ public final class ImageBench implements Callable<Integer> {
             m.put("seconds", seconds());
             m.put("limit_seconds", limitSeconds());
             m.put("total_over_limit", overLimit());
+            m.put("total_cpu_over_limit", cpuOverLimit());
             m.put("others_cpu_seconds", othersCpuSeconds());
             return m;
         }
@@ -117,6 +143,16 @@ public final class ImageBench implements Callable<Integer> {
                     + peaks.limitReason());
         }
         List<Image> images = run(Models.schnell(), sizes, steps, limit, json ? line -> {} : System.out::println);
+        // Probed again after minutes of work, and each phase compared with the higher of the readings.
+        peaks = Peaks.remeasure();
+        Peaks.Peak highest = peaks.limit();
+        images = images.stream().map(im -> im.against(highest)).toList();
+        if (!json) {
+            System.out.println("peaks probed again after the phases:");
+            peaks.describe().forEach(System.out::println);
+            System.out.println("against the highest " + highest.instruction() + " reading (" + Math.round(highest.cpuGflops()) + " GFLOP/s per CPU time):");
+            images.forEach(im -> im.phases().forEach(p -> System.out.println(p.describe())));
+        }
         if (json) {
             Map<String, Object> doc = new LinkedHashMap<>();
             doc.put("peaks", peaks.toMap());
@@ -127,8 +163,8 @@ public final class ImageBench implements Callable<Integer> {
             System.out.println(Json.write(doc));
         } else {
             for (Image im : images) {
-                System.out.printf("%dx%d: %.1f s in all, the sum of the phases' limits %.1f s: %.2fx the limit (target <= 1.3); others %.1f CPU-s%n",
-                        im.side(), im.side(), im.seconds(), im.limitSeconds(), im.overLimit(), im.othersCpuSeconds());
+                System.out.printf("%dx%d: %.1f s in all, the sum of the phases' limits %.1f s: %.2fx the limit (target <= 1.3; %.2fx per CPU time); others %.1f CPU-s%n",
+                        im.side(), im.side(), im.seconds(), im.limitSeconds(), im.overLimit(), im.cpuOverLimit(), im.othersCpuSeconds());
             }
         }
         return 0;
@@ -209,12 +245,11 @@ public final class ImageBench implements Callable<Integer> {
 
     private static Phase timed(String name, double flops, Peaks.Peak limit, Runnable work, Consumer<String> log) {
         CpuLoad.Mark mark = CpuLoad.mark();
-        long t0 = System.nanoTime();
+        long t0 = System.nanoTime(), c0 = TransformerBench.cpuNanos();
         work.run();
-        double s = (System.nanoTime() - t0) / 1e9;
-        Phase p = new Phase(name, s, flops / 1e9, flops / 1e9 / limit.cpuGflops(), CpuLoad.since(mark));
-        log.accept(String.format("  %-40s %8.2f s  %9.1f GFLOP  limit %7.2f s  %.3f of the limit; %s", name, s, p.gflop(),
-                p.limitSeconds(), p.fraction(), p.load().describe()));
+        double s = (System.nanoTime() - t0) / 1e9, cpu = (TransformerBench.cpuNanos() - c0) / 1e9 / Runtime.getRuntime().availableProcessors();
+        Phase p = new Phase(name, s, cpu, flops / 1e9, flops / 1e9 / limit.cpuGflops(), CpuLoad.since(mark));
+        log.accept(p.describe());
         return p;
     }
 

@@ -39,6 +39,14 @@ class ImageBenchTest {
                 assertEquals(p.gflop() / 10, p.limitSeconds(), 1e-12, "limit = arithmetic at the peak");
             }
             assertEquals(im.phases().stream().mapToDouble(ImageBench.Phase::seconds).sum() / im.limitSeconds(), im.overLimit(), 1e-12);
+            assertEquals(im.phases().stream().mapToDouble(ImageBench.Phase::cpuSeconds).sum() / im.limitSeconds(), im.cpuOverLimit(), 1e-12);
+            // Against a peak probed again at twice the rate, every limit halves and the totals follow.
+            ImageBench.Image again = im.against(new Peaks.Peak("test", 20, 20, null));
+            for (int i = 0; i < im.phases().size(); i++) {
+                assertEquals(im.phases().get(i).limitSeconds() / 2, again.phases().get(i).limitSeconds(), 1e-12);
+                assertEquals(im.phases().get(i).seconds(), again.phases().get(i).seconds());
+            }
+            assertEquals(2 * im.overLimit(), again.overLimit(), 1e-9);
         }
         // T5: per block 2 n (4 d inner + 3 d ff) + 4 n^2 inner, times the blocks.
         double t5 = 2 * (2.0 * 16 * (4 * 64 * 64 + 3 * 64 * 128) + 4.0 * 16 * 16 * 64);

@@ -27,6 +27,15 @@ class PeaksTest {
     }
 
     @Test
+    void aRepeatedProbeKeepsTheHigherReadingPerInstruction() {
+        Peaks.Peak slow = new Peaks.Peak("x", 90, 100, null), fast = new Peaks.Peak("x", 120, 130, null), absent = Peaks.Peak.missing("none");
+        assertEquals(fast, Peaks.higher(slow, fast));
+        assertEquals(fast, Peaks.higher(fast, slow));
+        assertEquals(slow, Peaks.higher(absent, slow));
+        assertEquals(slow, Peaks.higher(slow, absent));
+    }
+
+    @Test
     void withoutOneDnnKernelsTheBf16LimitIsTheFasterBf16Instruction() throws IOException {
         Peaks p = Peaks.parse("f32_fma 300 320 a\nbf16_dot 130 140 b\namx_bf16 2000 5000 c\n", "test", null);
         Peaks.Limit l = Peaks.bf16Limit(List.of(), null, p.bf16Dot(), p.amxBf16());
