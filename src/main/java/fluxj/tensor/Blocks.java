@@ -3,7 +3,7 @@ package fluxj.tensor;
 import jdk.incubator.vector.ByteVector;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorOperators;
-import jdk.incubator.vector.LongVector;
+import jdk.incubator.vector.VectorShuffle;
 import jdk.incubator.vector.VectorSpecies;
 
 import java.lang.foreign.MemorySegment;
@@ -16,8 +16,8 @@ import java.lang.foreign.ValueLayout;
  * that ggml computes from the f16 fields exactly as here ({@code d * sc}, {@code dmin * mn}: one f32 product).
  *
  * <p>Each type has its own loop over the blocks of a bulk copy of their bytes (one compiled method per type): 16
- * codes at a time are unpacked in a 128-bit byte vector (nibbles, bit fields, Q5's fifth bits spread from a
- * table, the IQ4 grid as a byte shuffle),
+ * codes at a time are unpacked in a 128-bit byte vector (nibbles, bit fields, Q5's fifth bits by a bit test, the
+ * IQ4 grid as a byte shuffle),
  * widened to floats and scaled, one multiply and one add or subtract per value in ggml's order (never fused), so
  * the vector code gives the same bits as the scalar formulas. Block layouts are ggml's {@code block_*} structs,
  * packed, little-endian.
@@ -30,12 +30,11 @@ public final class Blocks {
     /** The non-linear 4-bit grid of IQ4_NL and IQ4_XS ({@code kvalues_iq4nl}). */
     static final byte[] IQ4 = {-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113};
     private static final ByteVector IQ4_GRID = ByteVector.fromArray(B, IQ4, 0);
-    /** Q5's fifth bits: for each byte value v, 8 bytes (a little-endian long) whose byte i is bit i of v moved to bit 4. */
-    private static final long[] SPREAD = new long[256];
-
-    static {
-        for (int v = 0; v < 256; v++) for (int i = 0; i < 8; i++) SPREAD[v] |= (long) (((v >> i) & 1) << 4) << (8 * i);
-    }
+    /** Bit j % 8 in lane j: tests each lane's bit of the qh byte spread to it. */
+    private static final ByteVector LANE_BIT = ByteVector.fromArray(B, new byte[] {1, 2, 4, 8, 16, 32, 64, -128, 1, 2, 4, 8, 16, 32, 64, -128}, 0);
+    /** Q5_0/Q5_1's qh bytes 0 and 1 (the fifth bits of values 0-15) and 2 and 3 (values 16-31), each to 8 lanes. */
+    private static final VectorShuffle<Byte> QH_LOW = VectorShuffle.fromValues(B, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1),
+            QH_HIGH = VectorShuffle.fromValues(B, 2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3);
     /** Values decoded per pass: bounds the scratch copy of the blocks (4.3 KB). */
     private static final int CHUNK_VALUES = 4096;
     private static final ThreadLocal<Scratch> SCRATCH = ThreadLocal.withInitial(Scratch::new);
@@ -172,18 +171,18 @@ public final class Blocks {
         }
     }
 
-    /** Bit j of the 16 bits at raw[at..] (little-endian) as 16 (set) or 0 in lane j. */
-    private static ByteVector fifth(byte[] raw, int at) {
-        return LongVector.zero(LongVector.SPECIES_128).withLane(0, SPREAD[u8(raw, at)]).withLane(1, SPREAD[u8(raw, at + 1)]).reinterpretAsBytes();
+    /** codes | 16 in the lanes j whose bit of the 16 qh bits that {@code half} picks is set (as {@link #withBit4}). */
+    private static ByteVector fifth(ByteVector codes, ByteVector qh, VectorShuffle<Byte> half) {
+        return codes.lanewise(VectorOperators.OR, (byte) 16, qh.rearrange(half).and(LANE_BIT).compare(VectorOperators.NE, (byte) 0));
     }
 
     /** d, qh u32, qs[16]: Q4_0's nibbles with bit j (values j) or 16 + j (values 16 + j) of qh as the fifth bit, minus 16. */
     private static void q5_0(byte[] raw, int blocks, float[] out, int o) {
         for (int b = 0, r = 0; b < blocks; b++, r += 22, o += 32) {
             float d = half(raw, r);
-            ByteVector q = bytes(raw, r + 6);
-            mul(low(q).or(fifth(raw, r + 2)).sub((byte) 16), d, out, o);
-            mul(high(q).or(fifth(raw, r + 4)).sub((byte) 16), d, out, o + 16);
+            ByteVector q = bytes(raw, r + 6), qh = bytes(raw, r + 2);
+            mul(fifth(low(q), qh, QH_LOW).sub((byte) 16), d, out, o);
+            mul(fifth(high(q), qh, QH_HIGH).sub((byte) 16), d, out, o + 16);
         }
     }
 
@@ -191,9 +190,9 @@ public final class Blocks {
     private static void q5_1(byte[] raw, int blocks, float[] out, int o) {
         for (int b = 0, r = 0; b < blocks; b++, r += 24, o += 32) {
             float d = half(raw, r), m = half(raw, r + 2);
-            ByteVector q = bytes(raw, r + 8);
-            mulAdd(low(q).or(fifth(raw, r + 4)), d, m, out, o);
-            mulAdd(high(q).or(fifth(raw, r + 6)), d, m, out, o + 16);
+            ByteVector q = bytes(raw, r + 8), qh = bytes(raw, r + 4);
+            mulAdd(fifth(low(q), qh, QH_LOW), d, m, out, o);
+            mulAdd(fifth(high(q), qh, QH_HIGH), d, m, out, o + 16);
         }
     }
 
