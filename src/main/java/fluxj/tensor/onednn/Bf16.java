@@ -12,6 +12,7 @@ import jdk.incubator.vector.ByteVector;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.ShortVector;
+import jdk.incubator.vector.VectorMask;
 import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorShape;
 import jdk.incubator.vector.VectorSpecies;
@@ -23,8 +24,8 @@ import java.nio.ByteOrder;
 /**
  * Narrowing to bf16 (round to nearest even, as torch's {@code .to(bfloat16)}) into native buffers for oneDNN.
  * Activations go through {@link #fromFloats}'s vector loop; so do weights, widened exactly to f32 in L1-sized chunks
- * first, except FP8, whose codes map to bf16 bits directly (non-BF16 weights are narrowed on every call, so this is
- * hot code).
+ * first, except FP8 and F16, which map to bf16 bits in 16-bit lanes (non-BF16 weights are narrowed on every call, so
+ * this is hot code).
  */
 final class Bf16 {
     /** Weights are widened this many values at a time (a multiple of every GGUF block size). */
@@ -126,6 +127,10 @@ final class Bf16 {
                 fp8(w.data(), base, n, 2, E5M2_SUBNORMALS, 0x7c, 0x7d, out);
                 return;
             }
+            case F16 -> {
+                f16(w.data(), base, n, out);
+                return;
+            }
             default -> { }
         }
         // Widened exactly to f32 (GGUF blocks decoded) a few thousand values at a time, L1-resident, then rounded:
@@ -160,6 +165,35 @@ final class Bf16 {
         }
         DType dt = mantissa == 3 ? DType.F8_E4M3 : DType.F8_E5M2;
         for (; i < n; i++) out.set(I16_LE, i * 2, DType.floatToBf16(dt.get(seg, from + i)));
+    }
+
+    /**
+     * F16 values [from, from + n) of seg rounded to bf16 into out, in 16-bit lanes: a normal value's magnitude
+     * rounded to nearest even by 3 bits and its exponent re-biased (a carry into the exponent is the right
+     * result), infinities and NaNs blended in. F16 subnormals (rare in weights) are normal in bf16 and need the
+     * leading bit found: those lanes are redone one by one through f32.
+     */
+    private static void f16(MemorySegment seg, long from, long n, MemorySegment out) {
+        long i = 0;
+        for (long up = n - n % S16.length(); i < up; i += S16.length()) {
+            ShortVector h = ShortVector.fromMemorySegment(S16, seg, (from + i) * 2, ByteOrder.LITTLE_ENDIAN);
+            ShortVector mag = h.and((short) 0x7fff), sign = h.and((short) 0x8000);
+            VectorMask<Short> small = mag.compare(VectorOperators.LT, 0x400);
+            ShortVector v = mag.add((short) 3).add(mag.lanewise(VectorOperators.LSHR, 3).and((short) 1))
+                    .lanewise(VectorOperators.LSHR, 3).add((short) ((127 - 15) << 7)).or(sign)
+                    .blend(sign, small)
+                    .blend(sign.or((short) 0x7f80), mag.compare(VectorOperators.EQ, 0x7c00))
+                    .blend((short) 0x7fc0, mag.compare(VectorOperators.GT, 0x7c00));
+            v.intoMemorySegment(out, i * 2, ByteOrder.LITTLE_ENDIAN);
+            VectorMask<Short> subnormal = small.and(mag.compare(VectorOperators.NE, 0));
+            if (subnormal.anyTrue()) {
+                for (long sub = subnormal.toLong(); sub != 0; sub &= sub - 1) {
+                    long at = i + Long.numberOfTrailingZeros(sub);
+                    out.set(I16_LE, at * 2, DType.floatToBf16(Float.float16ToFloat(seg.get(I16_LE, (from + at) * 2))));
+                }
+            }
+        }
+        for (; i < n; i++) out.set(I16_LE, i * 2, DType.floatToBf16(Float.float16ToFloat(seg.get(I16_LE, (from + i) * 2))));
     }
 
     /** A table vector whose lane m is the bf16 of the subnormal FP8 value m * 2^(1 - bias - mantissa bits). */

@@ -57,6 +57,24 @@ class Bf16Test {
     }
 
     @Test
+    void everyF16CodeRoundsLikeTorch() {
+        // All 65536 codes (subnormals, ties, the largest values that round up to 2^16, infinities, NaNs), at an odd
+        // offset so the vector loop and the scalar tail both run.
+        try (Arena a = Arena.ofConfined()) {
+            int n = 65536 + 3;
+            MemorySegment data = a.allocate(2L * n);
+            for (int i = 0; i < n; i++) data.setAtIndex(I16, i, (short) (i - 3));
+            Tensor w = new Tensor("w", DType.F16, new long[] {1, n}, data, 1f, "test");
+            MemorySegment out = a.allocate(2L * n);
+            Bf16.fromWeights(w, 0, 1, out);
+            for (int i = 0; i < n; i++) {
+                float v = Float.float16ToFloat(data.getAtIndex(I16, i));
+                assertEquals(DType.floatToBf16(v), out.getAtIndex(I16, i), "f16 " + Integer.toHexString(data.getAtIndex(I16, i) & 0xffff) + " = " + v);
+            }
+        }
+    }
+
+    @Test
     void everyFp8CodeNarrowsExactly() {
         // All 256 codes of both FP8 formats (subnormals, the largest values, E5M2's infinities, every NaN), each
         // exact in bf16, in a row long enough for the vector loop.
