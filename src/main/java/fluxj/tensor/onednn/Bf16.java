@@ -34,7 +34,7 @@ final class Bf16 {
     private static final VectorSpecies<Float> F = FloatVector.SPECIES_PREFERRED;
     // The shorts of one float vector: half its bits.
     private static final VectorSpecies<Short> S = VectorSpecies.of(short.class, VectorShape.forBitSize(F.vectorBitSize() / 2));
-    // FP8 codes widen to bf16 in 16-bit lanes, a byte vector of half the width at a time.
+    // FP8 and F16 weights go to bf16 in 16-bit lanes (FP8 from a byte vector of half the width).
     private static final VectorSpecies<Short> S16 = ShortVector.SPECIES_PREFERRED;
     private static final VectorSpecies<Byte> B8 = VectorSpecies.of(byte.class, VectorShape.forBitSize(S16.vectorBitSize() / 2));
     /** The bf16 of each FP8 subnormal (exponent field 0), indexed by its mantissa. */
@@ -120,11 +120,11 @@ final class Bf16 {
         switch (w.dtype()) {
             case F8_E4M3 -> {
                 // No infinity (0x80 is no magnitude); 0x7f is its NaN.
-                fp8(w.data(), base, n, 3, E4M3_SUBNORMALS, 0x80, 0x7f, out);
+                fp8(w.data(), base, n, DType.F8_E4M3, E4M3_SUBNORMALS, 0x80, 0x7f, out);
                 return;
             }
             case F8_E5M2 -> {
-                fp8(w.data(), base, n, 2, E5M2_SUBNORMALS, 0x7c, 0x7d, out);
+                fp8(w.data(), base, n, DType.F8_E5M2, E5M2_SUBNORMALS, 0x7c, 0x7d, out);
                 return;
             }
             case F16 -> {
@@ -134,7 +134,7 @@ final class Bf16 {
             default -> { }
         }
         // Widened exactly to f32 (GGUF blocks decoded) a few thousand values at a time, L1-resident, then rounded:
-        // vector code for every dtype, 4-6x faster for FP8 than a per-byte table lookup.
+        // vector code for every other dtype.
         Tensor unscaled = w.scale() == 1f ? w : w.withScale(1f);
         float[] f = new float[(int) Math.min(n, CHUNK)];
         for (long c = 0; c < n; c += CHUNK) {
@@ -150,8 +150,8 @@ final class Bf16 {
      * infinity and codes from {@code nan} up NaN, in 16-bit lanes with no f32 on the way (3x fewer operations than
      * widening to f32 and rounding back; FP8 transformers are narrowed on every product).
      */
-    private static void fp8(MemorySegment seg, long from, long n, int mantissa, ShortVector subnormals, int inf, int nan, MemorySegment out) {
-        int shift = 7 - mantissa, rebias = 127 - ((1 << (6 - mantissa)) - 1), low = (1 << mantissa) - 1;
+    private static void fp8(MemorySegment seg, long from, long n, DType dt, ShortVector subnormals, int inf, int nan, MemorySegment out) {
+        int mantissa = dt == DType.F8_E4M3 ? 3 : 2, shift = 7 - mantissa, rebias = 127 - ((1 << (6 - mantissa)) - 1), low = (1 << mantissa) - 1;
         long i = 0;
         for (long up = n - n % S16.length(); i < up; i += S16.length()) {
             ShortVector x = (ShortVector) ByteVector.fromMemorySegment(B8, seg, from + i, ByteOrder.LITTLE_ENDIAN).convertShape(VectorOperators.B2S, S16, 0);
@@ -163,7 +163,6 @@ final class Bf16 {
                     .blend((short) 0x7fc0, mag.compare(VectorOperators.GE, nan));
             v.intoMemorySegment(out, i * 2, ByteOrder.LITTLE_ENDIAN);
         }
-        DType dt = mantissa == 3 ? DType.F8_E4M3 : DType.F8_E5M2;
         for (; i < n; i++) out.set(I16_LE, i * 2, DType.floatToBf16(dt.get(seg, from + i)));
     }
 
