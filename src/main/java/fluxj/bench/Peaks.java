@@ -74,12 +74,21 @@ public record Peaks(Peak f32, Peak bf16Dot, Peak amxBf16, String method, CpuLoad
      * and a probe that ran in a slow moment would let a phase read above its limit.
      */
     public static synchronized Peaks remeasure() {
+        probeAgain();
+        return measured;
+    }
+
+    /**
+     * Probes again and returns this probe's own readings (for a ratio paired with the work right before or after
+     * it); {@link #get()} keeps, per instruction, the highest reading so far.
+     */
+    public static synchronized Peaks probeAgain() {
         Peaks first = get(), again = measure();
         probes++;
         String method = first.method().replaceFirst("; the highest of \\d+ probes$", "") + "; the highest of " + probes + " probes";
         measured = new Peaks(higher(first.f32(), again.f32()), higher(first.bf16Dot(), again.bf16Dot()),
                 higher(first.amxBf16(), again.amxBf16()), method, again.load());
-        return measured;
+        return again;
     }
 
     /** The reading with the higher rate per CPU time (a present one over an absent one). */

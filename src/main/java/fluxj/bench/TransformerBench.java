@@ -92,27 +92,36 @@ public final class TransformerBench implements Callable<Integer> {
         // A first forward warms up: it JIT-compiles the kernels (the first attention alone runs ~10x slower) and
         // builds oneDNN's primitives for these shapes. A real step is one of many, so the ones after it are timed,
         // the fastest kept: on a machine whose speed drifts, as the peak probe keeps its highest reading.
+        // Each forward is also paired with the peak probed right before and right after it (the higher of the two), as
+        // the VM's speed drifts over minutes: the median of those ratios is the figure least moved by the drift.
         t.forwardTimed(img, imgLen, ids, txt, TXT, new float[TXT * 3], 0.5f, vec, 0f);
+        Flops.Flux f = Flops.flux(t.config(), imgLen, TXT);
+        double flops = f.doubleBlock() + f.singleBlock() + f.rest();
         CpuLoad.Mark mark = CpuLoad.mark();
         Span total = null;
+        double[] paired = new double[reps], pairedCpu = new double[reps];
+        Peaks.Peak near = Peaks.probeAgain().limit();
         for (int rep = 0; rep < reps; rep++) {
             FluxTransformer.Timed[] timed = new FluxTransformer.Timed[1];
             Span s = Span.measure(() -> timed[0] = t.forwardTimed(img, imgLen, ids, txt, TXT, new float[TXT * 3], 0.5f, vec, 0f));
+            Peaks.Peak next = Peaks.probeAgain().limit(), higher = Peaks.higher(near, next);
+            paired[rep] = Peaks.fraction(flops / s.wall(), higher);
+            pairedCpu[rep] = Peaks.fraction(flops / s.cpu() * cores(), higher);
+            near = next;
             if (total == null || s.wall() < total.wall()) {
                 total = s;
                 r[0] = timed[0];
             }
         }
         CpuLoad.Interval load = CpuLoad.since(mark);
+        double pairedMedian = GemmBench.median(paired), pairedCpuMedian = GemmBench.median(pairedCpu);
         double dbl = r[0].doubleNanos()[0] / 1e9, sgl = r[0].singleNanos()[0] / 1e9, rest = (r[0].embedNanos() + r[0].finalNanos()) / 1e9;
 
-        // After the forward, probed again (the higher reading kept): the limit is the peak of the instruction the
-        // kernels just used.
-        Peaks again = Peaks.remeasure();
+        // The fastest forward against the highest reading of every probe so far: the limit is the peak of the
+        // instruction the kernels just used.
+        Peaks again = Peaks.get();
         Peaks.Peak limit = again.limit(), amx = again.amxBeside(limit);
         String reason = again.limitReason();
-        Flops.Flux f = Flops.flux(t.config(), imgLen, TXT);
-        double flops = f.doubleBlock() + f.singleBlock() + f.rest();
         double rateWall = flops / total.wall(), rateCpu = flops / total.cpu();
         double full = FULL_DOUBLE * dbl + FULL_SINGLE * sgl + rest;
 
@@ -134,6 +143,8 @@ public final class TransformerBench implements Callable<Integer> {
         m.put("fraction_of_limit", round(Peaks.fraction(rateWall, limit)));
         m.put("wall_fraction_of_limit", round(Peaks.wallFraction(rateWall, limit)));
         m.put("cpu_fraction_of_limit", round(Peaks.fraction(rateCpu * cores(), limit)));
+        m.put("paired_fraction_of_limit", round(pairedMedian));
+        m.put("paired_cpu_fraction_of_limit", round(pairedCpuMedian));
         m.put("projected_full_forward_limit_s", round(full * Peaks.fraction(rateWall, limit)));
         if (amx != null) {
             m.put("fraction_of_amx", round(Peaks.fraction(rateWall, amx)));
@@ -151,6 +162,8 @@ public final class TransformerBench implements Callable<Integer> {
                             Peaks.fraction(rateCpu * cores(), amx)),
                     full * Peaks.fraction(rateWall, limit), load.describe(), reason);
             System.out.printf("  the peak: %.1f GFLOP/s per CPU time, %.1f by wall clock (%s)%n", limit.cpuGflops(), limit.gflops(), again.method());
+            System.out.printf("  paired: %.3f of the peak (%.3f per CPU time), the median over the %d forwards of each one's rate against the higher of the probes just before and after it%n",
+                    pairedMedian, pairedCpuMedian, reps);
         }
         return m;
     }
