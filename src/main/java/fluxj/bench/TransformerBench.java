@@ -88,17 +88,16 @@ public final class TransformerBench implements Callable<Integer> {
             ids[3 * i + 2] = i % grid;
         }
         float[] img = noise(imgLen * CHANNELS, 1), txt = noise(TXT * CONTEXT, 2), vec = noise(VEC, 3);
-        FluxTransformer.Timed[] r = new FluxTransformer.Timed[1];
         // A first forward warms up: it JIT-compiles the kernels (the first attention alone runs ~10x slower) and
-        // builds oneDNN's primitives for these shapes. A real step is one of many, so the ones after it are timed,
-        // the fastest kept: on a machine whose speed drifts, as the peak probe keeps its highest reading.
-        // Each forward is also paired with the peak probed right before and right after it (the higher of the two), as
-        // the VM's speed drifts over minutes: the median of those ratios is the figure least moved by the drift.
+        // builds oneDNN's primitives for these shapes. A real step is one of many, so the ones after it are timed:
+        // on a machine whose speed drifts, the fastest is kept (as the probe keeps its highest reading), and each is
+        // paired with the higher of the probes right before and after it, whose median ratio the drift moves least.
         t.forwardTimed(img, imgLen, ids, txt, TXT, new float[TXT * 3], 0.5f, vec, 0f);
         Flops.Flux f = Flops.flux(t.config(), imgLen, TXT);
         double flops = f.doubleBlock() + f.singleBlock() + f.rest();
         CpuLoad.Mark mark = CpuLoad.mark();
         Span total = null;
+        FluxTransformer.Timed fastest = null;
         double[] paired = new double[reps], pairedCpu = new double[reps];
         Peaks.Peak near = Peaks.probeAgain().limit();
         for (int rep = 0; rep < reps; rep++) {
@@ -110,12 +109,12 @@ public final class TransformerBench implements Callable<Integer> {
             near = next;
             if (total == null || s.wall() < total.wall()) {
                 total = s;
-                r[0] = timed[0];
+                fastest = timed[0];
             }
         }
         CpuLoad.Interval load = CpuLoad.since(mark);
         double pairedMedian = GemmBench.median(paired), pairedCpuMedian = GemmBench.median(pairedCpu);
-        double dbl = r[0].doubleNanos()[0] / 1e9, sgl = r[0].singleNanos()[0] / 1e9, rest = (r[0].embedNanos() + r[0].finalNanos()) / 1e9;
+        double dbl = fastest.doubleNanos()[0] / 1e9, sgl = fastest.singleNanos()[0] / 1e9, rest = (fastest.embedNanos() + fastest.finalNanos()) / 1e9;
 
         // The fastest forward against the highest reading of every probe so far: the limit is the peak of the
         // instruction the kernels just used.

@@ -113,28 +113,21 @@ final class Bf16 {
      */
     static void fromWeights(Tensor w, int r0, int r1, MemorySegment out) {
         long base = (long) r0 * w.cols(), n = (long) (r1 - r0) * w.cols();
-        if (w.dtype() == DType.BF16) {
-            MemorySegment.copy(w.data(), base * 2, out, 0, n * 2);
-            return;
-        }
         switch (w.dtype()) {
-            case F8_E4M3 -> {
-                // No infinity (0x80 is no magnitude); 0x7f is its NaN.
-                fp8(w.data(), base, n, DType.F8_E4M3, E4M3_SUBNORMALS, 0x80, 0x7f, out);
-                return;
-            }
-            case F8_E5M2 -> {
-                fp8(w.data(), base, n, DType.F8_E5M2, E5M2_SUBNORMALS, 0x7c, 0x7d, out);
-                return;
-            }
-            case F16 -> {
-                f16(w.data(), base, n, out);
-                return;
-            }
-            default -> { }
+            case BF16 -> MemorySegment.copy(w.data(), base * 2, out, 0, n * 2);
+            // No infinity in E4M3 (0x80 is no magnitude); 0x7f is its NaN.
+            case F8_E4M3 -> fp8(w.data(), base, n, DType.F8_E4M3, E4M3_SUBNORMALS, 0x80, 0x7f, out);
+            case F8_E5M2 -> fp8(w.data(), base, n, DType.F8_E5M2, E5M2_SUBNORMALS, 0x7c, 0x7d, out);
+            case F16 -> f16(w.data(), base, n, out);
+            default -> widened(w, base, n, out);
         }
-        // Widened exactly to f32 (GGUF blocks decoded) a few thousand values at a time, L1-resident, then rounded:
-        // vector code for every other dtype.
+    }
+
+    /**
+     * Elements [base, base + n) of any other dtype widened exactly to f32 (GGUF blocks decoded) a few thousand at a
+     * time, L1-resident, then rounded: vector code for every dtype.
+     */
+    private static void widened(Tensor w, long base, long n, MemorySegment out) {
         Tensor unscaled = w.scale() == 1f ? w : w.withScale(1f);
         float[] f = new float[(int) Math.min(n, CHUNK)];
         for (long c = 0; c < n; c += CHUNK) {
@@ -188,11 +181,11 @@ final class Bf16 {
             if (subnormal.anyTrue()) {
                 for (long sub = subnormal.toLong(); sub != 0; sub &= sub - 1) {
                     long at = i + Long.numberOfTrailingZeros(sub);
-                    out.set(I16_LE, at * 2, DType.floatToBf16(Float.float16ToFloat(seg.get(I16_LE, (from + at) * 2))));
+                    out.set(I16_LE, at * 2, DType.floatToBf16(DType.F16.get(seg, from + at)));
                 }
             }
         }
-        for (; i < n; i++) out.set(I16_LE, i * 2, DType.floatToBf16(Float.float16ToFloat(seg.get(I16_LE, (from + i) * 2))));
+        for (; i < n; i++) out.set(I16_LE, i * 2, DType.floatToBf16(DType.F16.get(seg, from + i)));
     }
 
     /** A table vector whose lane m is the bf16 of the subnormal FP8 value m * 2^(1 - bias - mantissa bits). */
