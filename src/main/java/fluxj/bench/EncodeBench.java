@@ -30,7 +30,8 @@ import java.util.SplittableRandom;
  * measured in the same run ({@link GemmBench#reference()}), the process's peak memory against the planner's
  * prediction for the encode-images phase. Bands and untiled perform the same arithmetic; streamed computes the
  * large blocks' conv1 twice.
- * When oneDNN loads (and the process runs the Java path) each encode runs again with oneDNN's bf16 convolution.
+ * When oneDNN loads (and the process runs the Java path) each encode runs again with oneDNN's convolution, in f32 as
+ * every encode keeps it (see {@link AutoEncoder#encode}).
  */
 @Command(name = "encode", mixinStandardHelpOptions = true,
         description = "FLUX VAE encoder speed (GFLOP/s, fraction of the GEMM rate) and peak memory against the plan: streamed, in bands, untiled.")
@@ -127,7 +128,7 @@ public final class EncodeBench implements Runnable {
         System.out.printf("GEMM reference (F32, M=1024, 3072x3072, best around the encodes): %.1f GFLOP/s, %.1f GFLOP per CPU-second%n",
                 ref.gflops(), ref.gflopPerCpuSecond());
         System.out.println("conv java: " + Conv2d.kernel().name());
-        if (oneDnn) System.out.println("conv onednn: " + Conv2d.oneDnn().name() + "; attention products on the java matmul");
+        if (oneDnn) System.out.println("conv onednn: " + Conv2d.oneDnn().f32().name() + "; attention and its products in f32 on the java kernels");
         System.out.println(cold ? "Cold: the first encode includes JIT compilation." : "After untimed " + WARMUP + "x" + WARMUP + " warm-up encodes (JIT).");
         System.out.printf("%-9s %-11s %-6s %8s %6s %8s %8s %8s %9s %8s %9s %9s %8s %8s %12s%n", "size", "mode", "conv", "seconds", "work", "GFLOP/s", "of GEMM",
                 "CPU s", "GFLOP/cpu", "of GEMM", "VmHWM MB", "plan MB", "work MB", "vs java", "others CPU-s");

@@ -1,7 +1,7 @@
 package fluxj.tensor;
 
-import fluxj.tensor.onednn.MatmulBackend;
 import fluxj.tensor.onednn.OneDnnAttention;
+import fluxj.tensor.onednn.OneDnnMatmul;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorMask;
 import jdk.incubator.vector.VectorOperators;
@@ -30,10 +30,18 @@ public final class Attention {
 
     /**
      * Bytes outside the Java heap kept after attention without bias or mask of lq queries over lk keys (oneDNN's
-     * buffers under {@code --matmul onednn}; none for the Java kernel, whose panels live on the heap per call).
+     * buffers when the products run on oneDNN; none for the Java kernel, whose panels live on the heap per call).
      */
     public static long bufferBytes(int lq, int lk, int heads, int headDim) {
-        return MatmulBackend.current() == MatmulBackend.ONEDNN ? OneDnnAttention.bufferBytes(lq, lk, heads, headDim) : 0;
+        return oneDnn() ? OneDnnAttention.bufferBytes(lq, lk, heads, headDim) : 0;
+    }
+
+    /**
+     * Whether attention runs on oneDNN's bf16 kernels: when the products in scope do ({@link Matmul#kernel()}), so
+     * a caller that keeps its products in f32 keeps its attention in f32 too.
+     */
+    private static boolean oneDnn() {
+        return Matmul.kernel() instanceof OneDnnMatmul;
     }
 
     /**
@@ -52,7 +60,7 @@ public final class Attention {
         }
         if (lq == 0) return;
         if (lk == 0) throw new IllegalArgumentException("attention: no keys");
-        if (bias == null && !causal && MatmulBackend.current() == MatmulBackend.ONEDNN) {
+        if (bias == null && !causal && oneDnn()) {
             OneDnnAttention.attention(q, k, v, lq, lk, heads, headDim, scale, out);
             return;
         }

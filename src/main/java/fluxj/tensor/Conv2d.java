@@ -8,6 +8,7 @@ import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.lang.ref.SoftReference;
 import java.util.Arrays;
+import java.util.function.Supplier;
 
 /**
  * 2-D convolution of one channels-last image (batch 1, [h*w, C]: each pixel's channels contiguous) as matrix
@@ -159,6 +160,11 @@ public final class Conv2d {
     /** Runs {@code body} with {@code kernel} doing this thread's convolutions (benchmarks compare backends in one run). */
     public static void using(ConvKernel kernel, Runnable body) {
         ScopedValue.where(OVERRIDE, kernel).run(body);
+    }
+
+    /** {@code body}'s result with {@code kernel} doing this thread's convolutions. */
+    public static <T> T computing(ConvKernel kernel, Supplier<T> body) {
+        return ScopedValue.where(OVERRIDE, kernel).call(body::get);
     }
 
     /** The Java path with a given patch-matrix budget per block (tests cross block borders cheaply). */

@@ -12,6 +12,9 @@ public interface ConvKernel {
 
     void conv2d(float[] x, int h, int w, Tensor weight, float[] bias, int stride, Conv2d.Padding pad, float[] out);
 
+    /** This backend with image and weights kept in f32 where it would round them to bf16; itself when it rounds nothing of its own. */
+    default ConvKernel f32() { return this; }
+
     /**
      * Whether {@link #conv2d(ConvInput, int, int, Tensor, float[], int, Conv2d.Padding, float[], float[], ChannelsLast.Moments)}
      * maps its input, adds the skip and sums the output's moments within its own passes over the data (else it

@@ -4,6 +4,7 @@ import fluxj.tensor.onednn.MatmulBackend;
 import fluxj.tensor.onednn.OneDnnMatmul;
 
 import java.util.Arrays;
+import java.util.function.Supplier;
 
 /**
  * {@code y[M,N] = x[M,K] * w[N,K]^T + bias[N]}: f32 activations times weights in their stored dtype, widened
@@ -17,10 +18,17 @@ public final class Matmul {
         case ONEDNN -> new OneDnnMatmul(new VectorMatmul());
     };
 
+    private static final ScopedValue<MatmulKernel> OVERRIDE = ScopedValue.newInstance();
+
     private Matmul() {}
 
-    /** The backend in use. */
-    public static MatmulKernel kernel() { return KERNEL; }
+    /** The backend in use: the one chosen at startup unless {@link #computing} names another for this thread. */
+    public static MatmulKernel kernel() { return OVERRIDE.orElse(KERNEL); }
+
+    /** {@code body}'s result with {@code kernel} doing this thread's products (and attention, which follows it). */
+    public static <T> T computing(MatmulKernel kernel, Supplier<T> body) {
+        return ScopedValue.where(OVERRIDE, kernel).call(body::get);
+    }
 
     public static float[] matmul(float[] x, int m, int k, Tensor w, float[] bias) {
         float[] y = new float[m * w.rows()];
@@ -35,7 +43,7 @@ public final class Matmul {
             biasOnly(m, w.rows(), bias, y);
             return;
         }
-        KERNEL.matmul(x, m, k, w, bias, y);
+        kernel().matmul(x, m, k, w, bias, y);
     }
 
     /** An empty inner dimension: every row of y is the bias (or zero), which no kernel need special-case. */
@@ -68,8 +76,9 @@ public final class Matmul {
         }
         boolean plain = true;
         for (Epilogue e : epilogue) plain &= e == Epilogue.NONE;
-        if (plain) KERNEL.matmul(x, m, k, w, bias, y);
-        else KERNEL.matmul(x, m, k, w, bias, epilogue, y);
+        MatmulKernel kernel = kernel();
+        if (plain) kernel.matmul(x, m, k, w, bias, y);
+        else kernel.matmul(x, m, k, w, bias, epilogue, y);
     }
 
     private static void validate(float[] x, int m, int k, Tensor w, float[] bias, float[] y) {

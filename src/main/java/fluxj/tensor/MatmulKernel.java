@@ -11,6 +11,9 @@ public interface MatmulKernel {
 
     void matmul(float[] x, int m, int k, Tensor w, float[] bias, float[] y);
 
+    /** This backend with activations and weights kept in f32 where it would round them to bf16; itself when it rounds nothing. */
+    default MatmulKernel f32() { return this; }
+
     /**
      * Bytes of buffers outside the Java heap this kernel keeps after products of up to m rows, k columns of x and n
      * rows of weight (a phase's workspace, which the memory plan counts); none for the Java kernels.

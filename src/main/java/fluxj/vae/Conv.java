@@ -71,17 +71,21 @@ final class Conv {
     /**
      * Bytes of the weight copies this layer holds once it has run, by the {@link Conv2d#kernel()} in use: the
      * tap-major copy in the stored dtype for a kernel larger than 1x1 (a 1x1 weight is used as it is) and, under
-     * oneDNN, its bf16 copy in the primitive's layout (counted at 2 bytes a parameter: oneDNN may pad a blocked
-     * layout, e.g. conv_out's 3 output channels, by a few KB). Scaled weights take im2col on the matmul backend, packing nothing.
+     * oneDNN, its bf16 (or f32) copy in the primitive's layout (counted at 2 (4) bytes a parameter: oneDNN may pad a
+     * blocked layout, e.g. conv_out's 3 output channels, by a few KB). Scaled weights take im2col on the matmul
+     * backend, packing nothing.
      */
     long weightCopyBytes() {
         long taps = weight.rank() == 4 && weight.dim(2) * weight.dim(3) > 1 ? weight.numel() * weight.dtype().byteSize() : 0;
-        boolean packed = Conv2d.kernel() instanceof OneDnnConv && weight.scale() == 1f;
-        return taps + (packed ? 2 * weight.numel() : 0);
+        long packed = Conv2d.kernel() instanceof OneDnnConv k && weight.scale() == 1f ? k.valueBytes() : 0;
+        return taps + packed * weight.numel();
     }
 
-    /** Bytes of oneDNN's bf16 source buffer for one application to an h x w input. */
-    long oneDnnSourceBytes(int h, int w) { return 2L * weight.dim(1) * h * w; }
+    /** Bytes of oneDNN's source buffer (bf16, or f32 under its f32 convolution) for one application to an h x w input. */
+    long oneDnnSourceBytes(int h, int w) {
+        long bytes = Conv2d.kernel() instanceof OneDnnConv k ? k.valueBytes() : 2;
+        return bytes * weight.dim(1) * h * w;
+    }
 
     /** Bytes of oneDNN's f32 destination buffer for one application to an h x w input. */
     long oneDnnDestinationBytes(int h, int w) {

@@ -200,8 +200,8 @@ public final class Encoder {
 
     /**
      * Native bytes oneDNN's convolution buffers grow to in an encode of an h x w image in {@code mode}: the largest
-     * bf16 source plus the largest f32 destination of any one convolution (or band; streamed blocks' conv1 bands
-     * have a row of halo either side).
+     * source (in the kernel's type: f32 in an encode) plus the largest f32 destination of any one convolution (or
+     * band; streamed blocks' conv1 bands have a row of halo either side).
      */
     long convNativeBytes(int h, int w, Mode mode) {
         long[] most = {0, 0};

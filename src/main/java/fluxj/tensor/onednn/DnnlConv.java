@@ -73,17 +73,24 @@ final class DnnlConv {
         streamWait = fn(lib, "dnnl_stream_wait", JAVA_INT, ADDRESS);
     }
 
-    /** The sizes of one convolution: a [1, cin, h, w] image, [cout, cin, kh, kw] weights (logical dims), stride, zero padding. */
-    record Shape(int cin, int cout, int kh, int kw, int h, int w, int stride, int top, int left, int bottom, int right, boolean bias) {
+    /**
+     * The sizes of one convolution: a [1, cin, h, w] image, [cout, cin, kh, kw] weights (logical dims), stride, zero
+     * padding; image and weights in {@code dataType} ({@link Dnnl#BF16} or {@link Dnnl#F32}).
+     */
+    record Shape(int cin, int cout, int kh, int kw, int h, int w, int stride, int top, int left, int bottom, int right, boolean bias,
+                 int dataType) {
         int ho() { return (h + top + bottom - kh) / stride + 1; }
+
+        /** Bytes of one value of the image and of the weights. */
+        int valueBytes() { return dataType == Dnnl.F32 ? 4 : 2; }
 
         int wo() { return (w + left + right - kw) / stride + 1; }
     }
 
     /**
-     * A bf16 convolution (f32 bias, f32 output) in the layouts oneDNN prefers for it ({@code any}), with the
-     * reorders from a channels-last bf16 source and to a channels-last f32 destination where oneDNN's layouts
-     * differ (on AVX-512 it picks channels-last itself and none runs).
+     * A convolution of the shape's data type (f32 bias, f32 output) in the layouts oneDNN prefers for it
+     * ({@code any}), with the reorders from a channels-last source and to a channels-last f32 destination where
+     * oneDNN's layouts differ (on AVX-512 it picks channels-last itself and none runs).
      */
     Convolution convolution(Shape s) {
         return convolution(s, TAG_ANY);
@@ -93,8 +100,8 @@ final class DnnlConv {
     Convolution convolution(Shape s, int activationTag) {
         List<MemorySegment> created = new ArrayList<>();
         try (Arena a = Arena.ofConfined()) {
-            MemorySegment src = md(a, created, Dnnl.BF16, activationTag, 1, s.cin(), s.h(), s.w());
-            MemorySegment wei = md(a, created, Dnnl.BF16, TAG_ANY, s.cout(), s.cin(), s.kh(), s.kw());
+            MemorySegment src = md(a, created, s.dataType(), activationTag, 1, s.cin(), s.h(), s.w());
+            MemorySegment wei = md(a, created, s.dataType(), TAG_ANY, s.cout(), s.cin(), s.kh(), s.kw());
             MemorySegment bias = s.bias() ? md(a, created, Dnnl.F32, TAG_A, s.cout()) : MemorySegment.NULL;
             MemorySegment dst = md(a, created, Dnnl.F32, activationTag, 1, s.cout(), s.ho(), s.wo());
             MemorySegment strides = a.allocateFrom(JAVA_LONG, s.stride(), s.stride());
@@ -130,7 +137,7 @@ final class DnnlConv {
         final String impl;
         /** Whether oneDNN keeps the source / destination channels-last (else a reorder from / to it runs). */
         final boolean srcChannelsLast, dstChannelsLast;
-        /** Bytes of the caller's source (bf16) and destination (f32) buffers, and of the blocked scratch copies. */
+        /** Bytes of the caller's source (the shape's type) and destination (f32) buffers, and of the blocked scratch copies. */
         final long srcBytes, dstBytes, srcScratchBytes, dstScratchBytes;
         private final Shape shape;
         private final MemorySegment pd, prim, weightsMd, src, wei, bias, dst, args;
@@ -147,7 +154,7 @@ final class DnnlConv {
             weightsMd = query(pd, QUERY_WEIGHTS_MD, 0);
             try (Arena a = Arena.ofConfined()) {
                 List<MemorySegment> created = new ArrayList<>();
-                MemorySegment srcNhwc = md(a, created, Dnnl.BF16, tagAcdb, 1, s.cin(), s.h(), s.w());
+                MemorySegment srcNhwc = md(a, created, s.dataType(), tagAcdb, 1, s.cin(), s.h(), s.w());
                 MemorySegment dstNhwc = md(a, created, Dnnl.F32, tagAcdb, 1, s.cout(), s.ho(), s.wo());
                 srcChannelsLast = (int) call(mdEqual, srcMd, srcNhwc) != 0;
                 dstChannelsLast = (int) call(mdEqual, dstMd, dstNhwc) != 0;
@@ -155,7 +162,7 @@ final class DnnlConv {
                 dstReorder = dstChannelsLast ? null : new Reorder(dstMd, dstNhwc);
                 for (MemorySegment md : created) free(md);
             }
-            srcBytes = 2L * s.cin() * s.h() * s.w();
+            srcBytes = (long) s.valueBytes() * s.cin() * s.h() * s.w();
             dstBytes = 4L * s.cout() * s.ho() * s.wo();
             srcScratchBytes = srcReorder == null ? 0 : size(srcMd);
             dstScratchBytes = dstReorder == null ? 0 : size(dstMd);
@@ -179,7 +186,7 @@ final class DnnlConv {
         }
 
         /**
-         * Runs the convolution and waits for it. {@code src} holds the bf16 image channels-last ([h*w, cin]);
+         * Runs the convolution and waits for it. {@code src} holds the image channels-last ([h*w, cin]) in the shape's type;
          * {@code dst} receives the f32 output channels-last ([ho*wo, cout]). The scratch
          * buffers (srcScratchBytes, dstScratchBytes) hold the blocked copies when reorders run. {@code bias} holds
          * cout floats when the convolution has a bias.
@@ -200,19 +207,22 @@ final class DnnlConv {
             if (dstReorder != null) dstReorder.execute(dstScratch, dst);
         }
 
+        /** Bytes of one value of its image and weights. */
+        int valueBytes() { return shape.valueBytes(); }
+
         /** Whether {@code p} was packed in this convolution's weight layout. */
         boolean fits(Packed p) {
             return (int) call(mdEqual, weightsMd, p.md()) != 0;
         }
 
         /**
-         * The weights given as bf16 tap-major [cout, kh, kw, cin] at {@code ohwi} (row-major, any alignment)
+         * The weights given tap-major [cout, kh, kw, cin] in the shape's type at {@code ohwi} (row-major, any alignment)
          * reordered once into this convolution's layout, in a buffer oneDNN allocates and frees with {@link DnnlConv#free(Packed)}.
          */
         Packed packWeights(MemorySegment ohwi) {
             try (Arena a = Arena.ofConfined()) {
                 List<MemorySegment> created = new ArrayList<>();
-                Reorder r = new Reorder(md(a, created, Dnnl.BF16, tagAcdb, shape.cout(), shape.cin(), shape.kh(), shape.kw()), weightsMd);
+                Reorder r = new Reorder(md(a, created, shape.dataType(), tagAcdb, shape.cout(), shape.cin(), shape.kh(), shape.kw()), weightsMd);
                 for (MemorySegment md : created) free(md);
                 MemorySegment packed = memory(weightsMd, ALLOCATE), out = a.allocate(ADDRESS);
                 dnnl.check("dnnl_memory_get_data_handle", memoryGetHandle, packed, out);

@@ -36,7 +36,8 @@ import java.util.concurrent.locks.ReentrantLock;
  * output copied out; other layouts go through oneDNN reorders. Weights are reordered into the primitive's layout
  * once per tensor and kept until the model releases the weight ({@link #release}; a cleaner frees them if the tensor
  * becomes unreachable first). Weights with a per-tensor scale take the fallback (im2col on the matmul backend in
- * use).
+ * use). {@link #f32()} is the same convolution in f32 (image and weights): the VAE encoder's, whose bf16 error
+ * would go straight into the latent an image-conditioned generation keeps.
  *
  * <p>Calls are serialised, as for {@link OneDnnMatmul}: oneDNN runs each on all cores while the Java pool waits.
  */
@@ -88,11 +89,24 @@ public final class OneDnnConv implements ConvKernel {
     }
 
     private final ConvKernel fallback;
+    /** Whether image and weights go to oneDNN in f32 (else bf16). */
+    private final boolean f32;
 
     /** @param fallback the kernel for weights with a per-tensor scale and shapes oneDNN has no convolution for */
     public OneDnnConv(ConvKernel fallback) {
-        this.fallback = fallback;
+        this(fallback, false);
     }
+
+    private OneDnnConv(ConvKernel fallback, boolean f32) {
+        this.fallback = fallback;
+        this.f32 = f32;
+    }
+
+    @Override
+    public ConvKernel f32() { return f32 ? this : new OneDnnConv(fallback.f32(), true); }
+
+    /** Bytes of one value of the image and weights this convolution hands oneDNN (2 for bf16, 4 for f32). */
+    public int valueBytes() { return f32 ? 4 : 2; }
 
     /** Whether this oneDNN library has the convolution functions (a library without them leaves im2col running). */
     public static boolean available() { return Holder.BINDINGS != null; }
@@ -101,7 +115,7 @@ public final class OneDnnConv implements ConvKernel {
     public String name() {
         OneDnnLibrary.Loaded l = OneDnnLibrary.require();
         String threads = l.dnnl().ompThreads == 0 ? "" : ", " + l.dnnl().ompThreads + " OpenMP threads";
-        return "oneDNN " + l.version() + " bf16 convolution (" + l.file() + threads + ")";
+        return "oneDNN " + l.version() + (f32 ? " f32" : " bf16") + " convolution (" + l.file() + threads + ")";
     }
 
     /** The implementations oneDNN chose for the convolutions run so far (e.g. brgconv:avx512_core_bf16). */
@@ -142,14 +156,16 @@ public final class OneDnnConv implements ConvKernel {
         if (weight.scale() != 1f || bindings == null) return false;
         int cout = weight.dim(0), cin = weight.dim(-1);
         int kh = weight.rank() == 4 ? weight.dim(1) : 1, kw = weight.rank() == 4 ? weight.dim(2) : 1;
-        DnnlConv.Shape s = new DnnlConv.Shape(cin, cout, kh, kw, h, w, stride, pad.top(), pad.left(), pad.bottom(), pad.right(), bias != null);
+        DnnlConv.Shape s = new DnnlConv.Shape(cin, cout, kh, kw, h, w, stride, pad.top(), pad.left(), pad.bottom(), pad.right(), bias != null,
+                f32 ? Dnnl.F32 : Dnnl.BF16);
         LOCK.lock();
         try {
             DnnlConv.Convolution c = primitive(bindings, s);
             if (c == null) return false;
             DnnlConv.Packed packed = packed(bindings, c, weight);
             MemorySegment src = SRC.atLeast(c.srcBytes), dst = DST.atLeast(c.dstBytes);
-            Bf16.fromInputParallel(in, h, w, src);
+            if (f32) F32.fromInputParallel(in, h, w, src);
+            else Bf16.fromInputParallel(in, h, w, src);
             MemorySegment b = bias == null ? MemorySegment.NULL : BIAS.atLeast(4L * cout);
             if (bias != null) MemorySegment.copy(bias, 0, b, F32_LE, 0, cout);
             c.execute(src, packed, b, dst, SRC_SCRATCH.atLeast(c.srcScratchBytes), DST_SCRATCH.atLeast(c.dstScratchBytes));
@@ -217,7 +233,10 @@ public final class OneDnnConv implements ConvKernel {
         List<DnnlConv.Packed> list = packing.list();
         for (DnnlConv.Packed p : list) if (c.fits(p)) return p;
         MemorySegment ohwi;
-        if (OneDnnMatmul.inPlace(weight)) {
+        if (c.valueBytes() == 4) {
+            ohwi = STAGING.atLeast(4L * weight.numel());
+            F32.fromWeights(weight, ohwi);
+        } else if (OneDnnMatmul.inPlace(weight)) {
             ohwi = weight.data();
         } else {
             int rows = weight.rows();

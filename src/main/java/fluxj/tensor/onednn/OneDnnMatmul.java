@@ -72,6 +72,10 @@ public final class OneDnnMatmul implements MatmulKernel {
         matmul(x, m, k, new Tensor[] {w}, new float[][] {bias}, new float[][] {y});
     }
 
+    /** The kernel for small products, f32 throughout (oneDNN's products here are bf16 only). */
+    @Override
+    public MatmulKernel f32() { return small.f32(); }
+
     @Override
     public void matmul(float[] x, int m, int k, Tensor[] w, float[][] bias, float[][] y) {
         matmul(x, m, k, w, bias, Epilogue.none(w.length), y);

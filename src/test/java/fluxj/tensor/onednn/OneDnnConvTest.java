@@ -179,6 +179,76 @@ class OneDnnConvTest {
         }
     }
 
+    // The f32 convolution (the VAE encoder's) keeps image and weights as they are: it agrees with the exact
+    // convolution of the mapped f32 input to f32 accumulation, K * 2^-24 of the absolute sum of the products plus a
+    // rounding of the result. The bf16 convolution on the same call misses that bound (its roundings are 2^-9
+    // relative per product), which shows the bound tells the two apart.
+    @ParameterizedTest
+    @CsvSource({
+            "BF16, plain, 5, 7, 9, 11, 3, 1, 1,1,1,1",
+            "F16, norm, 70, 66, 9, 7, 3, 1, 1,1,1,1",
+            "F32, up, 48, 24, 8, 6, 3, 1, 1,1,1,1",
+            "BF16, plain, 20, 30, 8, 10, 3, 2, 0,0,1,1",
+            "F32, norm, 67, 130, 7, 6, 1, 1, 0,0,0,0",
+    })
+    void f32ConvolutionKeepsImageAndWeightsInF32(DType dt, String input, int cin, int cout, int h, int w, int k, int stride,
+                                                  int top, int left, int bottom, int right) {
+        Random rnd = new Random(cin * 7L + cout);
+        boolean up = input.equals("up");
+        int sh = up ? h / 2 : h, sw = up ? w / 2 : w;
+        float[] x = new float[cin * sh * sw];
+        for (int i = 0; i < x.length; i++) x[i] = (float) (rnd.nextGaussian() * 2 + 0.5);
+        float[] gamma = new float[cin], beta = new float[cin];
+        for (int c = 0; c < cin; c++) {
+            gamma[c] = (float) (1 + 0.3 * rnd.nextGaussian());
+            beta[c] = (float) (0.3 * rnd.nextGaussian());
+        }
+        ConvInput in = switch (input) {
+            case "norm" -> ConvInput.normalized(x, ChannelsLast.groupNormAffine(x, sh * sw, cin, cin % 5 == 0 ? 5 : cin % 2 == 0 ? 2 : 1, gamma, beta, 1e-6f), true);
+            case "up" -> ConvInput.upsampled(x, cin);
+            default -> ConvInput.of(x, cin);
+        };
+        float[] mapped = in.materialize(h, w), bias = new float[cout];
+        for (int i = 0; i < cout; i++) bias[i] = (float) rnd.nextGaussian();
+        Conv2d.Padding pad = new Conv2d.Padding(top, left, bottom, right);
+        int ho = Conv2d.outSize(h, k, stride, top, bottom), wo = Conv2d.outSize(w, k, stride, left, right);
+        try (Arena arena = Arena.ofShared()) {
+            long n = (long) cout * k * k * cin;
+            MemorySegment data = arena.allocate(n * dt.byteSize());
+            for (long i = 0; i < n; i++) put(dt, data, i, (float) (rnd.nextGaussian() * 0.2));
+            Tensor wt = new Tensor("w", dt, new long[] {cout, k, k, cin}, data, 1f, "test");
+            ConvKernel f32 = new OneDnnConv(JAVA).f32();
+            assertTrue(f32.name().contains("f32") && f32.f32() == f32, f32.name());
+            float[] got = new float[cout * ho * wo], bf16 = new float[cout * ho * wo];
+            f32.conv2d(in, h, w, wt, bias, stride, pad, got, null, null);
+            new OneDnnConv(JAVA).conv2d(in, h, w, wt, bias, stride, pad, bf16, null, null);
+            boolean bf16Misses = false;
+            for (int co = 0; co < cout; co++) {
+                for (int oy = 0; oy < ho; oy++) {
+                    for (int ox = 0; ox < wo; ox++) {
+                        double exact = bias[co], absSum = Math.abs(bias[co]);
+                        for (int ky = 0; ky < k; ky++) {
+                            for (int kx = 0; kx < k; kx++) {
+                                int iy = oy * stride - top + ky, ix = ox * stride - left + kx;
+                                if (iy < 0 || iy >= h || ix < 0 || ix >= w) continue;
+                                for (int ci = 0; ci < cin; ci++) {
+                                    double p = (double) dt.get(data, ((long) (co * k + ky) * k + kx) * cin + ci) * mapped[(iy * w + ix) * cin + ci];
+                                    exact += p;
+                                    absSum += Math.abs(p);
+                                }
+                            }
+                        }
+                        int i = (oy * wo + ox) * cout + co;
+                        double tol = cin * k * k * 0x1p-24 * absSum + 0x1p-23 * Math.abs(exact);
+                        assertEquals(exact, got[i], tol, dt + " " + input + " out[" + co + "," + oy + "," + ox + "]");
+                        bf16Misses |= Math.abs(bf16[i] - exact) > tol;
+                    }
+                }
+            }
+            assertTrue(bf16Misses, "the bf16 convolution met the f32 bound: the test would not see a rounding");
+        }
+    }
+
     // A scaled weight takes the fallback kernel for the fused call too, through the separate passes.
     @Test
     void fusedCallWithScaledWeightsRunsTheSeparatePassesOnTheFallback() {
@@ -224,7 +294,7 @@ class OneDnnConvTest {
     @Test
     void reordersToAndFromAnotherLayoutGiveTheSameConvolution() {
         DnnlConv d = new DnnlConv(OneDnnLibrary.require().dnnl());
-        DnnlConv.Shape s = new DnnlConv.Shape(5, 7, 3, 3, 6, 9, 1, 1, 1, 1, 1, true);
+        DnnlConv.Shape s = new DnnlConv.Shape(5, 7, 3, 3, 6, 9, 1, 1, 1, 1, 1, true, Dnnl.BF16);
         int pixels = s.h() * s.w(), outPixels = s.ho() * s.wo(), k = s.cin() * 9;
         Random rnd = new Random(11);
         DnnlConv.Convolution plain = d.convolution(s, DnnlConv.TAG_NCHW), own = d.convolution(s);
