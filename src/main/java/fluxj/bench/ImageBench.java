@@ -9,6 +9,7 @@ import fluxj.sampling.EulerSampler;
 import fluxj.sampling.Schedule;
 import fluxj.tensor.DType;
 import fluxj.tensor.onednn.NativeBuffer;
+import fluxj.tensor.onednn.OneDnnTime;
 import fluxj.text.ClipTextModel;
 import fluxj.text.T5Encoder;
 import fluxj.tools.RandomCheckpoint;
@@ -65,21 +66,28 @@ public final class ImageBench implements Callable<Integer> {
     /**
      * One phase: its wall time, the process's CPU time over the cores (the wall time it would have taken with the
      * cores to itself: a hypervisor's steal time inflates the wall time, not this), its arithmetic, the time that
-     * arithmetic takes at the limit, and the machine's load.
+     * arithmetic takes at the limit, the machine's load, and the time inside oneDNN's primitives with their arithmetic
+     * (none on the Java path).
      */
-    record Phase(String name, double seconds, double cpuSeconds, double gflop, double limitSeconds, CpuLoad.Interval load) {
+    record Phase(String name, double seconds, double cpuSeconds, double gflop, double limitSeconds, CpuLoad.Interval load,
+                 OneDnnTime.Span library) {
         double fraction() { return limitSeconds / seconds; }
 
         double cpuFraction() { return limitSeconds / cpuSeconds; }
 
         /** This phase against another limit. */
         Phase against(Peaks.Peak limit) {
-            return new Phase(name, seconds, cpuSeconds, gflop, gflop / limit.cpuGflops(), load);
+            return new Phase(name, seconds, cpuSeconds, gflop, gflop / limit.cpuGflops(), load, library);
         }
 
+        /** oneDNN's own rate in this phase as a fraction of the limit's peak. */
+        double libraryFraction() { return library.gflops() * limitSeconds / gflop; }
+
         String describe() {
-            return String.format("  %-40s %8.2f s  %9.1f GFLOP  limit %7.2f s  %.3f of the limit (%.3f per CPU time); %s", name, seconds, gflop,
-                    limitSeconds, fraction(), cpuFraction(), load.describe());
+            String inside = library.nanos() == 0 ? "" : String.format("; inside oneDNN %.2f s at %.1f GFLOP/s (%.3f of the peak)",
+                    library.seconds(), library.gflops(), libraryFraction());
+            return String.format("  %-40s %8.2f s  %9.1f GFLOP  limit %7.2f s  %.3f of the limit (%.3f per CPU time); %s%s", name, seconds, gflop,
+                    limitSeconds, fraction(), cpuFraction(), load.describe(), inside);
         }
 
         Map<String, Object> toMap() {
@@ -92,6 +100,11 @@ public final class ImageBench implements Callable<Integer> {
             m.put("cpu_seconds_per_core", cpuSeconds);
             m.put("cpu_fraction_of_limit", cpuFraction());
             m.put("load", load.toMap());
+            if (library.nanos() > 0) {
+                m.put("onednn_seconds", library.seconds());
+                m.put("onednn_gflops", library.gflops());
+                m.put("onednn_fraction_of_limit", libraryFraction());
+            }
             return m;
         }
     }
@@ -245,10 +258,11 @@ public final class ImageBench implements Callable<Integer> {
 
     private static Phase timed(String name, double flops, Peaks.Peak limit, Runnable work, Consumer<String> log) {
         CpuLoad.Mark mark = CpuLoad.mark();
+        OneDnnTime.Span before = OneDnnTime.mark();
         long t0 = System.nanoTime(), c0 = TransformerBench.cpuNanos();
         work.run();
         double s = (System.nanoTime() - t0) / 1e9, cpu = (TransformerBench.cpuNanos() - c0) / 1e9 / Runtime.getRuntime().availableProcessors();
-        Phase p = new Phase(name, s, cpu, flops / 1e9, flops / 1e9 / limit.cpuGflops(), CpuLoad.since(mark));
+        Phase p = new Phase(name, s, cpu, flops / 1e9, flops / 1e9 / limit.cpuGflops(), CpuLoad.since(mark), OneDnnTime.mark().since(before));
         log.accept(p.describe());
         return p;
     }

@@ -5,6 +5,7 @@ import fluxj.flux.FluxTransformer;
 import fluxj.io.Checkpoint;
 import fluxj.io.Json;
 import fluxj.tensor.DType;
+import fluxj.tensor.onednn.OneDnnTime;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
@@ -98,11 +99,14 @@ public final class TransformerBench implements Callable<Integer> {
         CpuLoad.Mark mark = CpuLoad.mark();
         Span total = null;
         FluxTransformer.Timed fastest = null;
+        OneDnnTime.Span library = null;
         double[] paired = new double[reps], pairedCpu = new double[reps];
         Peaks.Peak near = Peaks.probeAgain().limit();
         for (int rep = 0; rep < reps; rep++) {
             FluxTransformer.Timed[] timed = new FluxTransformer.Timed[1];
+            OneDnnTime.Span before = OneDnnTime.mark();
             Span s = Span.measure(() -> timed[0] = t.forwardTimed(img, imgLen, ids, txt, TXT, new float[TXT * 3], 0.5f, vec, 0f));
+            OneDnnTime.Span inside = OneDnnTime.mark().since(before);
             Peaks.Peak next = Peaks.probeAgain().limit(), higher = Peaks.higher(near, next);
             paired[rep] = Peaks.fraction(flops / s.wall(), higher);
             pairedCpu[rep] = Peaks.fraction(flops / s.cpu() * cores(), higher);
@@ -110,6 +114,7 @@ public final class TransformerBench implements Callable<Integer> {
             if (total == null || s.wall() < total.wall()) {
                 total = s;
                 fastest = timed[0];
+                library = inside;
             }
         }
         CpuLoad.Interval load = CpuLoad.since(mark);
@@ -149,6 +154,12 @@ public final class TransformerBench implements Callable<Integer> {
             m.put("fraction_of_amx", round(Peaks.fraction(rateWall, amx)));
             m.put("cpu_fraction_of_amx", round(Peaks.fraction(rateCpu * cores(), amx)));
         }
+        if (library.nanos() > 0) {
+            m.put("onednn_s", round(library.seconds()));
+            m.put("onednn_gflops", round(library.gflops()));
+            m.put("onednn_fraction_of_limit", round(Peaks.fraction(library.gflops(), limit)));
+            m.put("outside_onednn_s", round(total.wall() / 1e9 - library.seconds()));
+        }
         m.put("load", load.toMap());
         if (!json) {
             System.out.printf("%dx%d (%d image + %d text tokens), the fastest of %d forwards: double block %.2f s, single block %.2f s, embed+final %.2f s; "
@@ -163,6 +174,11 @@ public final class TransformerBench implements Callable<Integer> {
             System.out.printf("  the peak: %.1f GFLOP/s per CPU time, %.1f by wall clock (%s)%n", limit.cpuGflops(), limit.gflops(), again.method());
             System.out.printf("  paired: %.3f of the peak (%.3f per CPU time), the median over the %d forwards of each one's rate against the higher of the probes just before and after it%n",
                     pairedMedian, pairedCpuMedian, reps);
+            if (library.nanos() > 0) {
+                System.out.printf("  inside oneDNN: %.2f s of the forward's %.2f s (%.0f%%), its primitives at %.1f GFLOP/s = %.3f of the peak; the engine's own work around them %.2f s%n",
+                        library.seconds(), total.wall() / 1e9, 100 * library.seconds() / (total.wall() / 1e9), library.gflops(),
+                        Peaks.fraction(library.gflops(), limit), total.wall() / 1e9 - library.seconds());
+            }
         }
         return m;
     }

@@ -8,6 +8,7 @@ import fluxj.tensor.DType;
 import fluxj.tensor.Tensor;
 import fluxj.tensor.onednn.MatmulBackend;
 import fluxj.tensor.onednn.OneDnnConv;
+import fluxj.tensor.onednn.OneDnnTime;
 import fluxj.tensor.onednn.OneDnnLibrary;
 import fluxj.vae.AutoEncoder;
 import fluxj.vae.Tiling;
@@ -143,6 +144,12 @@ public final class VaeBench implements Runnable {
                         row.get("fraction_of_amx") == null ? "" : String.format("%.3f", (double) row.get("fraction_of_amx")),
                         row.get("others_cpu_seconds") == null ? "?" : String.format("%.1f", (double) row.get("others_cpu_seconds")));
             }
+            for (Map<String, Object> row : rows) {
+                if (row.get("onednn_seconds") instanceof Double inside) {
+                    System.out.printf("%s %s: inside oneDNN %.2f of its %.2f s, its primitives at %.1f GFLOP/s = %.3f of the peak%n", row.get("size"), row.get("mode"),
+                            inside, (double) row.get("seconds"), (double) row.get("onednn_gflops"), (double) row.get("onednn_fraction_of_limit"));
+                }
+            }
             if (oneDnn || MatmulBackend.current() == MatmulBackend.ONEDNN) {
                 System.out.println("oneDNN convolutions: " + String.join(", ", OneDnnConv.implementations()));
                 System.out.println("of peak: the nominal rate over the limit's peak per CPU time (" + peaks.bf16Limit().reason()
@@ -186,9 +193,11 @@ public final class VaeBench implements Runnable {
         System.gc();
         resetPeaks();
         CpuLoad.Mark mark = CpuLoad.mark();
+        OneDnnTime.Span before = OneDnnTime.mark();
         long t0 = System.nanoTime(), c0 = cpuNanos();
         float[] img = ae.decode(z, h, w);
         double s = (System.nanoTime() - t0) / 1e9, cpu = (cpuNanos() - c0) / 1e9;
+        OneDnnTime.Span inside = OneDnnTime.mark().since(before);
         CpuLoad.Interval load = CpuLoad.since(mark);
         if (img.length != 3 * side * side) throw new IllegalStateException("decode returned " + img.length + " values");
         Map<String, Object> row = new LinkedHashMap<>();
@@ -219,6 +228,11 @@ public final class VaeBench implements Runnable {
         row.put("limit_seconds", nominal / 1e9 / limit.cpuGflops());
         row.put("others_cpu_seconds", load.known() ? load.othersCpuSeconds() : null);
         row.put("load", load.toMap());
+        if (inside.nanos() > 0) {
+            row.put("onednn_seconds", inside.seconds());
+            row.put("onednn_gflops", inside.gflops());
+            row.put("onednn_fraction_of_limit", Peaks.fraction(inside.gflops(), limit));
+        }
         return row;
     }
 

@@ -82,9 +82,14 @@ public final class OneDnnAttention {
             for (int q0 = 0; q0 < lq; q0 += rows) {
                 int m = Math.min(rows, lq - q0);
                 Dnnl.Primitive[] p = primitives(dnnl, m, lq, lk, heads, headDim);
+                double flops = 2.0 * heads * m * lk * headDim;
+                long start = System.nanoTime();
                 p[0].execute(qs.address() + (long) q0 * width * 2, ks.address(), scores.address());
+                OneDnnTime.add(start, flops);
                 softmax(scores, heads, m, lk, scale, probs);
+                start = System.nanoTime();
                 p[1].execute(probs.address(), vs.address(), o.address() + (long) q0 * width * 4);
+                OneDnnTime.add(start, flops);
             }
             tokenMajor(o, lq, rows, heads, headDim, out);
         } finally {

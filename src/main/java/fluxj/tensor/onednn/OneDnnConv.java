@@ -168,8 +168,10 @@ public final class OneDnnConv implements ConvKernel {
             else Bf16.fromInputParallel(in, h, w, src);
             MemorySegment b = bias == null ? MemorySegment.NULL : BIAS.atLeast(4L * cout);
             if (bias != null) MemorySegment.copy(bias, 0, b, F32_LE, 0, cout);
+            long start = System.nanoTime();
             c.execute(src, packed, b, dst, SRC_SCRATCH.atLeast(c.srcScratchBytes), DST_SCRATCH.atLeast(c.dstScratchBytes));
             int pixels = s.ho() * s.wo();
+            OneDnnTime.add(start, 2.0 * cout * cin * kh * kw * pixels);
             if (skip == null && moments == null) fromF32(dst, (long) pixels * cout, out);
             else collect(dst, pixels, cout, out, skip, moments);
             return true;

@@ -178,8 +178,10 @@ public final class OneDnnMatmul implements MatmulKernel {
                 int mt = Math.min(tile, m - m0);
                 Dnnl.Primitive p = primitive(dnnl, new Shape(mt, k, nb, fusedBias, gelu));
                 long at = src.address() + (long) m0 * k * 2;
+                long start = System.nanoTime();
                 if (fusedBias) p.execute(at, weights.address(), biases.address(), dst.address());
                 else p.execute(at, weights.address(), dst.address());
+                OneDnnTime.add(start, 2.0 * mt * k * nb);
                 copyOut(dst, mt, nb, w.scale(), fused ? null : bias, n0, y, m0, n);
             }
         }

@@ -220,7 +220,9 @@ class OneDnnConvTest {
             ConvKernel f32 = new OneDnnConv(JAVA).f32();
             assertTrue(f32.name().contains("f32") && f32.f32() == f32, f32.name());
             float[] got = new float[cout * ho * wo], bf16 = new float[cout * ho * wo];
+            OneDnnTime.Span before = OneDnnTime.mark();
             f32.conv2d(in, h, w, wt, bias, stride, pad, got, null, null);
+            assertEquals(2L * cout * cin * k * k * ho * wo, OneDnnTime.mark().since(before).flops(), "the benches' count of oneDNN's arithmetic");
             new OneDnnConv(JAVA).conv2d(in, h, w, wt, bias, stride, pad, bf16, null, null);
             boolean bf16Misses = false;
             for (int co = 0; co < cout; co++) {

@@ -93,6 +93,23 @@ class OneDnnMatmulTest {
         check(DType.F8_E4M3, 1025, 4, 2049, 2f, true, 0);
     }
 
+    // The benches' split of a phase into oneDNN's time and the engine's: every product and attention product counts
+    // its arithmetic once (2049 rows go in two row tiles, attention's two products per head) and some time.
+    @Test
+    void timeInsideOneDnnCountsEveryPrimitivesArithmetic() {
+        OneDnnTime.Span before = OneDnnTime.mark();
+        check(DType.BF16, 2049, 8, 24, 1f, true, 0);
+        OneDnnTime.Span products = OneDnnTime.mark().since(before);
+        assertEquals(2L * 2049 * 8 * 24, products.flops());
+        assertTrue(products.nanos() > 0);
+
+        int l = 70, heads = 3, d = 16;
+        float[] q = new float[l * heads * d], out = new float[q.length];
+        before = OneDnnTime.mark();
+        OneDnnAttention.attention(q, q, q, l, l, heads, d, 0.25f, out);
+        assertEquals(2 * 2L * heads * l * l * d, OneDnnTime.mark().since(before).flops());
+    }
+
     @Test
     void emptyInnerDimensionGivesTheBias() {
         check(DType.BF16, 3, 0, 5, 1f, true, 0);
