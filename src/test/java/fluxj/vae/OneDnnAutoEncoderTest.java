@@ -74,6 +74,13 @@ class OneDnnAutoEncoderTest {
         System.getLogger(OneDnnAutoEncoderTest.class.getName()).log(System.Logger.Level.INFO,
                 "oneDNN encode: max |diff| " + max + " of max |latent| " + scale);
         assertTrue(max < 1e-4 * scale, "max |diff| " + max + " of max |latent| " + scale);
+        // in bands of rows and streamed (conv1's output not held) too: the same f32 kernels on parts of the image
+        assertTrue(ae.withTiling(new Tiling(2, 0, 0, 1)).encodesStreamed(h, w));
+        for (AutoEncoder banded : new AutoEncoder[] {ae.withTiling(Tiling.always(2, 0)), ae.withTiling(new Tiling(2, 0, 0, 1))}) {
+            assertTrue(banded.encodesInTiles(h, w));
+            float[] part = Matmul.computing(products, () -> Conv2d.computing(Conv2d.oneDnn(), () -> banded.encode(image, h, w)));
+            assertTrue(Npy.maxAbsDiff(part, java) < 1e-4 * scale, "bands: max |diff| " + Npy.maxAbsDiff(part, java));
+        }
 
         float[] z = java.clone();
         float[] decoded = Matmul.computing(products, () -> Conv2d.computing(Conv2d.oneDnn(), () -> ae.decode(z, h / 8, w / 8)));
