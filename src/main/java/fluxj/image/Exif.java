@@ -39,13 +39,16 @@ public final class Exif {
         return b.toByteArray();
     }
 
+    /** Whether one JPEG segment holds {@code exif} ({@link #intoJpeg} adds it). */
+    public static boolean fitsJpeg(byte[] exif) { return exif.length <= MAX_JPEG_EXIF; }
+
     /**
      * {@code jpeg} with {@code exif} as an APP1 segment after its JFIF header (or after SOI without one); null when
      * the EXIF data is larger than one segment holds (parameters of more than about 32,000 characters).
      */
     public static byte[] intoJpeg(byte[] jpeg, byte[] exif) {
         if (jpeg.length < 4 || (jpeg[0] & 0xff) != 0xff || (jpeg[1] & 0xff) != 0xd8) throw new IllegalArgumentException("not a JPEG (no SOI marker)");
-        if (exif.length > MAX_JPEG_EXIF) return null;
+        if (!fitsJpeg(exif)) return null;
         int at = 2;
         if ((jpeg[2] & 0xff) == 0xff && (jpeg[3] & 0xff) == 0xe0 && jpeg.length >= 6) at = 4 + ((jpeg[4] & 0xff) << 8 | jpeg[5] & 0xff);
         if (at > jpeg.length) throw new IllegalArgumentException("not a JPEG (its APP0 segment runs past the end)");

@@ -30,14 +30,19 @@ final class OutputFiles {
         };
     }
 
-    /** The name of {@code png} in {@code format} in {@code dir}, converted once (temp file + rename) when not PNG. */
+    /**
+     * The name of {@code png} in {@code format} in {@code dir}, converted once (temp file + rename) when not PNG. A
+     * converted file already there is kept when it carries the PNG's parameters as this version writes them, else
+     * made again (one written by a version without EXIF, or for other parameters).
+     */
     static String as(Path dir, String png, String format) throws IOException {
         if (format.equals("png")) return png;
         String name = png.substring(0, png.length() - 4) + (format.equals("webp") ? ".webp" : ".jpg");
         Path file = dir.resolve(name);
-        if (Files.isRegularFile(file)) return name;
-        RgbImage img = PngFiles.readImage(dir.resolve(png));
         byte[] exif = PngFiles.readParameters(dir.resolve(png)).map(Exif::userComment).orElse(null);
+        boolean carried = exif != null && (format.equals("webp") || Exif.fitsJpeg(exif));
+        if (Files.isRegularFile(file) && (!carried || contains(Files.readAllBytes(file), exif))) return name;
+        RgbImage img = PngFiles.readImage(dir.resolve(png));
         byte[] bytes;
         if (format.equals("webp")) {
             bytes = WebpLossless.encode(img, exif);
@@ -58,5 +63,15 @@ final class OutputFiles {
             Files.deleteIfExists(tmp);
         }
         return name;
+    }
+
+    /** Whether {@code part} occurs in {@code data}. */
+    private static boolean contains(byte[] data, byte[] part) {
+        outer:
+        for (int i = 0; i + part.length <= data.length; i++) {
+            for (int j = 0; j < part.length; j++) if (data[i + j] != part[j]) continue outer;
+            return true;
+        }
+        return false;
     }
 }
