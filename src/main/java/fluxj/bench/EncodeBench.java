@@ -7,6 +7,7 @@ import fluxj.memory.Sizing;
 import fluxj.tensor.Conv2d;
 import fluxj.tensor.ConvKernel;
 import fluxj.tensor.DType;
+import fluxj.tensor.Matmul;
 import fluxj.tensor.onednn.MatmulBackend;
 import fluxj.tensor.onednn.OneDnnConv;
 import fluxj.tensor.onednn.OneDnnLibrary;
@@ -22,6 +23,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.SplittableRandom;
+import java.util.function.Supplier;
 
 /**
  * {@code fluxj bench encode}: FLUX VAE encodes (the encoder of FLUX's autoencoder: ch 128, ch_mult 1,2,4,4, 2
@@ -69,7 +71,7 @@ public final class EncodeBench implements Runnable {
             if (side < 8 || side % 8 != 0) throw new IllegalArgumentException("--sizes: " + side + " is not a positive multiple of 8");
         }
         if (tile < 1) throw new IllegalArgumentException("--tile must be positive, not " + tile);
-        GemmBench.reference();
+        f32Reference(GemmBench::reference);
         List<Map<String, Object>> rows = new ArrayList<>();
         List<String> skipped = new ArrayList<>();
         boolean oneDnn = MatmulBackend.current() == MatmulBackend.JAVA && OneDnnLibrary.found() instanceof OneDnnLibrary.Loaded
@@ -104,11 +106,11 @@ public final class EncodeBench implements Runnable {
                         }
                         default -> throw new IllegalArgumentException("--modes: " + mode + " is none of streamed, bands, untiled");
                     }
-                    GemmBench.remeasure();
+                    f32Reference(GemmBench::remeasure);
                 }
             }
         }
-        GemmBench.Rate ref = GemmBench.reference();
+        GemmBench.Rate ref = f32Reference(GemmBench::reference);
         for (Map<String, Object> row : rows) {
             row.put("fraction_of_gemm", (double) row.get("gflops") / ref.gflops());
             row.put("cpu_fraction_of_gemm", (double) row.get("gflop_per_cpu_second") / ref.gflopPerCpuSecond());
@@ -125,9 +127,9 @@ public final class EncodeBench implements Runnable {
             System.out.println(Json.write(doc));
             return;
         }
-        System.out.printf("GEMM reference (F32, M=1024, 3072x3072, best around the encodes): %.1f GFLOP/s, %.1f GFLOP per CPU-second%n",
+        System.out.printf("GEMM reference (F32 on the f32 product kernel an encode runs, M=1024, 3072x3072, best around the encodes): %.1f GFLOP/s, %.1f GFLOP per CPU-second%n",
                 ref.gflops(), ref.gflopPerCpuSecond());
-        System.out.println("conv java: " + Conv2d.kernel().name());
+        System.out.println("conv " + (MatmulBackend.current() == MatmulBackend.ONEDNN ? "onednn" : "java") + ": " + Conv2d.kernel().f32().name());
         if (oneDnn) System.out.println("conv onednn: " + Conv2d.oneDnn().f32().name() + "; attention and its products in f32 on the java kernels");
         System.out.println(cold ? "Cold: the first encode includes JIT compilation." : "After untimed " + WARMUP + "x" + WARMUP + " warm-up encodes (JIT).");
         System.out.printf("%-9s %-11s %-6s %8s %6s %8s %8s %8s %9s %8s %9s %9s %8s %8s %12s%n", "size", "mode", "conv", "seconds", "work", "GFLOP/s", "of GEMM",
@@ -158,6 +160,14 @@ public final class EncodeBench implements Runnable {
     }
 
     /** The encode on the process's backend, then (when {@code oneDnn}) with oneDNN's convolution, and their ratio. */
+    /**
+     * The GEMM reference on the product kernel an encode runs (f32 on every backend: see {@link AutoEncoder#encode}),
+     * so the rows compare f32 with f32 under {@code --matmul onednn} too.
+     */
+    private static GemmBench.Rate f32Reference(Supplier<GemmBench.Rate> measure) {
+        return Matmul.computing(Matmul.kernel().f32(), measure);
+    }
+
     private static List<Map<String, Object>> measure(AutoEncoder ae, String mode, int side, float[] image, long weightBytes, boolean oneDnn) {
         Map<String, Object> own = measure(ae, mode, side, image, weightBytes, Conv2d.kernel());
         if (!oneDnn) return List.of(own);
