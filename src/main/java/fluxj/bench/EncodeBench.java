@@ -159,7 +159,6 @@ public final class EncodeBench implements Runnable {
         ae.withTiling(new Tiling(WARMUP / 64, 0, 0, 1)).encode(image, WARMUP, WARMUP);
     }
 
-    /** The encode on the process's backend, then (when {@code oneDnn}) with oneDNN's convolution, and their ratio. */
     /**
      * The GEMM reference on the product kernel an encode runs (f32 on every backend: see {@link AutoEncoder#encode}),
      * so the rows compare f32 with f32 under {@code --matmul onednn} too.
@@ -168,6 +167,7 @@ public final class EncodeBench implements Runnable {
         return Matmul.computing(Matmul.kernel().f32(), measure);
     }
 
+    /** The encode on the process's backend, then (when {@code oneDnn}) with oneDNN's convolution, and their ratio. */
     private static List<Map<String, Object>> measure(AutoEncoder ae, String mode, int side, float[] image, long weightBytes, boolean oneDnn) {
         Map<String, Object> own = measure(ae, mode, side, image, weightBytes, Conv2d.kernel());
         if (!oneDnn) return List.of(own);

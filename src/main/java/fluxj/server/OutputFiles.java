@@ -12,12 +12,17 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.util.Locale;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
 
 /**
  * A finished PNG output in the format a client asked for: the PNG itself, or a JPEG or lossless WebP beside it,
  * carrying the PNG's parameters text as EXIF UserComment as AUTOMATIC1111 writes it.
  */
 final class OutputFiles {
+    /** Converted files this process made or found carrying their parameters: served again without reading them. */
+    private static final Set<Path> CURRENT = ConcurrentHashMap.newKeySet();
+
     private OutputFiles() {}
 
     /** "png", "jpeg" or "webp" for a client's name of a format (jpg is jpeg), or null for others. */
@@ -38,10 +43,14 @@ final class OutputFiles {
     static String as(Path dir, String png, String format) throws IOException {
         if (format.equals("png")) return png;
         String name = png.substring(0, png.length() - 4) + (format.equals("webp") ? ".webp" : ".jpg");
-        Path file = dir.resolve(name);
+        Path file = dir.resolve(name).toAbsolutePath();
+        if (CURRENT.contains(file) && Files.isRegularFile(file)) return name;
         byte[] exif = PngFiles.readParameters(dir.resolve(png)).map(Exif::userComment).orElse(null);
         boolean carried = exif != null && (format.equals("webp") || Exif.fitsJpeg(exif));
-        if (Files.isRegularFile(file) && (!carried || contains(Files.readAllBytes(file), exif))) return name;
+        if (Files.isRegularFile(file) && (!carried || contains(Files.readAllBytes(file), exif))) {
+            CURRENT.add(file);
+            return name;
+        }
         RgbImage img = PngFiles.readImage(dir.resolve(png));
         byte[] bytes;
         if (format.equals("webp")) {
@@ -62,6 +71,7 @@ final class OutputFiles {
         } finally {
             Files.deleteIfExists(tmp);
         }
+        CURRENT.add(file);
         return name;
     }
 

@@ -3,7 +3,6 @@ package fluxj.vae;
 import fluxj.io.Checkpoint;
 import fluxj.tensor.Conv2d;
 import fluxj.tensor.Matmul;
-import fluxj.tensor.MatmulKernel;
 import fluxj.tensor.onednn.OneDnnMatmul;
 import fluxj.testing.Fixtures;
 import fluxj.testing.Npy;
@@ -13,6 +12,8 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
+
+import java.util.function.Supplier;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -67,24 +68,29 @@ class OneDnnAutoEncoderTest {
         float[] image = EncoderTest.image();
         int h = 64, w = 64;
         float[] java = ae.encode(image, h, w);
-        MatmulKernel products = new OneDnnMatmul(Matmul.kernel());
-        float[] got = Matmul.computing(products, () -> Conv2d.computing(Conv2d.oneDnn(), () -> ae.encode(image, h, w)));
+        float[] got = onOneDnn(() -> ae.encode(image, h, w));
         double max = Npy.maxAbsDiff(got, java), scale = 0;
         for (float v : java) scale = Math.max(scale, Math.abs(v));
         System.getLogger(OneDnnAutoEncoderTest.class.getName()).log(System.Logger.Level.INFO,
                 "oneDNN encode: max |diff| " + max + " of max |latent| " + scale);
         assertTrue(max < 1e-4 * scale, "max |diff| " + max + " of max |latent| " + scale);
         // in bands of rows and streamed (conv1's output not held) too: the same f32 kernels on parts of the image
-        assertTrue(ae.withTiling(new Tiling(2, 0, 0, 1)).encodesStreamed(h, w));
-        for (AutoEncoder banded : new AutoEncoder[] {ae.withTiling(Tiling.always(2, 0)), ae.withTiling(new Tiling(2, 0, 0, 1))}) {
+        AutoEncoder streamed = ae.withTiling(new Tiling(2, 0, 0, 1));
+        assertTrue(streamed.encodesStreamed(h, w));
+        for (AutoEncoder banded : new AutoEncoder[] {ae.withTiling(Tiling.always(2, 0)), streamed}) {
             assertTrue(banded.encodesInTiles(h, w));
-            float[] part = Matmul.computing(products, () -> Conv2d.computing(Conv2d.oneDnn(), () -> banded.encode(image, h, w)));
+            float[] part = onOneDnn(() -> banded.encode(image, h, w));
             assertTrue(Npy.maxAbsDiff(part, java) < 1e-4 * scale, "bands: max |diff| " + Npy.maxAbsDiff(part, java));
         }
 
         float[] z = java.clone();
-        float[] decoded = Matmul.computing(products, () -> Conv2d.computing(Conv2d.oneDnn(), () -> ae.decode(z, h / 8, w / 8)));
+        float[] decoded = onOneDnn(() -> ae.decode(z, h / 8, w / 8));
         assertTrue(Npy.maxAbsDiff(decoded, ae.decode(z, h / 8, w / 8)) > 1e-3, "the decode on the same kernels did not round to bf16");
+    }
+
+    /** {@code body} with oneDNN's products, attention and convolutions doing this thread's work (the suite runs the Java path). */
+    private static float[] onOneDnn(Supplier<float[]> body) {
+        return Matmul.computing(new OneDnnMatmul(Matmul.kernel()), () -> Conv2d.computing(Conv2d.oneDnn(), body));
     }
 
     // The plan counts the encoder's oneDNN weight copies in f32: its 30 convolution weights (F32 in the fixture,

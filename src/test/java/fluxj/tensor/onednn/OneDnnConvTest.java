@@ -131,21 +131,8 @@ class OneDnnConvTest {
     })
     void fusedInputAndOutputPassesMatchTheSeparatePasses(int cin, int cout, int h, int w, int k, String input, boolean skip, int groups) {
         Random rnd = new Random(cin * 31L + cout);
-        boolean up = input.equals("up");
-        int sh = up ? h / 2 : h, sw = up ? w / 2 : w;
-        float[] x = new float[cin * sh * sw];
-        for (int i = 0; i < x.length; i++) x[i] = (float) (rnd.nextGaussian() * 3 + 1);
-        float[] gamma = new float[cin], beta = new float[cin];
-        for (int c = 0; c < cin; c++) {
-            gamma[c] = (float) (1 + 0.3 * rnd.nextGaussian());
-            beta[c] = (float) (0.3 * rnd.nextGaussian());
-        }
-        ChannelsLast.Affine f = ChannelsLast.groupNormAffine(x, sh * sw, cin, cin % 5 == 0 ? 5 : 4, gamma, beta, 1e-6f);
-        ConvInput in = switch (input) {
-            case "norm" -> ConvInput.normalized(x, f, cout != 3);
-            case "up" -> ConvInput.upsampled(x, cin);
-            default -> ConvInput.of(x, cin);
-        };
+        ConvInput in = input(input, cin, h, w, cout != 3, rnd);
+        float[] x = in.x();
         float[] bias = new float[cout], skipArray = skip ? new float[cout * h * w] : null;
         for (int i = 0; i < cout; i++) bias[i] = (float) rnd.nextGaussian();
         if (skip) for (int i = 0; i < skipArray.length; i++) skipArray[i] = (float) rnd.nextGaussian();
@@ -194,20 +181,7 @@ class OneDnnConvTest {
     void f32ConvolutionKeepsImageAndWeightsInF32(DType dt, String input, int cin, int cout, int h, int w, int k, int stride,
                                                   int top, int left, int bottom, int right) {
         Random rnd = new Random(cin * 7L + cout);
-        boolean up = input.equals("up");
-        int sh = up ? h / 2 : h, sw = up ? w / 2 : w;
-        float[] x = new float[cin * sh * sw];
-        for (int i = 0; i < x.length; i++) x[i] = (float) (rnd.nextGaussian() * 2 + 0.5);
-        float[] gamma = new float[cin], beta = new float[cin];
-        for (int c = 0; c < cin; c++) {
-            gamma[c] = (float) (1 + 0.3 * rnd.nextGaussian());
-            beta[c] = (float) (0.3 * rnd.nextGaussian());
-        }
-        ConvInput in = switch (input) {
-            case "norm" -> ConvInput.normalized(x, ChannelsLast.groupNormAffine(x, sh * sw, cin, cin % 5 == 0 ? 5 : cin % 2 == 0 ? 2 : 1, gamma, beta, 1e-6f), true);
-            case "up" -> ConvInput.upsampled(x, cin);
-            default -> ConvInput.of(x, cin);
-        };
+        ConvInput in = input(input, cin, h, w, true, rnd);
         float[] mapped = in.materialize(h, w), bias = new float[cout];
         for (int i = 0; i < cout; i++) bias[i] = (float) rnd.nextGaussian();
         Conv2d.Padding pad = new Conv2d.Padding(top, left, bottom, right);
@@ -328,6 +302,28 @@ class OneDnnConvTest {
             double tol = 2 * k * 0x1p-24 * (k * maxX * maxW + maxB);
             for (int i = 0; i < out[0].length; i++) assertEquals(out[1][i], out[0][i], tol, "out[" + i + "] (NCHW against channels-last)");
         }
+    }
+
+    /**
+     * A random image of {@code cin} channels described as {@code kind}: "norm" (a GroupNorm map of it, then SiLU when
+     * {@code silu}; 5, 4, 2 or 1 groups, whichever divides first), "up" (nearest-upsampled to h x w) or as it is.
+     */
+    private static ConvInput input(String kind, int cin, int h, int w, boolean silu, Random rnd) {
+        boolean up = kind.equals("up");
+        int pixels = (up ? h / 2 : h) * (up ? w / 2 : w);
+        float[] x = new float[cin * pixels];
+        for (int i = 0; i < x.length; i++) x[i] = (float) (rnd.nextGaussian() * 3 + 1);
+        float[] gamma = new float[cin], beta = new float[cin];
+        for (int c = 0; c < cin; c++) {
+            gamma[c] = (float) (1 + 0.3 * rnd.nextGaussian());
+            beta[c] = (float) (0.3 * rnd.nextGaussian());
+        }
+        int groups = cin % 5 == 0 ? 5 : cin % 4 == 0 ? 4 : cin % 2 == 0 ? 2 : 1;
+        return switch (kind) {
+            case "norm" -> ConvInput.normalized(x, ChannelsLast.groupNormAffine(x, pixels, cin, groups, gamma, beta, 1e-6f), silu);
+            case "up" -> ConvInput.upsampled(x, cin);
+            default -> ConvInput.of(x, cin);
+        };
     }
 
     private static float bf16(float v) {
