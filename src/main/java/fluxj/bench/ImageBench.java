@@ -29,6 +29,7 @@ import java.util.Map;
 import java.util.SplittableRandom;
 import java.util.concurrent.Callable;
 import java.util.function.Consumer;
+import java.util.function.Supplier;
 
 /**
  * {@code fluxj bench image}: a whole FLUX.1-schnell image at full size on random weights, phase by phase as the
@@ -66,18 +67,22 @@ public final class ImageBench implements Callable<Integer> {
     /**
      * One phase: its wall time, the process's CPU time over the cores (the wall time it would have taken with the
      * cores to itself: a hypervisor's steal time inflates the wall time, not this), its arithmetic, the time that
-     * arithmetic takes at the limit, the machine's load, and the time inside oneDNN's primitives with their arithmetic
-     * (none on the Java path).
+     * arithmetic takes at the limit, the same at the higher of the two peak readings taken just before and just after
+     * the phase (the limit of the moment: a VM's speed drifts over the minutes of a run), the machine's load, and the
+     * time inside oneDNN's primitives with their arithmetic (none on the Java path).
      */
-    record Phase(String name, double seconds, double cpuSeconds, double gflop, double limitSeconds, CpuLoad.Interval load,
-                 OneDnnTime.Span library) {
+    record Phase(String name, double seconds, double cpuSeconds, double gflop, double limitSeconds, double pairedLimitSeconds,
+                 CpuLoad.Interval load, OneDnnTime.Span library) {
         double fraction() { return limitSeconds / seconds; }
 
         double cpuFraction() { return limitSeconds / cpuSeconds; }
 
-        /** This phase against another limit. */
+        /** Against the limit of its moment: the higher of the readings just before and after it. */
+        double pairedFraction() { return pairedLimitSeconds / seconds; }
+
+        /** This phase against another limit (its paired limit stays: it was read beside the phase). */
         Phase against(Peaks.Peak limit) {
-            return new Phase(name, seconds, cpuSeconds, gflop, gflop / limit.cpuGflops(), load, library);
+            return new Phase(name, seconds, cpuSeconds, gflop, gflop / limit.cpuGflops(), pairedLimitSeconds, load, library);
         }
 
         /** oneDNN's own rate in this phase as a fraction of the limit's peak. */
@@ -86,8 +91,8 @@ public final class ImageBench implements Callable<Integer> {
         String describe() {
             String inside = library.nanos() == 0 ? "" : String.format("; inside oneDNN %.2f s at %.1f GFLOP/s (%.3f of the peak)",
                     library.seconds(), library.gflops(), libraryFraction());
-            return String.format("  %-40s %8.2f s  %9.1f GFLOP  limit %7.2f s  %.3f of the limit (%.3f per CPU time); %s%s", name, seconds, gflop,
-                    limitSeconds, fraction(), cpuFraction(), load.describe(), inside);
+            return String.format("  %-40s %8.2f s  %9.1f GFLOP  limit %7.2f s  %.3f of the limit (%.3f per CPU time, %.3f paired); %s%s", name,
+                    seconds, gflop, limitSeconds, fraction(), cpuFraction(), pairedFraction(), load.describe(), inside);
         }
 
         Map<String, Object> toMap() {
@@ -99,6 +104,8 @@ public final class ImageBench implements Callable<Integer> {
             m.put("fraction_of_limit", fraction());
             m.put("cpu_seconds_per_core", cpuSeconds);
             m.put("cpu_fraction_of_limit", cpuFraction());
+            m.put("paired_limit_seconds", pairedLimitSeconds);
+            m.put("paired_fraction_of_limit", pairedFraction());
             m.put("load", load.toMap());
             if (library.nanos() > 0) {
                 m.put("onednn_seconds", library.seconds());
@@ -121,6 +128,9 @@ public final class ImageBench implements Callable<Integer> {
         /** The same with each phase's CPU time over the cores instead of its wall time. */
         double cpuOverLimit() { return phases.stream().mapToDouble(Phase::cpuSeconds).sum() / limitSeconds(); }
 
+        /** Total time over the sum of the phases' paired limits (each phase against the peak read beside it). */
+        double pairedOverLimit() { return seconds() / phases.stream().mapToDouble(Phase::pairedLimitSeconds).sum(); }
+
         Image against(Peaks.Peak limit) {
             return new Image(side, phases.stream().map(p -> p.against(limit)).toList());
         }
@@ -137,6 +147,7 @@ public final class ImageBench implements Callable<Integer> {
             m.put("limit_seconds", limitSeconds());
             m.put("total_over_limit", overLimit());
             m.put("total_cpu_over_limit", cpuOverLimit());
+            m.put("total_over_paired_limit", pairedOverLimit());
             m.put("others_cpu_seconds", othersCpuSeconds());
             return m;
         }
@@ -155,13 +166,14 @@ public final class ImageBench implements Callable<Integer> {
             System.out.println("limit of every phase: its arithmetic at the " + limit.instruction() + " peak (" + Math.round(limit.cpuGflops()) + " GFLOP/s), as "
                     + peaks.limitReason());
         }
-        List<Image> images = run(Models.schnell(), sizes, steps, limit, json ? line -> {} : System.out::println);
-        // Probed again after minutes of work, and each phase compared with the higher of the readings.
-        peaks = Peaks.remeasure();
+        // Probed beside every phase (each reading joins the process's highest), and each phase also compared with the
+        // highest reading: a probe taken in one of the VM's slow moments must not flatter a phase run in a fast one.
+        List<Image> images = run(Models.schnell(), sizes, steps, limit, () -> Peaks.probeAgain().limit(), json ? line -> {} : System.out::println);
+        peaks = Peaks.get();
         Peaks.Peak highest = peaks.limit();
         images = images.stream().map(im -> im.against(highest)).toList();
         if (!json) {
-            System.out.println("peaks probed again after the phases:");
+            System.out.println("peaks probed before and after every phase:");
             peaks.describe().forEach(System.out::println);
             System.out.println("against the highest " + highest.instruction() + " reading (" + Math.round(highest.cpuGflops()) + " GFLOP/s per CPU time):");
             images.forEach(im -> im.phases().forEach(p -> System.out.println(p.describe())));
@@ -176,8 +188,9 @@ public final class ImageBench implements Callable<Integer> {
             System.out.println(Json.write(doc));
         } else {
             for (Image im : images) {
-                System.out.printf("%dx%d: %.1f s in all, the sum of the phases' limits %.1f s: %.2fx the limit (target <= 1.3; %.2fx per CPU time); others %.1f CPU-s%n",
-                        im.side(), im.side(), im.seconds(), im.limitSeconds(), im.overLimit(), im.cpuOverLimit(), im.othersCpuSeconds());
+                System.out.printf("%dx%d: %.1f s in all, the sum of the phases' limits %.1f s: %.2fx the limit (target <= 1.3; %.2fx per CPU time; "
+                                + "%.2fx with each phase against the higher of the probes beside it); others %.1f CPU-s%n",
+                        im.side(), im.side(), im.seconds(), im.limitSeconds(), im.overLimit(), im.cpuOverLimit(), im.pairedOverLimit(), im.othersCpuSeconds());
             }
         }
         return 0;
@@ -185,9 +198,12 @@ public final class ImageBench implements Callable<Integer> {
 
     /**
      * Runs the phases for every size and returns each size's phases; {@code log} receives a line per phase as it ends.
-     * Each model is built in its own arena just before its phase and freed after it.
+     * Each model is built in its own arena just before its phase and freed after it. {@code probe} reads the limit's
+     * peak now: it runs right before and right after every phase (one reading between two steps serves both), and
+     * each step is its own phase, so a phase's paired limit is read at most a step away from its work.
      */
-    static List<Image> run(Models m, int[] sides, int steps, Peaks.Peak limit, Consumer<String> log) {
+    static List<Image> run(Models m, int[] sides, int steps, Peaks.Peak limit, Supplier<Peaks.Peak> probe, Consumer<String> log) {
+        Timer timer = new Timer(limit, probe, log);
         SplittableRandom rnd = new SplittableRandom(42);
         List<Phase> text = new ArrayList<>();
         float[] txt, vec;
@@ -198,7 +214,7 @@ public final class ImageBench implements Callable<Integer> {
             double t5Flops = new TextBench.Shape("T5", m.t5().dModel(), m.t5().heads(), m.t5().dKv(), m.t5().dFf(), m.t5().layers(), 0)
                     .blockFlops(m.t5Tokens()) * m.t5().layers();
             float[][] out = new float[1][];
-            text.add(timed("T5 encode " + m.t5Tokens() + " tokens", t5Flops, limit, () -> out[0] = t5.encode(t5Ids), log));
+            text.add(timer.after("T5 encode " + m.t5Tokens() + " tokens", t5Flops, () -> out[0] = t5.encode(t5Ids)));
             txt = out[0];
         }
         NativeBuffer.releaseAll();
@@ -211,7 +227,7 @@ public final class ImageBench implements Callable<Integer> {
             clipIds[n - 1] = m.clip().vocab() - 1;
             double clipFlops = Flops.clip(m.clip().width(), m.clip().mlp(), m.clip().layers(), n);
             float[][] out = new float[1][];
-            text.add(timed("CLIP encode " + n + " tokens", clipFlops, limit, () -> out[0] = clip.pooled(clipIds), log));
+            text.add(timer.after("CLIP encode " + n + " tokens", clipFlops, () -> out[0] = clip.pooled(clipIds)));
             vec = out[0];
         }
         NativeBuffer.releaseAll();
@@ -227,10 +243,17 @@ public final class ImageBench implements Callable<Integer> {
                 float[] x = Latents.pack(Latents.noise(side, c, side, side), c, h, w);
                 float[] timesteps = Schedule.forModel(false).timesteps(steps, h * w);
                 float[] imgIds = Latents.imageIds(h, w), txtIds = Latents.textIds(m.t5Tokens());
-                double flops = steps * Flops.flux(flux.config(), h * w, m.t5Tokens()).forward(flux.config());
-                phases.computeIfAbsent(side, k -> new ArrayList<>(text)).add(timed(side + "x" + side + " " + steps + " steps", flops, limit,
-                        () -> latents.put(side, EulerSampler.sample(x, timesteps, (z, t) -> flux.forward(z, h * w, imgIds, txt, m.t5Tokens(),
-                                txtIds, t, vec, 0f), null, null, null)), log));
+                double flops = Flops.flux(flux.config(), h * w, m.t5Tokens()).forward(flux.config());
+                List<Phase> own = phases.computeIfAbsent(side, k -> new ArrayList<>(text));
+                // One Euler step at a time (the sampler's arithmetic, step by step) so a reading falls between steps.
+                for (int i = 0; i < steps; i++) {
+                    float[] span = {timesteps[i], timesteps[i + 1]};
+                    Runnable step = () -> EulerSampler.sample(x, span, (z, t) -> flux.forward(z, h * w, imgIds, txt, m.t5Tokens(), txtIds, t, vec, 0f),
+                            null, null, null);
+                    String name = side + "x" + side + " step " + (i + 1) + "/" + steps;
+                    own.add(i == 0 ? timer.after(name, flops, step) : timer.next(name, flops, step));
+                }
+                latents.put(side, x);
             }
             flux.releaseWorkspace();
         }
@@ -243,8 +266,8 @@ public final class ImageBench implements Callable<Integer> {
                 float[] z = Latents.unpack(latents.get(side), c, h / 2, w / 2);
                 String how = ae.plannedDecodeFlops(h, w) > ae.decodeFlops(h, w) ? "tiled" : "untiled";
                 float[][] image = new float[1][];
-                phases.get(side).add(timed(side + "x" + side + " VAE decode (" + how + ")", ae.decodeFlops(h, w), limit,
-                        () -> image[0] = ae.decode(z, h, w), log));
+                phases.get(side).add(timer.after(side + "x" + side + " VAE decode (" + how + ")", ae.decodeFlops(h, w),
+                        () -> image[0] = ae.decode(z, h, w)));
                 if (image[0].length != 3 * side * side) throw new IllegalStateException("decode returned " + image[0].length + " values");
             }
         }
@@ -256,15 +279,41 @@ public final class ImageBench implements Callable<Integer> {
         return RandomCheckpoint.inMemory("random " + what, plan, 7, arena);
     }
 
-    private static Phase timed(String name, double flops, Peaks.Peak limit, Runnable work, Consumer<String> log) {
-        CpuLoad.Mark mark = CpuLoad.mark();
-        OneDnnTime.Span before = OneDnnTime.mark();
-        long t0 = System.nanoTime(), c0 = TransformerBench.cpuNanos();
-        work.run();
-        double s = (System.nanoTime() - t0) / 1e9, cpu = (TransformerBench.cpuNanos() - c0) / 1e9 / Runtime.getRuntime().availableProcessors();
-        Phase p = new Phase(name, s, cpu, flops / 1e9, flops / 1e9 / limit.cpuGflops(), CpuLoad.since(mark), OneDnnTime.mark().since(before));
-        log.accept(p.describe());
-        return p;
+    /** Times phases, reading the limit's peak before and after each (a probe is never inside a phase's time). */
+    private static final class Timer {
+        private final Peaks.Peak limit;
+        private final Supplier<Peaks.Peak> probe;
+        private final Consumer<String> log;
+        private Peaks.Peak last;
+
+        Timer(Peaks.Peak limit, Supplier<Peaks.Peak> probe, Consumer<String> log) {
+            this.limit = limit;
+            this.probe = probe;
+            this.log = log;
+        }
+
+        /** A phase after other work (a model built): the peak is read afresh before it. */
+        Phase after(String name, double flops, Runnable work) {
+            last = probe.get();
+            return next(name, flops, work);
+        }
+
+        /** A phase right after the previous one: the reading taken after that one is this one's reading before. */
+        Phase next(String name, double flops, Runnable work) {
+            Peaks.Peak before = last;
+            CpuLoad.Mark mark = CpuLoad.mark();
+            OneDnnTime.Span library = OneDnnTime.mark();
+            long t0 = System.nanoTime(), c0 = TransformerBench.cpuNanos();
+            work.run();
+            double s = (System.nanoTime() - t0) / 1e9, cpu = (TransformerBench.cpuNanos() - c0) / 1e9 / Runtime.getRuntime().availableProcessors();
+            CpuLoad.Interval load = CpuLoad.since(mark);
+            library = OneDnnTime.mark().since(library);
+            last = probe.get();
+            Peaks.Peak beside = Peaks.higher(before, last);
+            Phase p = new Phase(name, s, cpu, flops / 1e9, flops / 1e9 / limit.cpuGflops(), flops / 1e9 / beside.cpuGflops(), load, library);
+            log.accept(p.describe());
+            return p;
+        }
     }
 
     private static int[] ids(SplittableRandom rnd, int n, int below) {

@@ -69,16 +69,6 @@ public record Peaks(Peak f32, Peak bf16Dot, Peak amxBf16, String method, CpuLoad
     }
 
     /**
-     * Probes again and keeps, per instruction, the highest reading so far; {@link #get()} returns that from then
-     * on. Benches whose work runs for minutes call it after the work: on a virtual machine the cores' speed drifts,
-     * and a probe that ran in a slow moment would let a phase read above its limit.
-     */
-    public static synchronized Peaks remeasure() {
-        probeAgain();
-        return measured;
-    }
-
-    /**
      * Probes again and returns this probe's own readings (for a ratio paired with the work right before or after
      * it); {@link #get()} keeps, per instruction, the highest reading so far.
      */

@@ -11,6 +11,8 @@ import org.junit.jupiter.api.Test;
 
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
+import java.util.function.Supplier;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -24,14 +26,27 @@ class ImageBenchTest {
     @Test
     void everyPhaseOfEverySizeAgainstItsLimit() {
         Peaks.Peak limit = new Peaks.Peak("test", 10, 10, null);
+        // The n-th reading of the probe is 100 + n GFLOP/s: rising, so the higher reading beside a phase is the one after it.
+        int[] probes = {0};
+        Supplier<Peaks.Peak> probe = () -> new Peaks.Peak("test", 100 + probes[0], 100 + probes[0]++, null);
         List<String> log = new ArrayList<>();
-        List<ImageBench.Image> images = ImageBench.run(TINY, new int[] {32, 64}, 2, limit, log::add);
+        List<ImageBench.Image> images = ImageBench.run(TINY, new int[] {32, 64}, 2, limit, probe, log::add);
         assertEquals(2, images.size());
-        assertEquals(6, log.size(), "T5, CLIP, then the steps of each size, then the decode of each: " + log);
+        assertEquals(8, log.size(), "T5, CLIP, then each step of each size, then the decode of each: " + log);
+        // Read before and after each phase; one reading between two steps serves both.
+        assertEquals(2 + 2 + 3 + 3 + 2 + 2, probes[0]);
+        Map<String, Integer> after = Map.of("T5 encode 16 tokens", 1, "CLIP encode 77 tokens", 3, "32x32 step 1/2", 5, "32x32 step 2/2", 6,
+                "64x64 step 1/2", 8, "64x64 step 2/2", 9, "32x32 VAE decode (untiled)", 11, "64x64 VAE decode (untiled)", 13);
         for (ImageBench.Image im : images) {
+            String size = im.side() + "x" + im.side();
             List<String> names = im.phases().stream().map(ImageBench.Phase::name).toList();
-            assertEquals(List.of("T5 encode 16 tokens", "CLIP encode 77 tokens", im.side() + "x" + im.side() + " 2 steps",
-                    im.side() + "x" + im.side() + " VAE decode (untiled)"), names);
+            assertEquals(List.of("T5 encode 16 tokens", "CLIP encode 77 tokens", size + " step 1/2", size + " step 2/2",
+                    size + " VAE decode (untiled)"), names);
+            for (ImageBench.Phase p : im.phases()) {
+                assertEquals(p.gflop() / (100 + after.get(p.name())), p.pairedLimitSeconds(), 1e-15, p.name() + ": against the reading after it");
+                assertEquals(p.pairedLimitSeconds() / p.seconds(), p.pairedFraction(), 1e-12);
+            }
+            assertEquals(im.seconds() / im.phases().stream().mapToDouble(ImageBench.Phase::pairedLimitSeconds).sum(), im.pairedOverLimit(), 1e-12);
             // The text phases are shared: the same measurement in both sizes' totals.
             assertEquals(images.get(0).phases().get(0), im.phases().get(0));
             for (ImageBench.Phase p : im.phases()) {
@@ -45,15 +60,16 @@ class ImageBenchTest {
             for (int i = 0; i < im.phases().size(); i++) {
                 assertEquals(im.phases().get(i).limitSeconds() / 2, again.phases().get(i).limitSeconds(), 1e-12);
                 assertEquals(im.phases().get(i).seconds(), again.phases().get(i).seconds());
+                assertEquals(im.phases().get(i).pairedLimitSeconds(), again.phases().get(i).pairedLimitSeconds(), "read beside the phase, it stays");
             }
             assertEquals(2 * im.overLimit(), again.overLimit(), 1e-9);
         }
         // T5: per block 2 n (4 d inner + 3 d ff) + 4 n^2 inner, times the blocks.
         double t5 = 2 * (2.0 * 16 * (4 * 64 * 64 + 3 * 64 * 128) + 4.0 * 16 * 16 * 64);
         assertEquals(t5 / 1e9, images.get(0).phases().get(0).gflop(), 1e-15);
-        // Two steps of the 64x64 image (4x4 tokens + 16 text tokens) of a 1+1 block transformer.
+        // A step of the 64x64 image (4x4 tokens + 16 text tokens) of a 1+1 block transformer.
         FluxConfig c = new FluxConfig(256, 2, 1, 1, 512, 64, 64, 64, 64, false, true, new int[] {16, 56, 56}, 10000);
-        assertEquals(2 * Flops.flux(c, 16, 16).forward(c) / 1e9, images.get(1).phases().get(2).gflop(), 1e-12);
+        assertEquals(Flops.flux(c, 16, 16).forward(c) / 1e9, images.get(1).phases().get(2).gflop(), 1e-12);
     }
 
     @Test
