@@ -37,7 +37,9 @@ import java.util.function.Supplier;
  * {@code --weight-dtype fp8} or an FP8 checkpoint leaves it: BF16's 23.8 GB does not fit beside the rest in 24 GiB)
  * takes the schnell steps, the VAE (BF16) decodes with the pipeline's default tiling. Each phase's time is given
  * against its limit, its arithmetic at the peak of the process's matmul backend ({@link Peaks}: bf16 under oneDNN,
- * f32 FMA on the Java path), and the image's total against the sum of the limits.
+ * f32 FMA on the Java path), and the image's total against the sum of the limits. Each step is a phase of its own,
+ * and the peak is probed right before and after every phase, so each phase is also given against the limit of its
+ * moment (a VM's speed drifts by more than a third within one run).
  *
  * <p>Models are built in memory one phase at a time and freed after it (T5's 9.5 GB before the transformer's 12 GB);
  * building them is not timed. The text is encoded once: it does not depend on the image size, so its phase counts
