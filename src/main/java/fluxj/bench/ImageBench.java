@@ -178,7 +178,8 @@ public final class ImageBench implements Callable<Integer> {
             System.out.println("peaks probed before and after every phase:");
             peaks.describe().forEach(System.out::println);
             System.out.println("against the highest " + highest.instruction() + " reading (" + Math.round(highest.cpuGflops()) + " GFLOP/s per CPU time):");
-            images.forEach(im -> im.phases().forEach(p -> System.out.println(p.describe())));
+            // The text phases are shared by every size: listed once.
+            images.stream().flatMap(im -> im.phases().stream()).distinct().forEach(p -> System.out.println(p.describe()));
         }
         if (json) {
             Map<String, Object> doc = new LinkedHashMap<>();
