@@ -17,7 +17,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.SplittableRandom;
 import java.util.concurrent.TimeUnit;
-import java.util.stream.Stream;
 
 /**
  * The CPU's arithmetic peaks on all cores, measured once per process, so that every benchmark row can say what
@@ -250,15 +249,13 @@ public record Peaks(Peak f32, Peak bf16Dot, Peak amxBf16, String method, CpuLoad
                 method, load);
     }
 
-    /** Compiles the probe into a temporary folder (without AMX if the assembler lacks it), runs it, deletes it. */
+    /** The compiled probe, kept for the process: a long bench probes beside every phase (19 times for two image sizes). */
+    private static Path compiled;
+
+    /** Runs the probe, compiled on first use into a temporary folder (without AMX if the assembler lacks it) removed at exit. */
     private static String probe(Path cc, Path source, int threads) throws IOException {
-        Path dir = Files.createTempDirectory("fluxj-peak");
         try {
-            Path exe = dir.resolve("peak");
-            String err = run(List.of(cc.toString(), "-O2", "-pthread", source.toString(), "-o", exe.toString()));
-            if (err != null) err = run(List.of(cc.toString(), "-O2", "-pthread", "-DNO_AMX", source.toString(), "-o", exe.toString()));
-            if (err != null) throw new IOException(cc.getFileName() + " could not compile " + source + ": " + err);
-            ProcessBuilder pb = new ProcessBuilder(exe.toString(), String.valueOf(threads), String.valueOf(PROBE_SECONDS));
+            ProcessBuilder pb = new ProcessBuilder(executable(cc, source).toString(), String.valueOf(threads), String.valueOf(PROBE_SECONDS));
             pb.redirectErrorStream(true);
             Process p = pb.start();
             String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
@@ -267,12 +264,20 @@ public record Peaks(Peak f32, Peak bf16Dot, Peak amxBf16, String method, CpuLoad
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new IOException("interrupted");
-        } finally {
-            try (Stream<Path> files = Files.list(dir)) {
-                for (Path f : files.toList()) Files.deleteIfExists(f);
-            }
-            Files.deleteIfExists(dir);
         }
+    }
+
+    private static synchronized Path executable(Path cc, Path source) throws IOException, InterruptedException {
+        if (compiled != null && Files.isExecutable(compiled)) return compiled;
+        Path dir = Files.createTempDirectory("fluxj-peak");
+        Path exe = dir.resolve("peak");
+        // Registered folder first: deleteOnExit removes in reverse order, the file before its folder.
+        dir.toFile().deleteOnExit();
+        exe.toFile().deleteOnExit();
+        String err = run(List.of(cc.toString(), "-O2", "-pthread", source.toString(), "-o", exe.toString()));
+        if (err != null) err = run(List.of(cc.toString(), "-O2", "-pthread", "-DNO_AMX", source.toString(), "-o", exe.toString()));
+        if (err != null) throw new IOException(cc.getFileName() + " could not compile " + source + ": " + err);
+        return compiled = exe;
     }
 
     /** Runs a command; null when it succeeded, else its last output line. */

@@ -88,6 +88,11 @@ class PeaksTest {
         assertTrue(p.method().startsWith("register-only"), p.method());
         assertTrue(p.f32().present() && p.f32().cpuGflops() > 0 && p.f32().gflops() > 0, p.toMap().toString());
         assertTrue(p.load().wallSeconds() > 0);
+        // Probing again runs the probe compiled the first time: a reading of its own, the highest kept.
+        Peaks again = Peaks.probeAgain();
+        assertTrue(again.method().startsWith("register-only") && again.f32().cpuGflops() > 0, again.method());
+        assertTrue(Peaks.get().f32().cpuGflops() >= again.f32().cpuGflops());
+        assertTrue(Peaks.get().method().endsWith("probes"), Peaks.get().method());
         assertEquals(0, Main.execute("bench", "peak", "--help"));
     }
 }
